@@ -1,0 +1,4 @@
+//! End-to-end tests of the `rbuild` binary.
+
+mod parse;
+mod util;
