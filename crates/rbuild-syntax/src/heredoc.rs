@@ -14,6 +14,10 @@ use crate::span::Span;
 /// leaving variables alone; a line the lexer rejects opens no heredoc. A
 /// word `<<` or `<<-` takes the next word as its name (`RUN <<- EOF`).
 pub(crate) fn find(line: &str) -> Result<Vec<(Range<usize>, Heredoc)>, String> {
+    // Raw words are the line's own text, so no `<<` in the line means no heredoc.
+    if !line.contains("<<") {
+        return Ok(Vec::new());
+    }
     let raw = ShellLexer::new('\\').raw_quotes(true).raw_escapes(true).skip_unset_env(true);
     let Ok(words) = raw.process_words(line, &[] as &[(&str, &str)]) else {
         return Ok(Vec::new());
@@ -22,16 +26,19 @@ pub(crate) fn find(line: &str) -> Result<Vec<(Range<usize>, Heredoc)>, String> {
     let mut cursor = 0;
     let mut i = 0;
     while i < words.len() {
-        let mut word = words[i].clone();
-        let start = locate(line, &word, cursor);
-        let mut end = start + word.len();
-        if is_bare_marker(&word) && i + 1 < words.len() {
-            i += 1;
-            let next_start = locate(line, &words[i], end);
-            word = format!("{word} {}", words[i]);
-            end = next_start + words[i].len();
-        }
+        let marker = &words[i];
         i += 1;
+        if !marker.contains("<<") {
+            continue;
+        }
+        let start = locate(line, marker, cursor);
+        let mut end = start + marker.len();
+        let mut word = marker.clone();
+        if is_bare_marker(marker) && i < words.len() {
+            end = locate(line, &words[i], end) + words[i].len();
+            word = format!("{marker} {}", words[i]);
+            i += 1;
+        }
         cursor = end.min(line.len());
         if let Some(doc) = parse_word(&word)? {
             found.push((start..cursor, doc));

@@ -197,8 +197,8 @@ impl<'s> Driver<'s> {
             match pair.as_rule() {
                 Rule::indent => parts.indent_end = end,
                 Rule::comment => parts.comment = true,
-                Rule::text => parts.text_end = end,
-                Rule::continuation => {
+                Rule::text_backslash | Rule::text_backtick => parts.text_end = end,
+                Rule::continuation_backslash | Rule::continuation_backtick => {
                     parts.continued = true;
                     parts.text_end = parts.text_end.min(line.start + pair.as_span().start());
                 }
