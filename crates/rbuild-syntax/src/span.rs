@@ -32,13 +32,23 @@ impl Span {
 #[derive(Clone, Debug)]
 pub(crate) struct LineIndex {
     starts: Vec<usize>,
+    /// Per line: all ASCII, so a column is a byte difference.
+    ascii: Vec<bool>,
 }
 
 impl LineIndex {
     pub(crate) fn new(source: &str) -> Self {
         let mut starts = vec![0];
-        starts.extend(memchr_newlines(source).map(|i| i + 1));
-        Self { starts }
+        starts.extend(newlines(source).map(|i| i + 1));
+        let ascii = starts
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| {
+                let end = starts.get(i + 1).copied().unwrap_or(source.len());
+                source.as_bytes()[s..end].is_ascii()
+            })
+            .collect();
+        Self { starts, ascii }
     }
 
     /// 1-based line and character column of `offset`.
@@ -46,8 +56,11 @@ impl LineIndex {
         let offset = offset.min(source.len());
         let line = self.starts.partition_point(|&s| s <= offset);
         let start = self.starts[line - 1];
-        let column =
-            source.get(start..offset).map_or(offset - start, |prefix| prefix.chars().count()) + 1;
+        let column = if self.ascii[line - 1] {
+            offset - start
+        } else {
+            source.get(start..offset).map_or(offset - start, |prefix| prefix.chars().count())
+        } + 1;
         (line, column)
     }
 
@@ -57,7 +70,7 @@ impl LineIndex {
     }
 }
 
-fn memchr_newlines(source: &str) -> impl Iterator<Item = usize> + '_ {
+fn newlines(source: &str) -> impl Iterator<Item = usize> + '_ {
     source.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i)
 }
 

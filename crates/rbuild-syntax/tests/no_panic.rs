@@ -76,3 +76,24 @@ fn an_overlong_line_is_an_error() {
     assert_eq!(err.span().line, 2);
     assert!(err.message().contains("65535"), "{err}");
 }
+
+/// Inputs that would take quadratic time in a careless grammar; each is
+/// parsed whole (a regression shows as a test that does not finish).
+#[test]
+fn long_runs_parse_in_linear_time() {
+    let long = 60_000;
+    let cases = [
+        format!("RUN{}x\n", "\u{a0}".repeat(long / 2)),
+        format!("# syntax=a{}b\nFROM a\n", " ".repeat(long)),
+        format!("FROM a\nEXPOSE {}\n", "1 ".repeat(long / 2)),
+        format!("FROM a\nRUN {}\n", "\\\\".repeat(long / 2)),
+        format!("FROM a\nENV {}\n", "a=b ".repeat(long / 4)),
+        format!("FROM a\nRUN {}\n", "<<".repeat(long / 2)),
+        format!("FROM a\nCOPY {}\n", "--f ".repeat(long / 4)),
+        format!("FROM a\nCMD [{}\"\"]\n", "\"\",".repeat(long / 3)),
+        format!("FROM a\nRUN \\\n{}\n", " \\\n".repeat(long)),
+    ];
+    for source in &cases {
+        check(source);
+    }
+}
