@@ -231,8 +231,9 @@ impl<'a, E: Env + ?Sized> Machine<'a, E> {
         Ok((result, fields.finish(&mut self.field)))
     }
 
-    /// `'...'`: everything up to the next `'` is literal; nothing escapes it.
-    fn process_single_quote(&mut self) -> Result<String> {
+    /// Consumes an opening quote: where it was, and the result so far (the
+    /// quote itself when quotes are kept raw).
+    fn open_quote(&mut self) -> (usize, String) {
         let open = self.cur.pos;
         let mut result = String::new();
         if let Some(quote) = self.cur.next()
@@ -240,6 +241,12 @@ impl<'a, E: Env + ?Sized> Machine<'a, E> {
         {
             result.push(quote);
         }
+        (open, result)
+    }
+
+    /// `'...'`: everything up to the next `'` is literal; nothing escapes it.
+    fn process_single_quote(&mut self) -> Result<String> {
+        let (open, mut result) = self.open_quote();
         loop {
             match self.cur.next() {
                 None => return Err(error(ErrorKind::UnterminatedSingleQuote, open)),
@@ -261,13 +268,7 @@ impl<'a, E: Env + ?Sized> Machine<'a, E> {
     }
 
     fn process_double_quote_inner(&mut self) -> Result<String> {
-        let open = self.cur.pos;
-        let mut result = String::new();
-        if let Some(quote) = self.cur.next()
-            && self.lexer.raw_quotes
-        {
-            result.push(quote);
-        }
+        let (open, mut result) = self.open_quote();
         loop {
             match self.cur.peek() {
                 None => return Err(error(ErrorKind::UnterminatedDoubleQuote, open)),
