@@ -1,4 +1,5 @@
 //! End-to-end tests of the `rbuild` binary.
 
+mod context;
 mod parse;
 mod util;

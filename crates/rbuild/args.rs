@@ -16,6 +16,28 @@ pub(crate) struct Args {
 pub(crate) enum Command {
     /// Parse a Dockerfile and print its syntax tree.
     Parse(ParseArgs),
+    /// Inspect a build context.
+    #[command(subcommand)]
+    Context(ContextCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ContextCommand {
+    /// List every file and symlink `COPY . /dst` would copy, after .dockerignore.
+    Ls(ContextLsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ContextLsArgs {
+    /// Show each size in bytes, and the total.
+    #[arg(long)]
+    pub(crate) size: bool,
+    /// The Dockerfile, whose `<name>.dockerignore` beside it wins over the context's.
+    #[arg(short = 'f', long = "file")]
+    pub(crate) file: Option<PathBuf>,
+    /// The build context directory.
+    #[arg(default_value = ".")]
+    pub(crate) context: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]

@@ -49,11 +49,13 @@ mod clean;
 mod error;
 mod glob;
 mod goregex;
+mod walk;
 
 use std::fmt;
 use std::str::FromStr;
 
 pub use error::{Error, Result};
+pub use walk::{Entry, EntryKind, Listing, WalkError, list, load_ignore};
 
 /// One compiled line of an ignore file, kept so callers can explain a match.
 #[derive(Clone, Debug)]

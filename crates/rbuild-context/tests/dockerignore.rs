@@ -225,3 +225,94 @@ fn scenarios() {
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
     assert_eq!(scenarios.len(), 18, "scenario count");
 }
+
+/// The scenarios again, on real directories: each context is written to
+/// disk with its `.dockerignore` and listed by the real walk.
+#[test]
+fn scenarios_on_disk() {
+    let Some(scenarios) = json("scenarios.json") else { return };
+    for scenario in &scenarios {
+        let name = scenario["name"].as_str().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for file in strings(&scenario["files"]) {
+            let path = root.join(&file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, file.as_bytes()).unwrap();
+        }
+        let dockerignore = scenario["dockerignore"].as_str().unwrap();
+        std::fs::write(root.join(".dockerignore"), dockerignore).unwrap();
+        let ignore = rbuild_context::load_ignore(root, None);
+        if scenario["expected_included"] == "error" {
+            assert!(ignore.is_err(), "{name}: the ignore file must be rejected");
+            continue;
+        }
+        let listing = rbuild_context::list(root, &ignore.unwrap()).unwrap();
+        let got: Vec<&str> = listing
+            .entries
+            .iter()
+            .map(|e| e.path.as_str())
+            // The scenario's file list does not contain the ignore file itself.
+            .filter(|p| *p != ".dockerignore")
+            .collect();
+        assert_eq!(got, strings(&scenario["expected_included"]), "{name}");
+        for entry in &listing.entries {
+            assert_eq!(entry.size, std::fs::metadata(root.join(&entry.path)).unwrap().len());
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_are_listed_never_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret"), "outside").unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("a"), "a").unwrap();
+    std::os::unix::fs::symlink(outside.path(), root.join("escape-dir")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret"), root.join("escape-file")).unwrap();
+    std::os::unix::fs::symlink("../../etc/passwd", root.join("relative")).unwrap();
+    let listing = rbuild_context::list(root, &IgnoreFile::default()).unwrap();
+    let got: Vec<(&str, rbuild_context::EntryKind)> =
+        listing.entries.iter().map(|e| (e.path.as_str(), e.kind)).collect();
+    use rbuild_context::EntryKind::{File, Symlink};
+    assert_eq!(
+        got,
+        [("a", File), ("escape-dir", Symlink), ("escape-file", Symlink), ("relative", Symlink)]
+    );
+    assert!(listing.entries.iter().all(|e| !e.path.contains("secret")));
+}
+
+#[test]
+fn the_dockerfile_ignore_file_wins_over_the_context_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for f in ["a.txt", "b.txt", "Dockerfile.dev"] {
+        std::fs::write(root.join(f), f).unwrap();
+    }
+    std::fs::write(root.join(".dockerignore"), "a.txt\n").unwrap();
+    std::fs::write(root.join("Dockerfile.dev.dockerignore"), "b.txt\n*.dockerignore\n").unwrap();
+    let list = |dockerfile: Option<&std::path::Path>| {
+        let ignore = rbuild_context::load_ignore(root, dockerfile).unwrap();
+        let listing = rbuild_context::list(root, &ignore).unwrap();
+        listing.entries.into_iter().map(|e| e.path).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        list(None),
+        [".dockerignore", "Dockerfile.dev", "Dockerfile.dev.dockerignore", "b.txt"]
+    );
+    assert_eq!(
+        // `*.dockerignore` hides both ignore files from the build.
+        list(Some(&root.join("Dockerfile.dev"))),
+        ["Dockerfile.dev", "a.txt"]
+    );
+}
+
+#[test]
+fn an_invalid_ignore_file_names_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".dockerignore"), "ok\n\n[\n").unwrap();
+    let err = rbuild_context::load_ignore(dir.path(), None).unwrap_err().to_string();
+    assert!(err.contains(".dockerignore") && err.contains("line 3"), "{err}");
+}

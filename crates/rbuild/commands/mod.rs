@@ -1,13 +1,15 @@
 //! One module per subcommand.
 
+mod context;
 mod parse;
 
 use std::process::ExitCode;
 
-use crate::args::{Args, Command};
+use crate::args::{Args, Command, ContextCommand};
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Parse(args) => parse::run(&args),
+        Command::Context(ContextCommand::Ls(args)) => context::ls(&args),
     }
 }
