@@ -10,18 +10,7 @@ pub(crate) fn rbuild() -> Command {
 
 /// The shared conformance data, or `None` (with a message) where it is absent.
 pub(crate) fn conformance() -> Option<PathBuf> {
-    let dir = std::env::var_os("RBUILD_CONFORMANCE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance"));
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        #[allow(clippy::print_stderr)]
-        {
-            eprintln!("skipped: conformance data not found at {}", dir.display());
-        }
-        None
-    }
+    rbuild_test::conformance("")
 }
 
 /// The case directories under `dir`, sorted.

@@ -8,19 +8,7 @@ use rbuild_context::{IgnoreFile, MatchInfo};
 use serde_json::Value;
 
 fn data_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/conformance/dockerignore"
-    ));
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        #[allow(clippy::print_stderr)]
-        {
-            eprintln!("skipping: conformance data not found at {}", dir.display());
-        }
-        None
-    }
+    rbuild_test::conformance("dockerignore")
 }
 
 fn read(name: &str) -> Option<String> {

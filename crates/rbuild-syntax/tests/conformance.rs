@@ -7,18 +7,7 @@ use rbuild_syntax::{Arguments, Instruction, Keyword, dump, parse};
 use serde_json::Value;
 
 fn conformance() -> Option<PathBuf> {
-    let dir = std::env::var_os("RBUILD_CONFORMANCE").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance")
-    });
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        #[allow(clippy::print_stderr)]
-        {
-            eprintln!("skipped: conformance data not found at {}", dir.display());
-        }
-        None
-    }
+    rbuild_test::conformance("")
 }
 
 fn cases(dir: &Path) -> Vec<PathBuf> {
