@@ -105,17 +105,8 @@ mod tests {
     /// BuildKit's `ParseHeredoc` sees them.
     #[test]
     fn words_match_buildkit_head() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/conformance/buildkit-parser/heredoc/heredoc_words.json"
-        );
-        let Ok(text) = std::fs::read_to_string(path) else {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("skipped: conformance data not found at {path}");
-            }
-            return;
-        };
+        let Some(dir) = rbuild_test::conformance("buildkit-parser/heredoc") else { return };
+        let text = std::fs::read_to_string(dir.join("heredoc_words.json")).unwrap();
         let table: serde_json::Value = serde_json::from_str(&text).unwrap();
         let table = &table["heredoc_word"];
         let words = |key: &str| {

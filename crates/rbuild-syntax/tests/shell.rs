@@ -10,23 +10,10 @@ use proptest::prelude::*;
 use rbuild_syntax::{ShellError, ShellLexer};
 use serde_json::Value;
 
-const DATA_DIR: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/buildkit-shell");
-
-/// The conformance folder, or `None` (with a note on stderr) when this
-/// checkout has no `shared/` beside it.
-#[allow(clippy::print_stderr)]
-fn data_dir(test: &str) -> Option<PathBuf> {
-    let dir = Path::new(DATA_DIR);
-    if dir.is_dir() {
-        Some(dir.to_path_buf())
-    } else {
-        eprintln!(
-            "skipping {test}: BuildKit shell conformance data not found at {}",
-            dir.display()
-        );
-        None
-    }
+/// The shell conformance folder, or `None` (with a note on stderr) when
+/// this checkout has no `shared/` beside it.
+fn data_dir() -> Option<PathBuf> {
+    rbuild_test::conformance("buildkit-shell")
 }
 
 fn read(dir: &Path, name: &str) -> String {
@@ -37,7 +24,7 @@ fn read(dir: &Path, name: &str) -> String {
 /// `envVarTest`: `PLATFORM|INPUT|EXPECTED`, one word to one string.
 #[test]
 fn buildkit_env_var_test() {
-    let Some(dir) = data_dir("buildkit_env_var_test") else {
+    let Some(dir) = data_dir() else {
         return;
     };
     let text = read(&dir, "envVarTest");
@@ -83,7 +70,7 @@ fn buildkit_env_var_test() {
 /// environment as the file goes.
 #[test]
 fn buildkit_words_test() {
-    let Some(dir) = data_dir("buildkit_words_test") else {
+    let Some(dir) = data_dir() else {
         return;
     };
     let text = read(&dir, "wordsTest");
@@ -128,7 +115,7 @@ fn name_set(case: &Value, key: &str) -> Option<BTreeSet<String>> {
 /// `process_word_with_matches`.
 #[test]
 fn buildkit_expansion_cases() {
-    let Some(dir) = data_dir("buildkit_expansion_cases") else {
+    let Some(dir) = data_dir() else {
         return;
     };
     let doc: Value = serde_json::from_str(&read(&dir, "expansion_cases.json")).expect("valid JSON");
