@@ -1,5 +1,16 @@
 /*!
-Build-context handling for rbuild: the `.dockerignore` matcher.
+Build-context handling for rbuild: what a build sees of its context
+directory, how fast it knows what changed, and how it travels.
+
+* [`scan`] walks the context on several threads, applying the
+  `.dockerignore` ([`load_ignore`]) and a [`Selection`] of the COPY/ADD
+  sources, so only what a build reads is visited.
+* [`hash`] takes a blake3 digest of every selected entry in parallel; a
+  [`StatCache`] kept between builds spares reading unchanged files.
+* [`write_stream`] / [`read_stream`] carry the entries as a zstd tar that
+  leaves out contents the receiver already has.
+
+The rest of this page is about the matcher.
 
 [`IgnoreFile::parse`] reads an ignore file the way Docker and BuildKit do
 (moby's `ignorefile.ReadAll` followed by `patternmatcher.New`), and the
@@ -49,13 +60,21 @@ mod clean;
 mod error;
 mod glob;
 mod goregex;
+mod hash;
+mod select;
+mod stream;
 mod walk;
 
 use std::fmt;
 use std::str::FromStr;
 
 pub use error::{Error, Result};
-pub use walk::{Entry, EntryKind, Listing, WalkError, list, load_ignore};
+pub use hash::{BadDigest, ContextHashes, Digest, HashStats, Hashed, StatCache, hash};
+pub use select::{Selection, context_path};
+pub use stream::{StreamError, StreamStats, read_stream, write_stream};
+pub use walk::{
+    Entry, EntryKind, Listing, Meta, SkipReason, Skipped, WalkError, list, load_ignore, scan,
+};
 
 /// One compiled line of an ignore file, kept so callers can explain a match.
 #[derive(Clone, Debug)]

@@ -28,8 +28,8 @@ pub(crate) fn ls(args: &ContextLsArgs) -> anyhow::Result<ExitCode> {
     }
     stdout.flush()?;
     let mut stderr = std::io::stderr().lock();
-    for path in &listing.skipped {
-        writeln!(stderr, "note: skipped {path}: not a regular file, directory or symlink")?;
+    for skipped in &listing.skipped {
+        writeln!(stderr, "note: skipped {skipped}")?;
     }
     Ok(ExitCode::SUCCESS)
 }
