@@ -2,4 +2,5 @@
 
 mod context;
 mod parse;
+mod runtime;
 mod util;

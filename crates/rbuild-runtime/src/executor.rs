@@ -1,0 +1,210 @@
+//! The executor: starts the helper for one step, streams the step's output
+//! line by line, returns its exit status, and cancels it on demand.
+
+use std::fs;
+use std::io::{self, BufRead as _, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+
+use crate::helper::{HELPER_COMMAND, SETUP_FAILED};
+use crate::spec::StepSpec;
+
+/// Which stream a line of output came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// The command's standard output.
+    Stdout,
+    /// The command's standard error.
+    Stderr,
+}
+
+/// How a step's command ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitStatus {
+    /// The exit code; 128 + N when killed by signal N.
+    pub code: i32,
+}
+
+impl ExitStatus {
+    /// Whether the command succeeded.
+    pub fn success(&self) -> bool {
+        self.code == 0
+    }
+}
+
+/// Why a step did not run to an exit status of its own.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The helper could not be started or talked to.
+    #[error("cannot start the step helper {}: {source}", helper.display())]
+    Spawn {
+        /// The helper program.
+        helper: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The step's state directory could not be prepared.
+    #[error("{}: {source}", path.display())]
+    State {
+        /// The path that failed.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The container could not be set up (the helper's own message).
+    #[error("{0}")]
+    Setup(String),
+    /// The step was cancelled and killed.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Cancels a running step from another thread: the helper sees its stdin
+/// close and kills the step's whole PID namespace. Cancelling before the
+/// step starts makes it not start.
+#[derive(Clone, Debug, Default)]
+pub struct Cancel {
+    inner: Arc<Mutex<CancelState>>,
+}
+
+#[derive(Debug, Default)]
+struct CancelState {
+    cancelled: bool,
+    lifeline: Option<ChildStdin>,
+}
+
+impl Cancel {
+    /// A token that has not fired.
+    pub fn new() -> Cancel {
+        Cancel::default()
+    }
+
+    /// Fires: kills the step this token was given to, now or when it starts.
+    pub fn cancel(&self) {
+        let mut state = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        state.cancelled = true;
+        state.lifeline = None;
+    }
+
+    /// Whether `cancel` was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).cancelled
+    }
+}
+
+/// Runs steps through a helper program: the rbuild binary itself in
+/// production (`/proc/self/exe`), the built binary in tests.
+#[derive(Clone, Debug)]
+pub struct Executor {
+    helper: PathBuf,
+}
+
+impl Executor {
+    /// An executor whose helper is `helper` (it must handle the hidden
+    /// `__run-step` and `__run-step-init` subcommands).
+    pub fn new(helper: impl Into<PathBuf>) -> Executor {
+        Executor { helper: helper.into() }
+    }
+
+    /// The running binary as its own helper.
+    pub fn current_exe() -> Executor {
+        Executor::new("/proc/self/exe")
+    }
+
+    /// Runs `spec` with `state` as its private state directory (created;
+    /// it must be on a file system that supports overlay's upper dir if the
+    /// spec puts anything there). Each line of output is passed to
+    /// `on_output` as it comes; the command's exit status is returned.
+    pub fn run(
+        &self,
+        spec: &StepSpec,
+        state: &Path,
+        cancel: &Cancel,
+        mut on_output: impl FnMut(Stream, &[u8]),
+    ) -> Result<ExitStatus, ExecError> {
+        let state_err = |path: &Path| {
+            let path = path.to_owned();
+            move |source| ExecError::State { path, source }
+        };
+        fs::create_dir_all(state).map_err(state_err(state))?;
+        let spec_path = state.join("spec.json");
+        let json = serde_json::to_vec(spec).map_err(|e| ExecError::State {
+            path: spec_path.clone(),
+            source: io::Error::other(e),
+        })?;
+        fs::write(&spec_path, json).map_err(state_err(&spec_path))?;
+        let status_path = state.join("status");
+        let _ = fs::remove_file(&status_path);
+        for dir in [&spec.rootfs.upper, &spec.rootfs.work, &spec.rootfs.merged] {
+            fs::create_dir_all(dir).map_err(state_err(dir))?;
+        }
+
+        let spawn_err = |source| ExecError::Spawn { helper: self.helper.clone(), source };
+        let mut child = {
+            let mut guard = cancel.inner.lock().unwrap_or_else(|p| p.into_inner());
+            if guard.cancelled {
+                return Err(ExecError::Cancelled);
+            }
+            let mut child = Command::new(&self.helper)
+                .arg(HELPER_COMMAND)
+                .arg(&spec_path)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(spawn_err)?;
+            guard.lifeline = child.stdin.take();
+            child
+        };
+
+        let (tx, rx) = mpsc::channel::<(Stream, Vec<u8>)>();
+        let readers: Vec<_> = [
+            child.stdout.take().map(|r| (Stream::Stdout, Box::new(r) as Box<dyn Read + Send>)),
+            child.stderr.take().map(|r| (Stream::Stderr, Box::new(r) as Box<dyn Read + Send>)),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|(stream, reader)| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(reader);
+                let mut line = Vec::new();
+                while matches!(reader.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+                    if tx.send((stream, std::mem::take(&mut line))).is_err() {
+                        break;
+                    }
+                }
+            })
+        })
+        .collect();
+        drop(tx);
+        for (stream, line) in rx {
+            on_output(stream, &line);
+        }
+        for reader in readers {
+            let _ = reader.join();
+        }
+        let status = child.wait().map_err(spawn_err);
+        let cancelled = {
+            let mut guard = cancel.inner.lock().unwrap_or_else(|p| p.into_inner());
+            guard.lifeline = None;
+            guard.cancelled
+        };
+        let status = status?;
+        if cancelled {
+            return Err(ExecError::Cancelled);
+        }
+        use std::os::unix::process::ExitStatusExt as _;
+        let code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+        if code == SETUP_FAILED
+            && let Ok(message) = fs::read_to_string(&status_path)
+            && !message.trim().is_empty()
+        {
+            return Err(ExecError::Setup(message.trim().to_owned()));
+        }
+        Ok(ExitStatus { code })
+    }
+}

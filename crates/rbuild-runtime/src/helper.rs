@@ -1,0 +1,248 @@
+//! The two processes behind one step, both fresh executions of the rbuild
+//! binary (never forks of a threaded process):
+//!
+//! * the helper (`rbuild __run-step SPEC`) unshares the namespaces, mounts
+//!   the overlay, creates mount stubs, starts the init and waits for it,
+//!   then takes the stubs back out of the layer;
+//! * the init (`rbuild __run-step-init SPEC`) is PID 1 of the new PID
+//!   namespace: it builds the rootfs, pivots into it, becomes the step's
+//!   user and execs the command, which so stays PID 1 as with BuildKit.
+//!
+//! Setup errors go to `status` in the step's state directory and give exit
+//! code 125; the command's own output never mixes with them.
+
+use std::ffi::CString;
+use std::fs;
+use std::io::{Read as _, Write as _};
+use std::os::fd::AsFd as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, Signal, kill};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::unistd::{Gid, Pid, Uid};
+
+use crate::plan;
+use crate::spec::{NetworkMode, StepSpec};
+use crate::sys::{RealSys, Sys as _};
+use crate::user;
+
+/// Exit code of a step whose container could not be set up.
+pub const SETUP_FAILED: i32 = 125;
+
+/// The hidden subcommand that runs the helper.
+pub const HELPER_COMMAND: &str = "__run-step";
+/// The hidden subcommand that runs the init.
+pub const INIT_COMMAND: &str = "__run-step-init";
+
+/// Docker's default capabilities; a step keeps only these.
+const DEFAULT_CAPS: [caps::Capability; 14] = {
+    use caps::Capability::*;
+    [
+        CAP_CHOWN,
+        CAP_DAC_OVERRIDE,
+        CAP_FSETID,
+        CAP_FOWNER,
+        CAP_MKNOD,
+        CAP_NET_RAW,
+        CAP_SETGID,
+        CAP_SETUID,
+        CAP_SETFCAP,
+        CAP_SETPCAP,
+        CAP_NET_BIND_SERVICE,
+        CAP_SYS_CHROOT,
+        CAP_KILL,
+        CAP_AUDIT_WRITE,
+    ]
+};
+
+fn state_dir(spec_path: &Path) -> PathBuf {
+    spec_path.parent().unwrap_or(Path::new(".")).to_path_buf()
+}
+
+fn read_spec(spec_path: &Path) -> Result<StepSpec, String> {
+    let bytes = fs::read(spec_path).map_err(|e| format!("read {}: {e}", spec_path.display()))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("bad step spec: {e}"))
+}
+
+fn report(state: &Path, message: &str) {
+    let _ = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(state.join("status"))
+        .and_then(|mut f| writeln!(f, "{message}"));
+}
+
+/// Runs the helper; returns the process exit code.
+pub fn helper_main(spec_path: &Path) -> i32 {
+    let state = state_dir(spec_path);
+    match helper(spec_path, &state) {
+        Ok(code) => code,
+        Err(message) => {
+            report(&state, &message);
+            SETUP_FAILED
+        }
+    }
+}
+
+fn helper(spec_path: &Path, state: &Path) -> Result<i32, String> {
+    let spec = read_spec(spec_path)?;
+    let empty = state.join("empty");
+    fs::create_dir_all(&empty).map_err(|e| format!("create {}: {e}", empty.display()))?;
+    fs::write(state.join("hostname"), format!("{}\n", spec.hostname))
+        .map_err(|e| format!("write hostname: {e}"))?;
+    let mut sys = RealSys;
+    plan::enter_namespaces(&mut sys, &spec, &empty).map_err(|e| format!("namespaces: {e}"))?;
+    if spec.network == NetworkMode::None {
+        crate::net::loopback_up().map_err(|e| format!("bring up lo: {e}"))?;
+    }
+    let merged = &spec.rootfs.merged;
+    let targets = plan::targets(&spec).map_err(|e| format!("mount points: {e}"))?;
+    let stubs = plan::make_stubs(&mut sys, merged, &spec.rootfs.upper, &targets)
+        .map_err(|e| format!("mount points: {e}"))?;
+
+    // No threads here: after unshare(CLONE_NEWPID) the kernel refuses
+    // them. One poll loop watches both the child (SIGCHLD through a
+    // signalfd) and the lifeline: the executor holds our stdin open while
+    // it wants the step, and EOF (cancellation, or the executor gone)
+    // kills the step's PID 1, which takes the whole namespace with it.
+    let mut sigchld = SigSet::empty();
+    sigchld.add(Signal::SIGCHLD);
+    sigchld.thread_block().map_err(|e| format!("block SIGCHLD: {e}"))?;
+    let signals = SignalFd::with_flags(&sigchld, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(|e| format!("signalfd: {e}"))?;
+    // std resets the signal mask of the child it spawns.
+    let mut child = Command::new("/proc/self/exe")
+        .arg(INIT_COMMAND)
+        .arg(spec_path)
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("start the step: {e}"))?;
+    let pid = Pid::from_raw(child.id() as i32);
+    let stdin = std::io::stdin();
+    let mut watching = true;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| format!("wait for the step: {e}"))? {
+            break status;
+        }
+        let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        if watching {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(format!("poll: {e}")),
+        }
+        let lifeline = fds.get(1).and_then(|fd| fd.revents()).unwrap_or(PollFlags::empty());
+        drop(fds);
+        while let Ok(Some(_)) = signals.read_signal() {}
+        if !lifeline.is_empty() {
+            let mut buf = [0u8; 64];
+            if !matches!(stdin.lock().read(&mut buf), Ok(n) if n > 0) {
+                watching = false;
+                let _ = kill(pid, Signal::SIGKILL);
+            }
+        }
+    };
+
+    // Take the mount stubs back out of the layer.
+    let _ = sys.umount(merged);
+    plan::remove_stubs(&stubs, &spec.rootfs.upper, &spec.rootfs.lowers);
+    use std::os::unix::process::ExitStatusExt as _;
+    Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+}
+
+/// Runs the init; returns only on failure, with the exit code.
+pub fn init_main(spec_path: &Path) -> i32 {
+    // PID 1 dies with the helper; with it, every process of the namespace.
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    let state = state_dir(spec_path);
+    let status = fs::OpenOptions::new().create(true).append(true).open(state.join("status"));
+    let message = match init(spec_path, &state) {
+        Ok(never) => match never {},
+        Err(message) => message,
+    };
+    if let Ok(mut file) = status {
+        let _ = writeln!(file, "{message}");
+    }
+    SETUP_FAILED
+}
+
+fn init(spec_path: &Path, state: &Path) -> Result<std::convert::Infallible, String> {
+    let spec = read_spec(spec_path)?;
+    let args = spec.args.clone();
+    let Some(arg0) = args.first() else { return Err("empty command".into()) };
+    let targets = plan::targets(&spec).map_err(|e| format!("mount points: {e}"))?;
+    plan::build_rootfs(&mut RealSys, &spec, &targets, &state.join("hostname"))
+        .map_err(|e| format!("rootfs: {e}"))?;
+
+    // Inside the rootfs now: its own passwd, group and PATH count.
+    let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let group = fs::read_to_string("/etc/group").unwrap_or_default();
+    let ids = user::resolve(&spec.user, &passwd, &group).map_err(|e| e.to_string())?;
+    let cwd = if spec.cwd.is_empty() { "/" } else { spec.cwd.as_str() };
+    fs::create_dir_all(cwd).map_err(|e| format!("create working directory {cwd}: {e}"))?;
+    nix::unistd::chdir(cwd).map_err(|e| format!("chdir {cwd}: {e}"))?;
+
+    let mut env = spec.env.clone();
+    let has = |env: &[String], key: &str| env.iter().any(|e| e.starts_with(&format!("{key}=")));
+    if !has(&env, "PATH") {
+        env.push(format!("PATH={DEFAULT_PATH}"));
+    }
+    if !has(&env, "HOME") {
+        env.push(format!("HOME={}", ids.home));
+    }
+    if !has(&env, "HOSTNAME") {
+        env.push(format!("HOSTNAME={}", spec.hostname));
+    }
+    let path_var =
+        env.iter().rev().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH).to_owned();
+    let program = find_program(arg0, &path_var)
+        .ok_or_else(|| format!("{arg0}: executable file not found in $PATH"))?;
+
+    drop_capabilities().map_err(|e| format!("capabilities: {e}"))?;
+    let groups: Vec<Gid> = ids.groups.iter().map(|g| Gid::from_raw(*g)).collect();
+    nix::unistd::setgroups(&groups).map_err(|e| format!("setgroups: {e}"))?;
+    nix::unistd::setgid(Gid::from_raw(ids.gid)).map_err(|e| format!("setgid: {e}"))?;
+    nix::unistd::setuid(Uid::from_raw(ids.uid)).map_err(|e| format!("setuid: {e}"))?;
+
+    let cstr = |s: &str| CString::new(s).map_err(|_| format!("{s:?} contains a NUL byte"));
+    let argv = args.iter().map(|a| cstr(a)).collect::<Result<Vec<_>, _>>()?;
+    let envp = env.iter().map(|e| cstr(e)).collect::<Result<Vec<_>, _>>()?;
+    let program_c = CString::new(program.as_os_str().as_encoded_bytes())
+        .map_err(|_| "program path contains a NUL byte".to_owned())?;
+    match nix::unistd::execve(&program_c, &argv, &envp) {
+        Err(e) => Err(format!("exec {}: {e}", program.display())),
+    }
+}
+
+/// The PATH a step gets when its env sets none, as BuildKit's.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn find_program(arg0: &str, path_var: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    if arg0.contains('/') {
+        return Some(PathBuf::from(arg0));
+    }
+    path_var
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(arg0))
+        .find(|p| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+}
+
+fn drop_capabilities() -> Result<(), caps::errors::CapsError> {
+    use caps::CapSet;
+    let keep: caps::CapsHashSet = DEFAULT_CAPS.into_iter().collect();
+    for cap in caps::all() {
+        if !keep.contains(&cap) {
+            caps::drop(None, CapSet::Bounding, cap)?;
+        }
+    }
+    // No inheritable capabilities (Docker since CVE-2022-24769).
+    caps::clear(None, CapSet::Inheritable)?;
+    caps::set(None, CapSet::Effective, &keep)?;
+    caps::set(None, CapSet::Permitted, &keep)?;
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! What one step is: the plain value the executor hands to its helper
+//! process (as JSON in the step's state directory).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything the helper needs to run one step, and nothing secret: secret
+/// mounts name a file, never hold its value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepSpec {
+    /// argv; `args[0]` without a `/` is looked up in the step's `PATH`.
+    pub args: Vec<String>,
+    /// `KEY=value` pairs, exactly as the command sees them.
+    pub env: Vec<String>,
+    /// Working directory inside the rootfs; created when missing.
+    pub cwd: String,
+    /// `USER` as written: name, uid, `name:group` or `uid:gid`; empty is root.
+    pub user: String,
+    /// The hostname the step sees.
+    pub hostname: String,
+    /// Which network the step gets.
+    pub network: NetworkMode,
+    /// The overlay: parent snapshots and the new one.
+    pub rootfs: RootFs,
+    /// Extra mounts (`RUN --mount`), in order.
+    pub mounts: Vec<Mount>,
+    /// Host files bound read-only at /etc/resolv.conf and /etc/hosts.
+    pub resolv_conf: PathBuf,
+    /// See `resolv_conf`.
+    pub hosts: PathBuf,
+}
+
+/// The network a step gets: the host's by default, as users expect of
+/// `apt-get install`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// The host's network (no network namespace).
+    #[default]
+    Default,
+    /// A network namespace holding only `lo`, up.
+    None,
+    /// The host's network, asked for explicitly.
+    Host,
+}
+
+impl std::str::FromStr for NetworkMode {
+    type Err = String;
+
+    /// `default`, `none` or `host`, as `--network` spells them.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "default" | "" => Ok(NetworkMode::Default),
+            "none" => Ok(NetworkMode::None),
+            "host" => Ok(NetworkMode::Host),
+            other => Err(format!("unknown network mode {other:?}: expected default, none or host")),
+        }
+    }
+}
+
+/// The root file system of a step: an overlay of read-only parent
+/// snapshots (topmost first) under a writable upper directory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootFs {
+    /// Parent snapshot directories, topmost first; may be empty.
+    pub lowers: Vec<PathBuf>,
+    /// Receives every change the step makes: the new layer.
+    pub upper: PathBuf,
+    /// overlayfs' work directory, on the same file system as `upper`.
+    pub work: PathBuf,
+    /// Where the overlay is mounted (inside the helper's mount namespace).
+    pub merged: PathBuf,
+}
+
+/// One extra mount inside the step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Mount {
+    /// A host directory or file (a cache mount's directory, a stage's
+    /// snapshot, a secret's file, the ssh agent socket).
+    Bind {
+        /// Host path.
+        source: PathBuf,
+        /// Path inside the rootfs.
+        target: String,
+        /// Mounted read-only.
+        readonly: bool,
+    },
+    /// A writable view of read-only directories whose writes are discarded
+    /// with `scratch` (`RUN --mount=type=bind,rw`).
+    Overlay {
+        /// Read-only layers, topmost first.
+        lowers: Vec<PathBuf>,
+        /// Upper and work directories live here; thrown away after.
+        scratch: PathBuf,
+        /// Path inside the rootfs.
+        target: String,
+    },
+    /// An empty tmpfs.
+    Tmpfs {
+        /// Path inside the rootfs.
+        target: String,
+        /// Size limit in bytes; 0 for the kernel default (half of RAM).
+        size: u64,
+    },
+}
+
+impl Mount {
+    /// The path inside the rootfs.
+    pub fn target(&self) -> &str {
+        match self {
+            Mount::Bind { target, .. } | Mount::Overlay { target, .. } => target,
+            Mount::Tmpfs { target, .. } => target,
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! The RUN executor for real: namespaces, overlayfs, mounts, users,
+//! networks, cancellation and clean-up, with the rbuild binary as helper.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rbuild_runtime::{Cancel, ExecError, Executor, Mount, NetworkMode, RootFs, StepSpec, Stream};
+
+use crate::util::{busybox_rootfs, have_root, tempdir};
+
+/// A busybox image root and a place for steps' snapshots and state.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    base: PathBuf,
+    steps: usize,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempdir();
+        let root = dir.path().to_owned();
+        let base = root.join("base");
+        busybox_rootfs(&base);
+        Fixture { _dir: dir, root, base, steps: 0 }
+    }
+
+    /// A spec for `sh -c script` on the base, with a fresh upper dir.
+    fn spec(&mut self, script: &str) -> StepSpec {
+        self.steps += 1;
+        let step = self.root.join(format!("s{}", self.steps));
+        StepSpec {
+            args: vec!["/bin/sh".into(), "-c".into(), script.into()],
+            env: vec!["PATH=/bin".into()],
+            cwd: "/".into(),
+            user: String::new(),
+            hostname: "rbuild-step".into(),
+            network: NetworkMode::Default,
+            rootfs: RootFs {
+                lowers: vec![self.base.clone()],
+                upper: step.join("upper"),
+                work: step.join("work"),
+                merged: step.join("merged"),
+            },
+            mounts: Vec::new(),
+            resolv_conf: "/etc/resolv.conf".into(),
+            hosts: "/etc/hosts".into(),
+        }
+    }
+
+    fn state(spec: &StepSpec) -> PathBuf {
+        spec.rootfs.upper.parent().unwrap().join("state")
+    }
+}
+
+struct Outcome {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn executor() -> Executor {
+    Executor::new(env!("CARGO_BIN_EXE_rbuild"))
+}
+
+fn run(spec: &StepSpec) -> Outcome {
+    try_run(spec).unwrap_or_else(|e| panic!("step failed to run: {e}"))
+}
+
+fn try_run(spec: &StepSpec) -> Result<Outcome, ExecError> {
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    let status = executor().run(spec, &Fixture::state(spec), &Cancel::new(), |stream, line| {
+        let text = String::from_utf8_lossy(line);
+        match stream {
+            Stream::Stdout => stdout.push_str(&text),
+            Stream::Stderr => stderr.push_str(&text),
+        }
+    })?;
+    Ok(Outcome { code: status.code, stdout, stderr })
+}
+
+/// Relative paths of everything under `dir`, sorted.
+fn tree(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            out.push(path.strip_prefix(base).unwrap().display().to_string());
+            if path.symlink_metadata().unwrap().is_dir() {
+                walk(base, &path, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+fn host_mount_count() -> usize {
+    std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().count()
+}
+
+/// Host processes whose command line contains `marker`.
+fn processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(marker) {
+                found.push(format!("{}: {cmdline}", name.to_string_lossy()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_step_has_its_own_pid_namespace_hostname_and_mounts() {
+    if !have_root() {
+        return;
+    }
+    let mut fx = Fixture::new();
+    let spec = fx.spec(
+        "echo pid=$$; echo host=$(hostname); ls /proc | grep -c '^[0-9]'; \
+         cut -d' ' -f5 /proc/self/mountinfo",
+    );
+    let out = run(&spec);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut lines = out.stdout.lines();
+    assert_eq!(lines.next(), Some("pid=1"));
+    assert_eq!(lines.next(), Some("host=rbuild-step"));
+    let processes: usize = lines.next().unwrap().parse().unwrap();
+    assert!(processes <= 4, "{processes} processes visible: the host's leak in");
+    let mounts: Vec<&str> = lines.collect();
+    let allowed = |m: &str| {
+        m == "/"
+            || m == "/proc"
+            || m.starts_with("/proc/")
+            || m == "/dev"
+            || m.starts_with("/dev/")
+            || m == "/sys"
+            || ["/etc/resolv.conf", "/etc/hosts", "/etc/hostname"].contains(&m)
+    };
+    assert!(mounts.contains(&"/") && mounts.contains(&"/proc") && mounts.contains(&"/dev/pts"));
+    let foreign: Vec<_> = mounts.iter().filter(|m| !allowed(m)).collect();
+    assert!(foreign.is_empty(), "host mounts visible in the step: {foreign:?}");
+}
+
+#[test]
+fn output_streams_exit_codes_and_setup_errors() {
+    if !have_root() {
+        return;
+    }
+    let mut fx = Fixture::new();
+    let out = run(&fx.spec("echo out; echo err >&2; echo more; exit 3"));
+    assert_eq!((out.code, out.stdout.as_str(), out.stderr.as_str()), (3, "out\nmore\n", "err\n"));
+
+    let mut spec = fx.spec("true");
+    spec.args = vec!["no-such-program".into()];
+    match try_run(&spec) {
+        Err(ExecError::Setup(message)) => {
+            assert!(message.contains("no-such-program: executable file not found"), "{message}")
+        }
+        other => panic!("expected a setup error, got {:?}", other.map(|o| o.code)),
+    }
+
+    let mut spec = fx.spec("id");
+    spec.user = "ghost".into();
+    match try_run(&spec) {
+        Err(ExecError::Setup(message)) => {
+            assert!(message.contains("unable to find user ghost"), "{message}")
+        }
+        other => panic!("expected a setup error, got {:?}", other.map(|o| o.code)),
+    }
+}
+
+#[test]
+fn user_by_name_and_by_uid_gid() {
+    if !have_root() {
+        return;
+    }
+    let mut fx = Fixture::new();
+    let mut spec = fx.spec("id; echo home=$HOME; touch /tmp/mine && stat -c %u:%g /tmp/mine");
+    spec.user = "app".into();
+    std::fs::create_dir_all(fx.base.join("tmp")).unwrap();
+    std::fs::set_permissions(
+        fx.base.join("tmp"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+    )
+    .unwrap();
+    let out = run(&spec);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "uid=1000(app) gid=1000(app) groups=10(wheel),1000(app)\nhome=/home/app\n1000:1000\n"
+    );
+    let mut spec = fx.spec("id");
+    spec.user = "4242:65534".into();
+    let out = run(&spec);
+    assert_eq!(out.stdout, "uid=4242 gid=65534(nogroup) groups=65534(nogroup)\n");
+}
+
+#[test]
+fn writes_land_in_the_upper_dir_and_mount_stubs_do_not() {
+    if !have_root() {
+        return;
+    }
+    let mut fx = Fixture::new();
+    let mut spec = fx.spec("echo data > /new.txt; rm /bin/vi; mkdir -p /app; echo x > /app/y");
+    spec.cwd = "/work/dir".into();
+    let out = run(&spec);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let upper = &spec.rootfs.upper;
+    assert_eq!(tree(upper), ["app", "app/y", "bin", "bin/vi", "new.txt", "work", "work/dir"]);
+    // The base image had no /proc, /dev, /sys or /etc/resolv.conf: their
+    // mount points were made for the step and taken out again.
+    assert!(fx.base.join("bin/vi").symlink_metadata().is_ok(), "the lower dir is untouched");
+    use std::os::unix::fs::FileTypeExt as _;
+    assert!(upper.join("bin/vi").symlink_metadata().unwrap().file_type().is_char_device());
+}
+
+#[test]
+fn network_none_has_only_loopback_and_cannot_reach_the_host() {
+    if !have_root() {
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepts one connection, returns its first line and hangs up.
+    let accepted = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = accepted.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let mut line = String::new();
+            let mut conn = std::io::BufReader::new(conn.unwrap());
+            std::io::BufRead::read_line(&mut conn, &mut line).unwrap();
+            log.lock().unwrap().push(line);
+        }
+    });
+    let mut fx = Fixture::new();
+    let script = format!(
+        "ls /sys/class/net | tr '\\n' ' '; echo; cat /sys/class/net/lo/operstate; \
+         echo hello | nc -w 2 127.0.0.1 {port} && echo connected || echo refused"
+    );
+
+    let mut spec = fx.spec(&script);
+    spec.network = NetworkMode::None;
+    let out = run(&spec);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "lo ", "only lo in the namespace: {}", out.stdout);
+    assert_ne!(lines[1], "down", "lo is up");
+    assert_eq!(lines[2], "refused", "{}", out.stderr);
+    assert!(accepted.lock().unwrap().is_empty(), "nothing reached the host listener");
+
+    let spec = fx.spec(&script);
+    let out = run(&spec);
+    assert_eq!(out.stdout.lines().last(), Some("connected"), "{}", out.stderr);
+    assert_eq!(*accepted.lock().unwrap(), ["hello\n"], "the default network reaches the host");
+}
+
+#[test]
+fn tmpfs_and_bind_mounts() {
+    if !have_root() {
+        return;
+    }
+    let mut fx = Fixture::new();
+    let shared = fx.root.join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::write(shared.join("in.txt"), "from host\n").unwrap();
+    let mut spec = fx.spec(
+        "cat /ro/in.txt; echo no > /ro/x 2>/dev/null || echo ro-refused; \
+         echo kept > /rw/out.txt; echo t > /scratch/t; mount | grep -c ' /scratch '",
+    );
+    spec.mounts = vec![
+        Mount::Bind { source: shared.clone(), target: "/ro".into(), readonly: true },
+        Mount::Bind { source: shared.clone(), target: "/rw".into(), readonly: false },
+        Mount::Tmpfs { target: "/scratch".into(), size: 1 << 20 },
+    ];
+    let out = run(&spec);
+    assert_eq!(out.stdout, "from host\nro-refused\n1\n", "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(shared.join("out.txt")).unwrap(), "kept\n");
+    assert!(
+        tree(&spec.rootfs.upper).is_empty(),
+        "mounts leave nothing in the layer: {:?}",
+        tree(&spec.rootfs.upper)
+    );
+}
+
+#[test]
+fn a_hundred_steps_leave_no_mount_and_no_process_behind() {
+    if !have_root() {
+        return;
+    }
+    let mut fx = Fixture::new();
+    let before = host_mount_count();
+    for i in 0..100 {
+        let out = run(&fx.spec(&format!("echo {i} > /n")));
+        assert_eq!(out.code, 0, "step {i}: {}", out.stderr);
+    }
+    assert_eq!(host_mount_count(), before, "mounts left on the host");
+    let root = fx.root.display().to_string();
+    assert!(processes_with(&root).is_empty(), "{:?}", processes_with(&root));
+}
+
+#[test]
+fn a_cancelled_step_leaves_no_mount_and_no_process_behind() {
+    if !have_root() {
+        return;
+    }
+    let mut fx = Fixture::new();
+    let marker = format!("{}.{}", 1000 + std::process::id() % 1000, fx.steps + 7);
+    let spec = fx.spec(&format!("sleep {marker} & sleep {marker}; echo never"));
+    let before = host_mount_count();
+    let cancel = Cancel::new();
+    let canceller = cancel.clone();
+    let started = Instant::now();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        canceller.cancel();
+    });
+    let mut seen = Vec::new();
+    let result = executor()
+        .run(&spec, &Fixture::state(&spec), &cancel, |_, line| seen.extend_from_slice(line));
+    killer.join().unwrap();
+    assert!(matches!(result, Err(ExecError::Cancelled)), "{result:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(seen.is_empty());
+    // Processes die with their namespace; give the kernel a moment.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_with(&format!("sleep {marker}")).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(processes_with(&format!("sleep {marker}")).is_empty());
+    assert_eq!(host_mount_count(), before, "mounts left on the host");
+    let _ = std::io::stderr().flush();
+}
