@@ -102,3 +102,18 @@ fn default_path_is_the_dockerfile_of_the_current_directory() {
     let missing = rbuild().args(["lint", "/nonexistent/Dockerfile"]).output().unwrap();
     assert_eq!(missing.status.code(), Some(2));
 }
+
+#[test]
+fn sarif_and_checkstyle_come_out_of_the_binary() {
+    let dir = tempdir();
+    let path = write(&dir, "Dockerfile", "FROM alpine:3.20\nRUN cd /src && make\n");
+    let out = rbuild().args(["lint", "--format", "sarif"]).arg(&path).output().unwrap();
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    let result = &log["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "RB001");
+    assert_eq!(result["locations"][0]["physicalLocation"]["region"]["startLine"], 2);
+    let out = rbuild().args(["lint", "--format", "checkstyle"]).arg(&path).output().unwrap();
+    let xml = String::from_utf8(out.stdout).unwrap();
+    assert!(xml.contains(r#"<error line="2" column="5" severity="warning""#), "{xml}");
+}
