@@ -2,7 +2,11 @@
 //! of its RUN, CMD and ENTRYPOINT instructions, and, once an image has been
 //! built, facts about its layers.
 
-use rbuild_syntax::{Arguments, Dockerfile, Instruction, Keyword};
+use std::collections::HashMap;
+
+use rbuild_syntax::{Arguments, Dockerfile, Instruction, Keyword, ShellLexer};
+
+use crate::rules::vars::{PLATFORM_DEFAULTS, declared};
 
 use crate::script::{Command, Script, Sep, Word, basename};
 
@@ -24,7 +28,8 @@ pub struct Stage {
     pub name: Option<String>,
     /// The image reference, as written.
     pub image: String,
-    /// The earlier stage this one is built on, if its image names one.
+    /// The earlier stage this one is built on, if its image names one
+    /// (after expanding global ARG defaults, for the platform `linux/amd64`).
     pub base_stage: Option<usize>,
     /// Whether the stage's filesystem ends up in the final image: the last
     /// stage and every stage it is built `FROM`, not stages only copied from.
@@ -130,8 +135,25 @@ pub(crate) fn stage_name(inst: &Instruction) -> Option<&rbuild_syntax::Arg> {
     }
 }
 
+/// The global ARG defaults and the platform arguments, to resolve stage
+/// references such as `FROM base-${TARGETARCH}`.
+fn from_env(dockerfile: &Dockerfile) -> HashMap<String, String> {
+    let lexer = ShellLexer::new(dockerfile.escape);
+    let mut env: HashMap<String, String> =
+        PLATFORM_DEFAULTS.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    for inst in dockerfile.instructions.iter().take_while(|i| i.kind != Keyword::From) {
+        for (name, value) in declared(inst) {
+            let value = value.map(|v| lexer.process_word(v, &env).unwrap_or_else(|_| v.to_owned()));
+            env.insert(name.to_owned(), value.unwrap_or_default());
+        }
+    }
+    env
+}
+
 fn stages(dockerfile: &Dockerfile) -> Vec<Stage> {
     let instructions = &dockerfile.instructions;
+    let env = from_env(dockerfile);
+    let lexer = ShellLexer::new(dockerfile.escape);
     let froms: Vec<usize> = instructions
         .iter()
         .enumerate()
@@ -145,8 +167,13 @@ fn stages(dockerfile: &Dockerfile) -> Vec<Stage> {
             Arguments::Values(args) => args.first().map(|a| a.value.clone()).unwrap_or_default(),
             _ => String::new(),
         };
+        let resolved = if image.contains('$') {
+            lexer.process_word(&image, &env).unwrap_or_else(|_| image.clone())
+        } else {
+            image.clone()
+        };
         let base_stage = stages.iter().rposition(|s: &Stage| {
-            s.name.as_deref().is_some_and(|name| name.eq_ignore_ascii_case(&image))
+            s.name.as_deref().is_some_and(|name| name.eq_ignore_ascii_case(&resolved))
         });
         stages.push(Stage {
             from,

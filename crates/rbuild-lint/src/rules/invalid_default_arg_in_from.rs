@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use rbuild_syntax::{Arguments, Keyword, ShellLexer};
 
-use super::vars::global_args;
+use super::vars::{PLATFORM_DEFAULTS, global_args};
 use crate::context::Context;
 use crate::rule::{Findings, Rule, Severity};
 
@@ -41,8 +41,8 @@ FROM alpine:${TAG}
 
 fn check(cx: &Context<'_>, out: &mut Findings<'_>) {
     let globals = global_args(cx);
-    let env: HashMap<&str, &str> =
-        globals.iter().filter_map(|(k, v)| Some((k.as_str(), v.as_deref()?))).collect();
+    let mut env: HashMap<&str, &str> = PLATFORM_DEFAULTS.iter().copied().collect();
+    env.extend(globals.iter().filter_map(|(k, v)| Some((k.as_str(), v.as_deref()?))));
     let lexer = ShellLexer::new(cx.dockerfile().escape);
     for inst in cx.instructions().iter().filter(|i| i.kind == Keyword::From) {
         let Arguments::Values(args) = &inst.args else { continue };

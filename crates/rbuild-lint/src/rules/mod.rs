@@ -22,7 +22,7 @@ mod secret_in_arg_env;
 mod sudo_in_run;
 pub(crate) mod syntax_error;
 mod untagged_image;
-mod vars;
+pub(crate) mod vars;
 mod yum_cache_kept;
 mod zypper_cache_kept;
 

@@ -59,8 +59,20 @@ const SECRET_WORDS: &[&str] = &[
 const KEY_QUALIFIERS: &[&str] =
     &["api", "private", "secret", "access", "auth", "signing", "encryption", "client", "master"];
 /// Words that mark a name as public (`GPG_PUBLIC_KEY`, `KEY_FINGERPRINT`).
-const PUBLIC_WORDS: &[&str] =
-    &["public", "pub", "fingerprint", "id", "file", "path", "url", "dir", "length", "type"];
+const PUBLIC_WORDS: &[&str] = &[
+    "public",
+    "pub",
+    "fingerprint",
+    "id",
+    "file",
+    "path",
+    "url",
+    "dir",
+    "length",
+    "type",
+    "config",
+    "helper",
+];
 
 /// The words of a name: split at `_`, `-`, `.` and lower-to-upper changes.
 fn words(name: &str) -> Vec<String> {
@@ -179,6 +191,8 @@ mod tests {
         assert!(!secret_name("PYTHON_VERSION"));
         assert!(!secret_name("KEYBOARD"));
         assert!(!secret_name("BYPASS"));
+        assert!(!secret_name("DOCKER_CREDENTIAL_GCR_CONFIG"));
+        assert!(!secret_name("DOCKER_CREDENTIAL_GCR_CONFIG"));
     }
 
     #[test]

@@ -94,11 +94,31 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// Variables base images commonly set: never taken for typos.
+const COMMON_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "HOSTNAME",
+    "LANG",
+    "LC_ALL",
+    "TERM",
+    "PWD",
+    "SHELL",
+    "LD_LIBRARY_PATH",
+    "TZ",
+];
+
 fn similar<'n>(name: &str, defined: impl Iterator<Item = &'n str>) -> Option<&'n str> {
+    if COMMON_ENV.contains(&name) {
+        return None;
+    }
+    // One edit in a short name, two in a longer one.
+    let allowed = if name.len() >= 6 { 2 } else { 1 };
     defined
         .filter(|d| *d != name)
         .map(|d| (d, if d.eq_ignore_ascii_case(name) { 0 } else { edit_distance(d, name) }))
-        .filter(|(d, dist)| *dist == 0 || (*dist <= 2 && d.len() >= 4 && name.len() >= 4))
+        .filter(|(d, dist)| *dist == 0 || (*dist <= allowed && d.len() >= 4 && name.len() >= 4))
         .min_by_key(|(_, dist)| *dist)
         .map(|(d, _)| d)
 }
@@ -159,5 +179,7 @@ mod tests {
             Some("APP_VERSION")
         );
         assert_eq!(super::similar("PATH", ["HOME"].into_iter()), None);
+        assert_eq!(super::similar("PATH", ["GOPATH"].into_iter()), None);
+        assert_eq!(super::similar("GOPAHT", ["GOPATH"].into_iter()), Some("GOPATH"));
     }
 }

@@ -34,9 +34,20 @@ pub(super) const PREDEFINED: &[&str] = &[
     "SOURCE_DATE_EPOCH",
 ];
 
+/// Values for the platform arguments when a FROM line is resolved without a
+/// build: any real platform gives the same shape of reference.
+pub(crate) const PLATFORM_DEFAULTS: &[(&str, &str)] = &[
+    ("BUILDPLATFORM", "linux/amd64"),
+    ("BUILDOS", "linux"),
+    ("BUILDARCH", "amd64"),
+    ("TARGETPLATFORM", "linux/amd64"),
+    ("TARGETOS", "linux"),
+    ("TARGETARCH", "amd64"),
+];
+
 /// The names and defaults an ARG or ENV declares; `None` for an ARG
 /// without a default.
-pub(super) fn declared(inst: &Instruction) -> Vec<(&str, Option<&str>)> {
+pub(crate) fn declared(inst: &Instruction) -> Vec<(&str, Option<&str>)> {
     match (&inst.kind, &inst.args) {
         (Keyword::Env | Keyword::Arg, Arguments::Pairs(pairs)) => {
             pairs.iter().map(|p| (p.key.value.as_str(), Some(p.value.value.as_str()))).collect()
