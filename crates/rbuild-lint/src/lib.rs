@@ -117,11 +117,21 @@ impl Linter {
             }
         }
         for d in &mut out {
-            d.range.end = d.range.end.min(source.len());
-            d.range.start = d.range.start.min(d.range.end);
+            // Spans inside JSON strings are approximate: keep them inside
+            // the text and on character boundaries for every renderer.
+            d.range.end = floor_char_boundary(source, d.range.end);
+            d.range.start = floor_char_boundary(source, d.range.start.min(d.range.end));
             d.location = index.locate(source, &d.range);
         }
         out.sort_by(|a, b| (a.range.start, a.code).cmp(&(b.range.start, b.code)));
         out
     }
+}
+
+fn floor_char_boundary(source: &str, at: usize) -> usize {
+    let mut at = at.min(source.len());
+    while !source.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
