@@ -230,7 +230,35 @@ fn script(source: &str, escape: char, inst: &Instruction) -> Option<Script> {
             script.extend(Script::from_body(&heredoc.content, heredoc.body_span.start));
         }
     }
+    add_shell_c_scripts(&mut script);
     Some(script)
+}
+
+/// The scripts of `sh -c '…'` commands, as commands of a subshell: what
+/// they install counts, where they `cd` does not leak.
+fn add_shell_c_scripts(script: &mut Script) {
+    let mut nested = Vec::new();
+    for cmd in &script.commands {
+        let argv = cmd.effective();
+        let is_shell = cmd.program().is_some_and(|p| SHELLS.contains(&p));
+        let Some(c) = argv.iter().position(|w| w.text.starts_with('-') && w.text.contains('c'))
+        else {
+            continue;
+        };
+        if !is_shell || c == 0 {
+            continue;
+        }
+        if let Some(body) = argv.get(c + 1) {
+            // Offsets are close enough: quotes and escapes only shrink the text.
+            let start = body.range.start + usize::from(body.quoted);
+            let mut inner = Script::from_body(&body.text, start);
+            for command in &mut inner.commands {
+                command.subshell = true;
+            }
+            nested.extend(inner.commands);
+        }
+    }
+    script.commands.extend(nested);
 }
 
 /// `RUN <<EOF` or `RUN <<EOF bash -e`: the heredoc is the script.

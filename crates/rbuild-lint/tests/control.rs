@@ -81,3 +81,12 @@ fn findings_point_into_continued_lines() {
     let l = found[0].location;
     assert_eq!((l.line, l.column, l.end_line, l.end_column), (4, 6, 5, 12));
 }
+
+#[test]
+fn sh_c_scripts_are_read_as_subshells() {
+    let source = "FROM debian:12\nRUN sh -c 'cd /src && apt-get install -y curl'\n";
+    let found = Linter::new().select(["run-cd", "apt-install-recommends"]).lint(source);
+    let summary: Vec<_> = found.iter().map(|d| (d.code, d.location.column)).collect();
+    // The cd ends with the `sh -c`; the install is seen, at its own column.
+    assert_eq!(summary, [("RB012", 23)]);
+}
