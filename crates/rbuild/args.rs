@@ -19,6 +19,8 @@ pub(crate) enum Command {
     /// Inspect a build context.
     #[command(subcommand)]
     Context(ContextCommand),
+    /// Check Dockerfiles for layer bloat, unpinned images and BuildKit's warnings.
+    Lint(LintArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -56,4 +58,45 @@ pub(crate) enum ParseFormat {
     Dump,
     /// The full AST, with a span (byte range, line, column) on every part.
     Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct LintArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LintFormat::Human)]
+    pub(crate) format: LintFormat,
+    /// Turn a rule off, by code (RB001), name (run-cd) or alias (DL3003); repeatable.
+    #[arg(long, value_name = "RULE")]
+    pub(crate) ignore: Vec<String>,
+    /// Exit with 1 when a finding of this severity or above exists.
+    #[arg(long, value_enum, default_value_t = LintSeverity::Error)]
+    pub(crate) error_on: LintSeverity,
+    /// Print every rule (code, name, severity, aliases, summary) and exit.
+    #[arg(long)]
+    pub(crate) list_rules: bool,
+    /// The Dockerfiles to check.
+    #[arg(default_value = "Dockerfile")]
+    pub(crate) paths: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LintFormat {
+    /// Code frames with the span underlined, then a summary line.
+    Human,
+    /// A JSON array of findings.
+    Json,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
+    /// Checkstyle XML.
+    Checkstyle,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LintSeverity {
+    /// Only errors fail.
+    Error,
+    /// Warnings and errors fail.
+    Warning,
+    /// Any finding fails.
+    Info,
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod context;
+mod lint;
 mod parse;
 
 use std::process::ExitCode;
@@ -11,5 +12,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Parse(args) => parse::run(&args),
         Command::Context(ContextCommand::Ls(args)) => context::ls(&args),
+        Command::Lint(args) => lint::run(&args),
     }
 }
