@@ -15,7 +15,8 @@ pub(crate) static RULE: Rule = Rule {
     summary: "A path written by one instruction is deleted by a later RUN; its bytes still ship",
     docs: r#"## What it does
 Follows the paths that COPY and ADD write and that RUN downloads (`curl -o`,
-`wget -O`, `git clone`), and flags a later RUN of a shipped stage that deletes
+`wget -O`, `git clone`) or makes in place (`dd of=`, `fallocate`,
+`truncate`), and flags a later RUN of a shipped stage that deletes
 one of them with `rm`.
 
 ## Why is this bad
@@ -230,6 +231,12 @@ fn download_target(cmd: &Command) -> Option<String> {
         "curl" => value_after(&["-o", "--output"], "--output=").filter(|p| p != "-"),
         "wget" => {
             value_after(&["-O", "--output-document"], "--output-document=").filter(|p| p != "-")
+        }
+        // `dd of=/big.bin`: a file of any size, made in place.
+        "dd" => args.iter().find_map(|w| w.text.strip_prefix("of=")).map(str::to_owned),
+        // `fallocate -l 50M /big.bin`, `truncate -s 1G /sparse`: the last word.
+        "fallocate" | "truncate" => {
+            args.last().map(|w| w.text.clone()).filter(|p| !p.starts_with('-'))
         }
         "git" => {
             let mut positional =
