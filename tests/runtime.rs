@@ -339,3 +339,92 @@ fn a_cancelled_step_leaves_no_mount_and_no_process_behind() {
     assert_eq!(host_mount_count(), before, "mounts left on the host");
     let _ = std::io::stderr().flush();
 }
+
+/// (path, kind, mode, uid, gid, link target) of every entry of a layer tar.
+fn layer_entries(layer: &[u8]) -> Vec<(String, char, u32, u64, u64, String)> {
+    let mut archive = tar::Archive::new(layer);
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let h = e.header();
+            let kind = match h.entry_type() {
+                tar::EntryType::Directory => 'd',
+                tar::EntryType::Symlink => 'l',
+                tar::EntryType::Link => 'h',
+                tar::EntryType::Fifo => 'p',
+                tar::EntryType::Regular => 'f',
+                other => panic!("unexpected {other:?}"),
+            };
+            let link = e.link_name().unwrap().map(|l| l.display().to_string()).unwrap_or_default();
+            let path = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+            (path, kind, h.mode().unwrap(), h.uid().unwrap(), h.gid().unwrap(), link)
+        })
+        .collect()
+}
+
+#[test]
+fn a_steps_changes_become_an_exact_layer_and_apply_back() {
+    if !have_root() {
+        return;
+    }
+    let mut fx = Fixture::new();
+    std::fs::create_dir_all(fx.base.join("opt/old")).unwrap();
+    std::fs::write(fx.base.join("opt/old/a"), "a").unwrap();
+    let spec = fx.spec(
+        "set -e; echo data > /new; chown 1000:10 /new; chmod 4750 /new; ln /new /new-link; \
+         rm /bin/vi; chmod 700 /etc/group; rm -rf /opt/old; mkdir /opt/old; echo b > /opt/old/b; \
+         ln -s /new /sym; mkfifo /pipe",
+    );
+    let out = run(&spec);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut layer = Vec::new();
+    let options = rbuild_image::DiffOptions { source_date_epoch: Some(1_000_000_000) };
+    let stats = rbuild_image::diff(&spec.rootfs.upper, &mut layer, &options).unwrap();
+    assert_eq!(stats.whiteouts, 2);
+    let entries = layer_entries(&layer);
+    let s = |p: &str, k, m, u, g, l: &str| (p.to_owned(), k, m, u, g, l.to_owned());
+    assert_eq!(
+        entries,
+        [
+            s("bin/", 'd', 0o755, 0, 0, ""),
+            s("bin/.wh.vi", 'f', 0, 0, 0, ""),
+            s("etc/", 'd', 0o755, 0, 0, ""),
+            s("etc/group", 'f', 0o700, 0, 0, ""),
+            s("new", 'f', 0o4750, 1000, 10, ""),
+            s("new-link", 'h', 0o4750, 1000, 10, "new"),
+            s("opt/", 'd', 0o755, 0, 0, ""),
+            s("opt/old/", 'd', 0o755, 0, 0, ""),
+            s("opt/old/.wh..wh..opq", 'f', 0, 0, 0, ""),
+            s("opt/old/b", 'f', 0o644, 0, 0, ""),
+            s("pipe", 'p', 0o644, 0, 0, ""),
+            s("sym", 'l', 0o777, 0, 0, "/new"),
+        ]
+    );
+    // Deterministic, and no mtime after SOURCE_DATE_EPOCH.
+    let mut again = Vec::new();
+    rbuild_image::diff(&spec.rootfs.upper, &mut again, &options).unwrap();
+    assert_eq!(again, layer);
+    let mut archive = tar::Archive::new(layer.as_slice());
+    for entry in archive.entries().unwrap() {
+        assert!(entry.unwrap().header().mtime().unwrap() <= 1_000_000_000);
+    }
+
+    // Applied as a snapshot on top of the base, the layer shows the same tree.
+    let applied = fx.root.join("applied");
+    std::fs::create_dir(&applied).unwrap();
+    rbuild_image::apply(layer.as_slice(), &applied).unwrap();
+    let mut check = fx.spec(
+        "ls /bin/vi 2>&1 || true; ls /opt/old; cat /new; stat -c '%a %u:%g %h' /new; \
+         readlink /sym; stat -c %a /etc/group; test -p /pipe && echo fifo",
+    );
+    check.rootfs.lowers = vec![applied, fx.base.clone()];
+    let out = run(&check);
+    assert_eq!(
+        out.stdout,
+        "ls: /bin/vi: No such file or directory\nb\ndata\n4750 1000:10 2\n/new\n700\nfifo\n",
+        "{}",
+        out.stderr
+    );
+}
