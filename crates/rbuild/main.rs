@@ -9,19 +9,13 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 fn main() -> ExitCode {
-    // The RUN step helpers: hidden, dispatched before anything else runs so
+    // The RUN step helper: hidden, dispatched before anything else runs so
     // the process is still single-threaded when it unshares namespaces.
     let mut raw = std::env::args_os().skip(1);
     if let (Some(command), Some(spec), None) = (raw.next(), raw.next(), raw.next()) {
         let spec = std::path::Path::new(&spec);
-        let code = if command == rbuild_runtime::HELPER_COMMAND {
-            Some(rbuild_runtime::helper_main(spec))
-        } else if command == rbuild_runtime::INIT_COMMAND {
-            Some(rbuild_runtime::init_main(spec))
-        } else {
-            None
-        };
-        if let Some(code) = code {
+        if command == rbuild_runtime::HELPER_COMMAND {
+            let code = rbuild_runtime::helper_main(spec);
             return ExitCode::from(u8::try_from(code).unwrap_or(255));
         }
     }

@@ -1,12 +1,13 @@
-//! The two processes behind one step, both fresh executions of the rbuild
-//! binary (never forks of a threaded process):
+//! The two processes behind one step:
 //!
-//! * the helper (`rbuild __run-step SPEC`) unshares the namespaces, mounts
-//!   the overlay, creates mount stubs, starts the init and waits for it,
-//!   then takes the stubs back out of the layer;
-//! * the init (`rbuild __run-step-init SPEC`) is PID 1 of the new PID
-//!   namespace: it builds the rootfs, pivots into it, becomes the step's
-//!   user and execs the command, which so stays PID 1 as with BuildKit.
+//! * the helper (`rbuild __run-step SPEC`, a fresh execution of the rbuild
+//!   binary, never a fork of a threaded process) unshares the namespaces,
+//!   mounts the overlay, creates mount stubs, forks the init and waits for
+//!   it, then takes the stubs back out of the layer;
+//! * the init, forked from the single-threaded helper, is PID 1 of the new
+//!   PID namespace: it builds the rootfs, pivots into it, becomes the
+//!   step's user and execs the command, which so stays PID 1 as with
+//!   BuildKit.
 //!
 //! Setup errors go to `status` in the step's state directory and give exit
 //! code 125; the command's own output never mixes with them.
@@ -16,12 +17,13 @@ use std::fs;
 use std::io::{Read as _, Write as _};
 use std::os::fd::AsFd as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal, kill};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::unistd::{Gid, Pid, Uid};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::ForkResult;
+use nix::unistd::{Gid, Uid};
 
 use crate::plan;
 use crate::spec::{NetworkMode, StepSpec};
@@ -33,8 +35,6 @@ pub const SETUP_FAILED: i32 = 125;
 
 /// The hidden subcommand that runs the helper.
 pub const HELPER_COMMAND: &str = "__run-step";
-/// The hidden subcommand that runs the init.
-pub const INIT_COMMAND: &str = "__run-step-init";
 
 /// Docker's default capabilities; a step keeps only these.
 const DEFAULT_CAPS: [caps::Capability; 14] = {
@@ -112,19 +112,18 @@ fn helper(spec_path: &Path, state: &Path) -> Result<i32, String> {
     sigchld.thread_block().map_err(|e| format!("block SIGCHLD: {e}"))?;
     let signals = SignalFd::with_flags(&sigchld, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| format!("signalfd: {e}"))?;
-    // std resets the signal mask of the child it spawns.
-    let mut child = Command::new("/proc/self/exe")
-        .arg(INIT_COMMAND)
-        .arg(spec_path)
-        .stdin(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("start the step: {e}"))?;
-    let pid = Pid::from_raw(child.id() as i32);
+    let pid = match fork_single_threaded()? {
+        ForkResult::Child => std::process::exit(init(&spec, state, &sigchld)),
+        ForkResult::Parent { child } => child,
+    };
     let stdin = std::io::stdin();
     let mut watching = true;
     let status = loop {
-        if let Some(status) = child.try_wait().map_err(|e| format!("wait for the step: {e}"))? {
-            break status;
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => break code,
+            Ok(WaitStatus::Signaled(_, signal, _)) => break 128 + signal as i32,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(format!("wait for the step: {e}")),
         }
         let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
         if watching {
@@ -149,17 +148,33 @@ fn helper(spec_path: &Path, state: &Path) -> Result<i32, String> {
     // Take the mount stubs back out of the layer.
     let _ = sys.umount(merged);
     plan::remove_stubs(&stubs, &spec.rootfs.upper, &spec.rootfs.lowers);
-    use std::os::unix::process::ExitStatusExt as _;
-    Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+    Ok(status)
 }
 
-/// Runs the init; returns only on failure, with the exit code.
-pub fn init_main(spec_path: &Path) -> i32 {
+/// fork(2), refused unless this process has exactly one thread: only then
+/// may the child allocate and run arbitrary code.
+#[allow(unsafe_code)]
+fn fork_single_threaded() -> Result<ForkResult, String> {
+    let threads = fs::read_dir("/proc/self/task").map(Iterator::count).unwrap_or(0);
+    if threads != 1 {
+        return Err(format!("the step helper must be single-threaded, it has {threads} threads"));
+    }
+    // SAFETY: the process has one thread (checked above; the helper starts
+    // none, and after unshare(CLONE_NEWPID) the kernel would refuse one), so
+    // the child is a faithful copy holding no lock another thread could own.
+    unsafe { nix::unistd::fork() }.map_err(|e| format!("fork: {e}"))
+}
+
+/// The init, in the forked child: PID 1 of the new PID namespace. Returns
+/// only on failure, with the exit code, after writing why to the status
+/// file.
+fn init(spec: &StepSpec, state: &Path, blocked: &SigSet) -> i32 {
     // PID 1 dies with the helper; with it, every process of the namespace.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-    let state = state_dir(spec_path);
+    // Opened now: after pivot_root the state directory is out of reach.
+    // (std opens it close-on-exec, so the command never sees it.)
     let status = fs::OpenOptions::new().create(true).append(true).open(state.join("status"));
-    let message = match init(spec_path, &state) {
+    let message = match exec_step(spec, state, blocked) {
         Ok(never) => match never {},
         Err(message) => message,
     };
@@ -169,12 +184,21 @@ pub fn init_main(spec_path: &Path) -> i32 {
     SETUP_FAILED
 }
 
-fn init(spec_path: &Path, state: &Path) -> Result<std::convert::Infallible, String> {
-    let spec = read_spec(spec_path)?;
+fn exec_step(
+    spec: &StepSpec,
+    state: &Path,
+    blocked: &SigSet,
+) -> Result<std::convert::Infallible, String> {
+    // Undo what the helper set up for itself: the command starts with no
+    // blocked signal and reads nothing (the helper's stdin is its lifeline).
+    blocked.thread_unblock().map_err(|e| format!("signal mask: {e}"))?;
+    let null = fs::File::open("/dev/null").map_err(|e| format!("open /dev/null: {e}"))?;
+    nix::unistd::dup2_stdin(&null).map_err(|e| format!("stdin: {e}"))?;
+    drop(null);
     let args = spec.args.clone();
     let Some(arg0) = args.first() else { return Err("empty command".into()) };
-    let targets = plan::targets(&spec).map_err(|e| format!("mount points: {e}"))?;
-    plan::build_rootfs(&mut RealSys, &spec, &targets, &state.join("hostname"))
+    let targets = plan::targets(spec).map_err(|e| format!("mount points: {e}"))?;
+    plan::build_rootfs(&mut RealSys, spec, &targets, &state.join("hostname"))
         .map_err(|e| format!("rootfs: {e}"))?;
 
     // Inside the rootfs now: its own passwd, group and PATH count.

@@ -6,8 +6,8 @@ snapshot chain, the way Docker runs it.
 starts the helper (the rbuild binary's hidden `__run-step`), a fresh
 single-threaded process that unshares the mount, PID, UTS and IPC
 namespaces (and the network one for `--network=none`), makes every mount
-private, mounts the overlay and starts the init (`__run-step-init`) as PID 1
-of the new PID namespace. The init mounts /proc, a tmpfs /dev with the
+private, mounts the overlay and forks the init, PID 1 of the new PID
+namespace. The init mounts /proc, a tmpfs /dev with the
 host's null/zero/full/random/urandom/tty, a private devpts and /dev/shm, a
 read-only /sys, binds /etc/resolv.conf, /etc/hosts and /etc/hostname
 read-only, adds the step's own mounts, pivots into the rootfs, drops to
@@ -30,9 +30,7 @@ mod sys;
 pub mod user;
 
 pub use executor::{Cancel, ExecError, Executor, ExitStatus, Stream};
-pub use helper::{
-    DEFAULT_PATH, HELPER_COMMAND, INIT_COMMAND, SETUP_FAILED, helper_main, init_main,
-};
+pub use helper::{DEFAULT_PATH, HELPER_COMMAND, SETUP_FAILED, helper_main};
 pub use rootfs::resolve_in_root;
 pub use spec::{Mount, NetworkMode, RootFs, StepSpec};
 pub use sys::{RealSys, RecordingSys, Sys};
