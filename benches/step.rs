@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use rbuild_runtime::{Cancel, Executor, NetworkMode, RootFs, StepSpec};
+use rbuild_runtime::{Cancel, Executor, NetworkMode, RootFs, Secrets, StepSpec};
 
 fn main() {
     divan::main();
@@ -51,10 +51,13 @@ fn run_true(bencher: divan::Bencher<'_, '_>) {
                 merged: step.join("merged"),
             },
             mounts: Vec::new(),
+            secrets: Vec::new(),
             resolv_conf: "/etc/resolv.conf".into(),
             hosts: "/etc/hosts".into(),
         };
-        let status = executor.run(&spec, &step.join("state"), &cancel, |_, _| {}).expect("step");
+        let status = executor
+            .run(&spec, &Secrets::new(), &step.join("state"), &cancel, |_, _| {})
+            .expect("step");
         assert!(status.success());
     });
 }

@@ -5,7 +5,10 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rbuild_runtime::{Cancel, ExecError, Executor, Mount, NetworkMode, RootFs, StepSpec, Stream};
+use rbuild_runtime::{
+    CacheMounts, CacheOwner, Cancel, ExecError, Executor, Mount, NetworkMode, RootFs, RunMount,
+    SecretMount, Secrets, StepSpec, Stream,
+};
 
 use crate::util::{busybox_rootfs, have_root, tempdir};
 
@@ -44,6 +47,7 @@ impl Fixture {
                 merged: step.join("merged"),
             },
             mounts: Vec::new(),
+            secrets: Vec::new(),
             resolv_conf: "/etc/resolv.conf".into(),
             hosts: "/etc/hosts".into(),
         }
@@ -69,14 +73,19 @@ fn run(spec: &StepSpec) -> Outcome {
 }
 
 fn try_run(spec: &StepSpec) -> Result<Outcome, ExecError> {
+    try_run_with(spec, &Secrets::new())
+}
+
+fn try_run_with(spec: &StepSpec, secrets: &Secrets) -> Result<Outcome, ExecError> {
     let (mut stdout, mut stderr) = (String::new(), String::new());
-    let status = executor().run(spec, &Fixture::state(spec), &Cancel::new(), |stream, line| {
-        let text = String::from_utf8_lossy(line);
-        match stream {
-            Stream::Stdout => stdout.push_str(&text),
-            Stream::Stderr => stderr.push_str(&text),
-        }
-    })?;
+    let status =
+        executor().run(spec, secrets, &Fixture::state(spec), &Cancel::new(), |stream, line| {
+            let text = String::from_utf8_lossy(line);
+            match stream {
+                Stream::Stdout => stdout.push_str(&text),
+                Stream::Stderr => stderr.push_str(&text),
+            }
+        })?;
     Ok(Outcome { code: status.code, stdout, stderr })
 }
 
@@ -274,15 +283,23 @@ fn tmpfs_and_bind_mounts() {
     std::fs::write(shared.join("in.txt"), "from host\n").unwrap();
     let mut spec = fx.spec(
         "cat /ro/in.txt; echo no > /ro/x 2>/dev/null || echo ro-refused; \
-         echo kept > /rw/out.txt; echo t > /scratch/t; mount | grep -c ' /scratch '",
+         echo kept > /rw/out.txt; echo t > /scratch/t; mount | grep -c ' /scratch '; \
+         echo thrown-away > /discard/in.txt; cat /discard/in.txt",
     );
     spec.mounts = vec![
         Mount::Bind { source: shared.clone(), target: "/ro".into(), readonly: true },
         Mount::Bind { source: shared.clone(), target: "/rw".into(), readonly: false },
         Mount::Tmpfs { target: "/scratch".into(), size: 1 << 20 },
+        // `--mount=type=bind,rw`: writable, writes thrown away.
+        Mount::Overlay {
+            lowers: vec![shared.clone()],
+            scratch: fx.root.join("discard"),
+            target: "/discard".into(),
+        },
     ];
     let out = run(&spec);
-    assert_eq!(out.stdout, "from host\nro-refused\n1\n", "{}", out.stderr);
+    assert_eq!(out.stdout, "from host\nro-refused\n1\nthrown-away\n", "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(shared.join("in.txt")).unwrap(), "from host\n");
     assert_eq!(std::fs::read_to_string(shared.join("out.txt")).unwrap(), "kept\n");
     assert!(
         tree(&spec.rootfs.upper).is_empty(),
@@ -324,8 +341,10 @@ fn a_cancelled_step_leaves_no_mount_and_no_process_behind() {
         canceller.cancel();
     });
     let mut seen = Vec::new();
-    let result = executor()
-        .run(&spec, &Fixture::state(&spec), &cancel, |_, line| seen.extend_from_slice(line));
+    let result =
+        executor().run(&spec, &Secrets::new(), &Fixture::state(&spec), &cancel, |_, line| {
+            seen.extend_from_slice(line)
+        });
     killer.join().unwrap();
     assert!(matches!(result, Err(ExecError::Cancelled)), "{result:?}");
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -427,4 +446,135 @@ fn a_steps_changes_become_an_exact_layer_and_apply_back() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn a_cache_mount_keeps_its_content_across_builds_and_out_of_layers() {
+    if !have_root() {
+        return;
+    }
+    let mut fx = Fixture::new();
+    let caches = CacheMounts::new(fx.root.join("cache-mounts"));
+    let RunMount::Cache { id, target, sharing, mode, uid, gid, .. } =
+        RunMount::parse("type=cache,target=/root/.cache,uid=1000,mode=0750").unwrap()
+    else {
+        panic!("a cache mount")
+    };
+    let mount = |caches: &CacheMounts| {
+        let lease = caches.acquire(&id, sharing, CacheOwner { mode, uid, gid }).unwrap();
+        let mount =
+            Mount::Bind { source: lease.dir.clone(), target: target.clone(), readonly: false };
+        (lease, mount)
+    };
+    // Two builds, each a new step on the same base.
+    let (lease, m) = mount(&caches);
+    let mut first = fx
+        .spec("stat -c '%a %u' /root/.cache; echo compiled > /root/.cache/obj; echo out > /result");
+    first.mounts = vec![m];
+    let out = run(&first);
+    assert_eq!(out.stdout, "750 1000\n", "{}", out.stderr);
+    drop(lease);
+    let (_lease, m) = mount(&caches);
+    let mut second = fx.spec("cat /root/.cache/obj");
+    second.mounts = vec![m];
+    let out = run(&second);
+    assert_eq!(out.stdout, "compiled\n", "{}", out.stderr);
+    assert_eq!(tree(&first.rootfs.upper), ["result"], "cache contents stay out of the layer");
+    assert!(tree(&second.rootfs.upper).is_empty());
+}
+
+/// Whether `needle` occurs in any file under `dir`.
+fn found_in(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut hits = Vec::new();
+    for path in tree(dir) {
+        let full = dir.join(&path);
+        if full.symlink_metadata().unwrap().is_file() {
+            let bytes = std::fs::read(&full).unwrap();
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                hits.push(path);
+            }
+        }
+    }
+    hits
+}
+
+#[test]
+fn secrets_reach_the_step_and_no_layer_spec_or_state_file() {
+    if !have_root() {
+        return;
+    }
+    let mut fx = Fixture::new();
+    let value = b"s3cr3t-value-7f1d";
+    let mut secrets = Secrets::new();
+    secrets.insert("token", value.to_vec());
+    secrets.insert("unused", b"never-sent".to_vec());
+    let mut spec = fx.spec(
+        "stat -c '%a %u' /run/secrets/token; cat /run/secrets/token; echo; echo $API_TOKEN; \
+         cp /run/secrets/token /copied-on-purpose-no; rm /copied-on-purpose-no; \
+         echo done > /out",
+    );
+    spec.secrets = vec![
+        SecretMount {
+            id: "token".into(),
+            target: Some("/run/secrets/token".into()),
+            env: None,
+            mode: 0o400,
+            uid: 1000,
+            gid: 0,
+        },
+        SecretMount {
+            id: "token".into(),
+            target: None,
+            env: Some("API_TOKEN".into()),
+            mode: 0,
+            uid: 0,
+            gid: 0,
+        },
+    ];
+    let out = try_run_with(&spec, &secrets).unwrap();
+    let v = String::from_utf8_lossy(value);
+    assert_eq!(out.stdout, format!("400 1000\n{v}\n{v}\n"), "{}", out.stderr);
+    assert_eq!(tree(&spec.rootfs.upper), ["out"], "the secret's mount point is not in the layer");
+    let mut layer = Vec::new();
+    rbuild_image::diff(&spec.rootfs.upper, &mut layer, &Default::default()).unwrap();
+    assert!(!layer.windows(value.len()).any(|w| w == value), "secret in the layer");
+    let state = Fixture::state(&spec);
+    assert!(found_in(&state, value).is_empty(), "secret on disk: {:?}", found_in(&state, value));
+    assert!(found_in(&state, b"never-sent").is_empty());
+
+    // A secret the step needs but nobody gave is a setup error.
+    let mut spec = fx.spec("true");
+    spec.secrets = vec![SecretMount {
+        id: "missing".into(),
+        target: Some("/run/secrets/m".into()),
+        env: None,
+        mode: 0o400,
+        uid: 0,
+        gid: 0,
+    }];
+    match try_run(&spec) {
+        Err(ExecError::Setup(message)) => {
+            assert!(message.contains("secret missing was not provided"), "{message}")
+        }
+        other => panic!("expected a setup error, got {:?}", other.map(|o| o.code)),
+    }
+}
+
+#[test]
+fn the_ssh_agent_socket_is_forwarded() {
+    if !have_root() {
+        return;
+    }
+    let mut fx = Fixture::new();
+    let socket = fx.root.join("agent.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&socket).unwrap());
+    let RunMount::Ssh { target, .. } = RunMount::parse("type=ssh").unwrap() else { panic!() };
+    // busybox has no unix-socket client; the inode proves it is the host's socket.
+    let mut spec = fx.spec("stat -c '%F %i' $SSH_AUTH_SOCK");
+    spec.env.push(format!("SSH_AUTH_SOCK={target}"));
+    spec.mounts = vec![Mount::Bind { source: socket, target, readonly: false }];
+    let out = run(&spec);
+    assert_eq!(out.stdout, format!("socket {inode}\n"), "{}", out.stderr);
+    assert!(tree(&spec.rootfs.upper).is_empty(), "{:?}", tree(&spec.rootfs.upper));
 }

@@ -95,6 +95,35 @@ impl Cancel {
     }
 }
 
+/// Secret values by id, for the steps that mount them. Kept out of every
+/// spec, log and debug print.
+#[derive(Clone, Default)]
+pub struct Secrets(std::collections::BTreeMap<String, Vec<u8>>);
+
+impl Secrets {
+    /// No secrets.
+    pub fn new() -> Secrets {
+        Secrets::default()
+    }
+
+    /// Adds (or replaces) the value of secret `id`.
+    pub fn insert(&mut self, id: impl Into<String>, value: impl Into<Vec<u8>>) {
+        self.0.insert(id.into(), value.into());
+    }
+
+    /// Whether secret `id` was given.
+    pub fn contains(&self, id: &str) -> bool {
+        self.0.contains_key(id)
+    }
+}
+
+impl std::fmt::Debug for Secrets {
+    /// The ids only; values never print.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
 /// Runs steps through a helper program: the rbuild binary itself in
 /// production (`/proc/self/exe`), the built binary in tests.
 #[derive(Clone, Debug)]
@@ -114,13 +143,15 @@ impl Executor {
         Executor::new("/proc/self/exe")
     }
 
-    /// Runs `spec` with `state` as its private state directory (created;
+    /// Runs `spec`, with the values of the `secrets` it mounts and `state`
+    /// as its private state directory (created;
     /// it must be on a file system that supports overlay's upper dir if the
     /// spec puts anything there). Each line of output is passed to
     /// `on_output` as it comes; the command's exit status is returned.
     pub fn run(
         &self,
         spec: &StepSpec,
+        secrets: &Secrets,
         state: &Path,
         cancel: &Cancel,
         mut on_output: impl FnMut(Stream, &[u8]),
@@ -141,6 +172,14 @@ impl Executor {
         for dir in [&spec.rootfs.upper, &spec.rootfs.work, &spec.rootfs.merged] {
             fs::create_dir_all(dir).map_err(state_err(dir))?;
         }
+        for mount in &spec.mounts {
+            if let crate::Mount::Overlay { scratch, .. } = mount {
+                for sub in ["upper", "work", "empty"] {
+                    let dir = scratch.join(sub);
+                    fs::create_dir_all(&dir).map_err(state_err(&dir))?;
+                }
+            }
+        }
 
         let spawn_err = |source| ExecError::Spawn { helper: self.helper.clone(), source };
         let mut child = {
@@ -156,7 +195,22 @@ impl Executor {
                 .stderr(Stdio::piped())
                 .spawn()
                 .map_err(spawn_err)?;
-            guard.lifeline = child.stdin.take();
+            // The first line tells the helper the secrets the step uses;
+            // the pipe then stays open as the step's lifeline.
+            let mut lifeline = child.stdin.take();
+            if let Some(pipe) = lifeline.as_mut() {
+                let used: std::collections::BTreeMap<&String, &Vec<u8>> = secrets
+                    .0
+                    .iter()
+                    .filter(|(id, _)| spec.secrets.iter().any(|s| &s.id == *id))
+                    .collect();
+                let mut line =
+                    serde_json::to_vec(&used).map_err(|e| spawn_err(io::Error::other(e)))?;
+                line.push(b'\n');
+                // A helper that died at once shows in its exit status.
+                let _ = std::io::Write::write_all(pipe, &line);
+            }
+            guard.lifeline = lifeline;
             child
         };
 

@@ -14,7 +14,7 @@
 
 use std::ffi::CString;
 use std::fs;
-use std::io::{Read as _, Write as _};
+use std::io::{BufRead as _, Read as _, Write as _};
 use std::os::fd::AsFd as _;
 use std::path::{Path, PathBuf};
 
@@ -86,7 +86,62 @@ pub fn helper_main(spec_path: &Path) -> i32 {
     }
 }
 
+/// Secret values by id, as the executor sends them on the first line of
+/// the helper's stdin.
+type SecretValues = std::collections::BTreeMap<String, Vec<u8>>;
+
+fn read_secrets() -> Result<SecretValues, String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("read secrets: {e}"))?;
+    if line.is_empty() {
+        return Err("cancelled before the step started".into());
+    }
+    serde_json::from_str(&line).map_err(|e| format!("bad secrets message: {e}"))
+}
+
+/// Writes the file secrets to a tmpfs mounted in the helper's own mount
+/// namespace (so never on disk, and invisible from the host), with their
+/// modes and owners; returns the files in spec order.
+fn stage_secrets(
+    spec: &StepSpec,
+    values: &SecretValues,
+    state: &Path,
+) -> Result<Vec<PathBuf>, String> {
+    let files: Vec<_> = spec.secrets.iter().filter(|s| s.target.is_some()).collect();
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dir = state.join("secrets");
+    fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+    RealSys
+        .mount(
+            Some(Path::new("tmpfs")),
+            &dir,
+            Some("tmpfs"),
+            nix::mount::MsFlags::MS_NOSUID
+                | nix::mount::MsFlags::MS_NODEV
+                | nix::mount::MsFlags::MS_NOEXEC,
+            Some("mode=0700,size=16m"),
+        )
+        .map_err(|e| format!("secrets tmpfs: {e}"))?;
+    let mut out = Vec::new();
+    for (i, secret) in files.into_iter().enumerate() {
+        let value = values
+            .get(&secret.id)
+            .ok_or_else(|| format!("secret {} was not provided", secret.id))?;
+        let path = dir.join(i.to_string());
+        fs::write(&path, value).map_err(|e| format!("secret {}: {e}", secret.id))?;
+        std::os::unix::fs::chown(&path, Some(secret.uid), Some(secret.gid))
+            .map_err(|e| format!("secret {}: {e}", secret.id))?;
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(secret.mode))
+            .map_err(|e| format!("secret {}: {e}", secret.id))?;
+        out.push(path);
+    }
+    Ok(out)
+}
+
 fn helper(spec_path: &Path, state: &Path) -> Result<i32, String> {
+    let secrets = read_secrets()?;
     let spec = read_spec(spec_path)?;
     let empty = state.join("empty");
     fs::create_dir_all(&empty).map_err(|e| format!("create {}: {e}", empty.display()))?;
@@ -97,6 +152,7 @@ fn helper(spec_path: &Path, state: &Path) -> Result<i32, String> {
     if spec.network == NetworkMode::None {
         crate::net::loopback_up().map_err(|e| format!("bring up lo: {e}"))?;
     }
+    let secret_files = stage_secrets(&spec, &secrets, state)?;
     let merged = &spec.rootfs.merged;
     let targets = plan::targets(&spec).map_err(|e| format!("mount points: {e}"))?;
     let stubs = plan::make_stubs(&mut sys, merged, &spec.rootfs.upper, &targets)
@@ -113,7 +169,10 @@ fn helper(spec_path: &Path, state: &Path) -> Result<i32, String> {
     let signals = SignalFd::with_flags(&sigchld, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| format!("signalfd: {e}"))?;
     let pid = match fork_single_threaded()? {
-        ForkResult::Child => std::process::exit(init(&spec, state, &sigchld)),
+        ForkResult::Child => {
+            let step = Step { spec: &spec, state, secret_files: &secret_files, secrets: &secrets };
+            std::process::exit(init(&step, &sigchld))
+        }
         ForkResult::Parent { child } => child,
     };
     let stdin = std::io::stdin();
@@ -168,13 +227,21 @@ fn fork_single_threaded() -> Result<ForkResult, String> {
 /// The init, in the forked child: PID 1 of the new PID namespace. Returns
 /// only on failure, with the exit code, after writing why to the status
 /// file.
-fn init(spec: &StepSpec, state: &Path, blocked: &SigSet) -> i32 {
+/// What the init needs of the helper's state.
+struct Step<'a> {
+    spec: &'a StepSpec,
+    state: &'a Path,
+    secret_files: &'a [PathBuf],
+    secrets: &'a SecretValues,
+}
+
+fn init(step: &Step<'_>, blocked: &SigSet) -> i32 {
     // PID 1 dies with the helper; with it, every process of the namespace.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     // Opened now: after pivot_root the state directory is out of reach.
     // (std opens it close-on-exec, so the command never sees it.)
-    let status = fs::OpenOptions::new().create(true).append(true).open(state.join("status"));
-    let message = match exec_step(spec, state, blocked) {
+    let status = fs::OpenOptions::new().create(true).append(true).open(step.state.join("status"));
+    let message = match exec_step(step, blocked) {
         Ok(never) => match never {},
         Err(message) => message,
     };
@@ -184,11 +251,8 @@ fn init(spec: &StepSpec, state: &Path, blocked: &SigSet) -> i32 {
     SETUP_FAILED
 }
 
-fn exec_step(
-    spec: &StepSpec,
-    state: &Path,
-    blocked: &SigSet,
-) -> Result<std::convert::Infallible, String> {
+fn exec_step(step: &Step<'_>, blocked: &SigSet) -> Result<std::convert::Infallible, String> {
+    let spec = step.spec;
     // Undo what the helper set up for itself: the command starts with no
     // blocked signal and reads nothing (the helper's stdin is its lifeline).
     blocked.thread_unblock().map_err(|e| format!("signal mask: {e}"))?;
@@ -198,8 +262,14 @@ fn exec_step(
     let args = spec.args.clone();
     let Some(arg0) = args.first() else { return Err("empty command".into()) };
     let targets = plan::targets(spec).map_err(|e| format!("mount points: {e}"))?;
-    plan::build_rootfs(&mut RealSys, spec, &targets, &state.join("hostname"))
-        .map_err(|e| format!("rootfs: {e}"))?;
+    plan::build_rootfs(
+        &mut RealSys,
+        spec,
+        &targets,
+        &step.state.join("hostname"),
+        step.secret_files,
+    )
+    .map_err(|e| format!("rootfs: {e}"))?;
 
     // Inside the rootfs now: its own passwd, group and PATH count.
     let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
@@ -210,6 +280,18 @@ fn exec_step(
     nix::unistd::chdir(cwd).map_err(|e| format!("chdir {cwd}: {e}"))?;
 
     let mut env = spec.env.clone();
+    for secret in &spec.secrets {
+        if let Some(name) = &secret.env {
+            let value = step
+                .secrets
+                .get(&secret.id)
+                .ok_or_else(|| format!("secret {} was not provided", secret.id))?;
+            let value = std::str::from_utf8(value).map_err(|_| {
+                format!("secret {} is not UTF-8 text, so cannot be env {name}", secret.id)
+            })?;
+            env.push(format!("{name}={value}"));
+        }
+    }
     let has = |env: &[String], key: &str| env.iter().any(|e| e.starts_with(&format!("{key}=")));
     if !has(&env, "PATH") {
         env.push(format!("PATH={DEFAULT_PATH}"));

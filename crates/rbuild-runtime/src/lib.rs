@@ -20,17 +20,21 @@ tested without root against [`RecordingSys`].
 */
 #![deny(missing_docs)]
 
+mod cachemount;
 mod executor;
 mod helper;
 mod net;
 pub mod plan;
 mod rootfs;
+mod runmount;
 mod spec;
 mod sys;
 pub mod user;
 
-pub use executor::{Cancel, ExecError, Executor, ExitStatus, Stream};
+pub use cachemount::{CacheLease, CacheMounts, CacheOwner};
+pub use executor::{Cancel, ExecError, Executor, ExitStatus, Secrets, Stream};
 pub use helper::{DEFAULT_PATH, HELPER_COMMAND, SETUP_FAILED, helper_main};
 pub use rootfs::resolve_in_root;
-pub use spec::{Mount, NetworkMode, RootFs, StepSpec};
+pub use runmount::{MountError, RunMount, Sharing};
+pub use spec::{Mount, NetworkMode, RootFs, SecretMount, StepSpec};
 pub use sys::{RealSys, RecordingSys, Sys};

@@ -145,6 +145,11 @@ pub fn targets(spec: &StepSpec) -> io::Result<Vec<Target>> {
         };
         add(mount.target(), file)?;
     }
+    for secret in &spec.secrets {
+        if let Some(target) = &secret.target {
+            add(target, true)?;
+        }
+    }
     Ok(out)
 }
 
@@ -230,11 +235,14 @@ pub fn remove_stubs(stubs: &[Stub], upper: &Path, lowers: &[PathBuf]) {
 /// (so `pivot_root` leaves the helper's root alone), the hostname, /proc,
 /// /dev, /sys, the /etc files, the extra mounts, then `pivot_root`.
 /// `targets` comes from [`targets`], `hostname_file` holds the hostname.
+/// `secret_files` holds, per file secret in spec order, the file on the
+/// helper's private tmpfs to bind read-only at its target.
 pub fn build_rootfs(
     sys: &mut impl Sys,
     spec: &StepSpec,
     targets: &[Target],
     hostname_file: &Path,
+    secret_files: &[PathBuf],
 ) -> io::Result<()> {
     let merged = &spec.rootfs.merged;
     let at = |i: usize| targets[i].path.as_path();
@@ -356,6 +364,12 @@ pub fn build_rootfs(
             }
         }
     }
+    let first_secret = 6 + spec.mounts.len();
+    for (i, file) in secret_files.iter().enumerate() {
+        let target = at(first_secret + i);
+        sys.mount(Some(file), target, None, MsFlags::MS_BIND, None)?;
+        sys.mount(None, target, None, ro_remount, None)?;
+    }
     sys.pivot_root(merged)
 }
 
@@ -379,6 +393,7 @@ mod tests {
                 merged: merged.to_owned(),
             },
             mounts: vec![Mount::Tmpfs { target: "/cache".into(), size: 4096 }],
+            secrets: Vec::new(),
             resolv_conf: "/etc/resolv.conf".into(),
             hosts: "/etc/hosts".into(),
         }
@@ -438,7 +453,7 @@ mod tests {
             ]
         );
         let mut sys = RecordingSys::default();
-        build_rootfs(&mut sys, &spec, &targets, Path::new("/s/hostname")).unwrap();
+        build_rootfs(&mut sys, &spec, &targets, Path::new("/s/hostname"), &[]).unwrap();
         let m = merged.display().to_string();
         let calls: Vec<String> = sys.calls.iter().map(|c| c.replace(&m, "M")).collect();
         let expected_prefix = [

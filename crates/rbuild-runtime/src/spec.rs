@@ -25,6 +25,11 @@ pub struct StepSpec {
     pub rootfs: RootFs,
     /// Extra mounts (`RUN --mount`), in order.
     pub mounts: Vec<Mount>,
+    /// Secrets the step sees, as files or env variables. Their values
+    /// never enter the spec: the executor hands them to the helper through
+    /// a pipe, and the helper keeps the files on a tmpfs of its own.
+    #[serde(default)]
+    pub secrets: Vec<SecretMount>,
     /// Host files bound read-only at /etc/resolv.conf and /etc/hosts.
     pub resolv_conf: PathBuf,
     /// See `resolv_conf`.
@@ -114,4 +119,21 @@ impl Mount {
             Mount::Tmpfs { target, .. } => target,
         }
     }
+}
+
+/// Where a step finds one secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretMount {
+    /// The secret's id, to look its value up.
+    pub id: String,
+    /// File path in the step, if the secret is a file.
+    pub target: Option<String>,
+    /// Env variable name, if the secret is an env variable.
+    pub env: Option<String>,
+    /// File mode.
+    pub mode: u32,
+    /// File owner.
+    pub uid: u32,
+    /// File group.
+    pub gid: u32,
 }
