@@ -578,3 +578,33 @@ fn the_ssh_agent_socket_is_forwarded() {
     assert_eq!(out.stdout, format!("socket {inode}\n"), "{}", out.stderr);
     assert!(tree(&spec.rootfs.upper).is_empty(), "{:?}", tree(&spec.rootfs.upper));
 }
+
+#[test]
+fn a_long_chain_of_lower_layers_still_mounts() {
+    if !have_root() {
+        return;
+    }
+    let mut fx = Fixture::new();
+    // 70 layers whose absolute paths overflow overlayfs' one-page options.
+    let store = fx.root.join("s".repeat(60)).join("snapshots");
+    let mut lowers: Vec<PathBuf> = (0..70)
+        .map(|i| {
+            let dir = store.join(format!("{i:03}"));
+            std::fs::create_dir_all(dir.join("layers")).unwrap();
+            std::fs::write(dir.join(format!("layers/{i}")), "").unwrap();
+            dir
+        })
+        .collect();
+    lowers.reverse();
+    // The base image lives in the store like every snapshot.
+    std::fs::rename(&fx.base, store.join("base")).unwrap();
+    lowers.push(store.join("base"));
+    let absolute: usize = lowers.iter().map(|p| p.as_os_str().len() + 1).sum();
+    assert!(absolute > 4096, "the test needs a chain too long for absolute paths");
+    let mut spec = fx.spec("ls /layers | wc -l");
+    spec.rootfs.lowers = lowers;
+    spec.rootfs.upper = store.join("up/upper");
+    spec.rootfs.work = store.join("up/work");
+    let out = run(&spec);
+    assert_eq!(out.stdout.trim(), "70", "{}", out.stderr);
+}

@@ -53,7 +53,23 @@ pub fn mount_overlay(sys: &mut impl Sys, rootfs: &RootFs, empty_lower: &Path) ->
     } else {
         rootfs.lowers.iter().map(PathBuf::as_path).collect()
     };
-    let data = overlay_data(&lowers, &rootfs.upper, &rootfs.work)?;
+    let data = match overlay_data(&lowers, &rootfs.upper, &rootfs.work) {
+        Ok(data) => data,
+        Err(too_long) => {
+            // Paths relative to their common ancestor, which the mount
+            // resolves from the working directory, often fit in the page.
+            let mut all = lowers.clone();
+            all.extend([rootfs.upper.as_path(), rootfs.work.as_path()]);
+            let base = common_ancestor(&all);
+            let rel = |p: &Path| p.strip_prefix(&base).map(Path::to_owned).unwrap_or(p.to_owned());
+            let rel_lowers: Vec<PathBuf> = lowers.iter().map(|p| rel(p)).collect();
+            let rel_refs: Vec<&Path> = rel_lowers.iter().map(PathBuf::as_path).collect();
+            let data = overlay_data(&rel_refs, &rel(&rootfs.upper), &rel(&rootfs.work))
+                .map_err(|_| too_long)?;
+            sys.chdir(&base)?;
+            data
+        }
+    };
     sys.mount(
         Some(Path::new("overlay")),
         &rootfs.merged,
@@ -61,6 +77,19 @@ pub fn mount_overlay(sys: &mut impl Sys, rootfs: &RootFs, empty_lower: &Path) ->
         MsFlags::empty(),
         Some(&data),
     )
+}
+
+/// The longest directory that holds every path of `paths`.
+fn common_ancestor(paths: &[&Path]) -> PathBuf {
+    let mut base: PathBuf = paths.first().map(|p| p.to_path_buf()).unwrap_or_default();
+    for path in paths {
+        while !path.starts_with(&base) {
+            if !base.pop() {
+                break;
+            }
+        }
+    }
+    base
 }
 
 /// overlayfs options: lower layers topmost first, and the features that
@@ -428,6 +457,21 @@ mod tests {
         let many: Vec<&Path> = std::iter::repeat_n(long.as_path(), 50).collect();
         let err = overlay_data(&many, Path::new("/u"), Path::new("/w")).unwrap_err();
         assert!(err.to_string().contains("50 layers"), "{err}");
+
+        // Too long as absolute paths, short enough relative to the store.
+        let store = PathBuf::from(format!("/{}/snapshots", "s".repeat(60)));
+        let lowers: Vec<PathBuf> = (0..60).map(|i| store.join(format!("{i:03}"))).collect();
+        let rootfs = RootFs {
+            lowers,
+            upper: store.join("up/u"),
+            work: store.join("up/w"),
+            merged: "/m".into(),
+        };
+        let mut sys = RecordingSys::default();
+        mount_overlay(&mut sys, &rootfs, Path::new("/e")).unwrap();
+        assert_eq!(sys.calls[0], format!("chdir {}", store.display()));
+        assert!(sys.calls[1].contains("lowerdir=000:001:"), "{}", sys.calls[1]);
+        assert!(sys.calls[1].contains(",upperdir=up/u,workdir=up/w,"), "{}", sys.calls[1]);
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub trait Sys {
     fn pivot_root(&mut self, new_root: &Path) -> io::Result<()>;
     /// `sethostname(2)`.
     fn sethostname(&mut self, name: &str) -> io::Result<()>;
+    /// `chdir(2)`.
+    fn chdir(&mut self, dir: &Path) -> io::Result<()>;
 }
 
 /// The real thing.
@@ -95,6 +97,10 @@ impl Sys for RealSys {
 
     fn sethostname(&mut self, name: &str) -> io::Result<()> {
         nix::unistd::sethostname(name).map_err(errno)
+    }
+
+    fn chdir(&mut self, dir: &Path) -> io::Result<()> {
+        nix::unistd::chdir(dir).map_err(errno)
     }
 }
 
@@ -162,6 +168,11 @@ impl Sys for RecordingSys {
 
     fn sethostname(&mut self, name: &str) -> io::Result<()> {
         self.calls.push(format!("sethostname {name}"));
+        Ok(())
+    }
+
+    fn chdir(&mut self, dir: &Path) -> io::Result<()> {
+        self.calls.push(format!("chdir {}", dir.display()));
         Ok(())
     }
 }
