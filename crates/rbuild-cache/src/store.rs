@@ -1,0 +1,413 @@
+//! The store under `$RBUILD_ROOT`: `blobs/sha256/` (OCI-layout compatible,
+//! written by rbuild-image), `snapshots/<id>/` (unpacked layers used as
+//! overlay lower dirs), `cache/` (cache-key records), `steps/` (the last
+//! record of each step, to explain the next miss), `images/` (names to
+//! manifest digests), `cache-mounts/`, `tmp/`. Every write goes to a temp
+//! file beside its target, is fsynced and renamed, so a crash never leaves
+//! a half-written record; a lock keeps prune away from running builds.
+
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use crate::key::{CacheKey, Component};
+
+/// Why the store could not do something.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file of the store could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A record of the store is not what rbuild writes.
+    #[error("{}: corrupt record: {why}", path.display())]
+    Corrupt {
+        /// The record.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// A name or id is not acceptable.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io { path: path.to_owned(), source }
+}
+
+/// A snapshot's id: a short name, since overlay options must fit a page.
+pub type SnapshotId = String;
+
+/// The layer a cache record produced, as the image needs it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerRef {
+    /// Digest of the compressed blob (`sha256:…`).
+    pub digest: String,
+    /// Digest of the uncompressed tar (`sha256:…`), for `rootfs.diff_ids`.
+    pub diff_id: String,
+    /// Size of the compressed blob.
+    pub size: u64,
+    /// Media type of the blob.
+    pub media_type: String,
+}
+
+/// What one executed step left in the store.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CacheRecord {
+    /// The key it answers.
+    pub key: CacheKey,
+    /// What the key was made of, to explain a later miss.
+    pub components: Vec<Component>,
+    /// The snapshot holding the step's changes (its parent chain follows).
+    pub snapshot: Option<SnapshotId>,
+    /// The layer made of those changes, once exported.
+    pub layer: Option<LayerRef>,
+    /// The instruction, for people reading the store and reports.
+    pub instruction: String,
+    /// Seconds the step took when it ran.
+    pub seconds: f64,
+    /// Bytes of the layer's contents.
+    pub bytes: u64,
+    /// Unix time the record was written.
+    pub created: u64,
+}
+
+/// A held lock on the store; released on drop.
+#[derive(Debug)]
+pub struct StoreLock {
+    _lock: Flock<fs::File>,
+}
+
+/// A snapshot being written: its upper and work directories; commit it
+/// once the step succeeded, or let it go.
+#[derive(Debug)]
+pub struct NewSnapshot {
+    /// Its id.
+    pub id: SnapshotId,
+    /// The overlay upper dir: becomes the snapshot's contents.
+    pub upper: PathBuf,
+    /// The overlay work dir; removed on commit.
+    pub work: PathBuf,
+    /// Where the overlay is mounted while the step runs.
+    pub merged: PathBuf,
+    /// The snapshot below, if any.
+    pub parent: Option<SnapshotId>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SnapshotMeta {
+    parent: Option<SnapshotId>,
+}
+
+/// The store.
+#[derive(Clone, Debug)]
+pub struct Store {
+    root: PathBuf,
+}
+
+const DIRS: [&str; 8] =
+    ["blobs/sha256", "snapshots", "cache", "steps", "images", "cache-mounts", "tmp", "state"];
+
+/// Writes `bytes` to `path` atomically: temp file beside it, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_at(dir))?;
+    tmp.write_all(bytes).map_err(io_at(path))?;
+    tmp.as_file().sync_all().map_err(io_at(path))?;
+    tmp.persist(path).map_err(|e| StoreError::Io { path: path.to_owned(), source: e.error })?;
+    Ok(())
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl Store {
+    /// Where the store lives: `$RBUILD_ROOT`, else `/var/lib/rbuild` for
+    /// root and `$XDG_DATA_HOME/rbuild` (or `~/.local/share/rbuild`) for
+    /// others.
+    pub fn default_root() -> PathBuf {
+        if let Some(root) = std::env::var_os("RBUILD_ROOT").filter(|r| !r.is_empty()) {
+            return PathBuf::from(root);
+        }
+        if nix::unistd::geteuid().is_root() {
+            return PathBuf::from("/var/lib/rbuild");
+        }
+        let data = std::env::var_os("XDG_DATA_HOME")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+            .unwrap_or_else(|| PathBuf::from("."));
+        data.join("rbuild")
+    }
+
+    /// Opens (creating) the store at `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Store, StoreError> {
+        let root = root.into();
+        for dir in DIRS {
+            let path = root.join(dir);
+            fs::create_dir_all(&path).map_err(io_at(&path))?;
+        }
+        Ok(Store { root })
+    }
+
+    /// The store's root: also the root of its OCI-layout blob store.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Scratch space on the store's file system (renames into it are atomic).
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// Where cache mounts live.
+    pub fn cache_mounts_dir(&self) -> PathBuf {
+        self.root.join("cache-mounts")
+    }
+
+    /// Per-step state directories (specs, status files) of running builds.
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join("state")
+    }
+
+    fn lock(&self, arg: FlockArg) -> Result<StoreLock, StoreError> {
+        let path = self.root.join("lock");
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_at(&path))?;
+        let lock = Flock::lock(file, arg).map_err(|(_, e)| StoreError::Io {
+            path: path.clone(),
+            source: io::Error::from_raw_os_error(e as i32),
+        })?;
+        Ok(StoreLock { _lock: lock })
+    }
+
+    /// Held by every build: many at once, never during a prune.
+    pub fn lock_shared(&self) -> Result<StoreLock, StoreError> {
+        self.lock(FlockArg::LockShared)
+    }
+
+    /// Held by prune: waits for running builds to finish.
+    pub fn lock_exclusive(&self) -> Result<StoreLock, StoreError> {
+        self.lock(FlockArg::LockExclusive)
+    }
+
+    // ---- snapshots ----
+
+    /// Starts a snapshot on top of `parent`.
+    pub fn create_snapshot(&self, parent: Option<&SnapshotId>) -> Result<NewSnapshot, StoreError> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let seed = format!(
+            "{}-{}-{:?}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            SystemTime::now()
+        );
+        let id = blake3::hash(seed.as_bytes()).to_hex()[..12].to_owned();
+        let dir = self.root.join("snapshots").join(&id);
+        let (upper, work, merged) = (dir.join("fs"), dir.join("w"), dir.join("m"));
+        for d in [&upper, &work, &merged] {
+            fs::create_dir_all(d).map_err(io_at(d))?;
+        }
+        Ok(NewSnapshot { id, upper, work, merged, parent: parent.cloned() })
+    }
+
+    /// Makes a finished snapshot usable as a lower dir of later steps.
+    pub fn commit_snapshot(&self, snapshot: NewSnapshot) -> Result<SnapshotId, StoreError> {
+        let dir = self.root.join("snapshots").join(&snapshot.id);
+        let _ = fs::remove_dir_all(&snapshot.work);
+        let _ = fs::remove_dir(&snapshot.merged);
+        let meta = serde_json::to_vec(&SnapshotMeta { parent: snapshot.parent.clone() })
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        write_atomic(&dir.join("meta.json"), &meta)?;
+        Ok(snapshot.id)
+    }
+
+    /// Throws away an unfinished snapshot (a failed or cancelled step).
+    pub fn discard_snapshot(&self, snapshot: NewSnapshot) {
+        let _ = fs::remove_dir_all(self.root.join("snapshots").join(&snapshot.id));
+    }
+
+    /// The contents directory of committed snapshot `id`.
+    pub fn snapshot_dir(&self, id: &SnapshotId) -> PathBuf {
+        self.root.join("snapshots").join(id).join("fs")
+    }
+
+    /// The contents directories of `id` and every snapshot below it,
+    /// topmost first: the overlay lower dirs of a step on top of `id`.
+    pub fn chain(&self, id: &SnapshotId) -> Result<Vec<PathBuf>, StoreError> {
+        let mut out = Vec::new();
+        let mut next = Some(id.clone());
+        while let Some(id) = next {
+            if out.len() > 10_000 {
+                return Err(StoreError::Invalid(format!("snapshot chain of {id} loops")));
+            }
+            let meta_path = self.root.join("snapshots").join(&id).join("meta.json");
+            let bytes = fs::read(&meta_path).map_err(io_at(&meta_path))?;
+            let meta: SnapshotMeta = serde_json::from_slice(&bytes)
+                .map_err(|e| StoreError::Corrupt { path: meta_path.clone(), why: e.to_string() })?;
+            out.push(self.snapshot_dir(&id));
+            next = meta.parent;
+        }
+        Ok(out)
+    }
+
+    // ---- cache records ----
+
+    fn record_path(&self, key: &CacheKey) -> PathBuf {
+        self.root.join("cache").join(format!("{key}.json"))
+    }
+
+    /// The record for `key`, if a build stored one; an unreadable record
+    /// counts as absent (the step runs again and rewrites it).
+    pub fn cache_get(&self, key: &CacheKey) -> Option<CacheRecord> {
+        let bytes = fs::read(self.record_path(key)).ok()?;
+        let record: CacheRecord = serde_json::from_slice(&bytes).ok()?;
+        let usable = record.snapshot.as_ref().is_none_or(|s| self.chain(s).is_ok());
+        (record.key == *key && usable).then_some(record)
+    }
+
+    /// Stores `record` under its key.
+    pub fn cache_put(&self, record: &CacheRecord) -> Result<(), StoreError> {
+        let bytes =
+            serde_json::to_vec_pretty(record).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        write_atomic(&self.record_path(&record.key), &bytes)
+    }
+
+    fn step_path(&self, step: &str) -> PathBuf {
+        let name = blake3::hash(step.as_bytes()).to_hex();
+        self.root.join("steps").join(format!("{}.json", &name[..32]))
+    }
+
+    /// The components of the last build of `step` (an identity such as
+    /// "context path, Dockerfile, stage, instruction number"), to explain
+    /// why this build misses.
+    pub fn last_components(&self, step: &str) -> Option<Vec<Component>> {
+        serde_json::from_slice(&fs::read(self.step_path(step)).ok()?).ok()
+    }
+
+    /// Remembers the components of `step` in this build.
+    pub fn set_last_components(
+        &self,
+        step: &str,
+        components: &[Component],
+    ) -> Result<(), StoreError> {
+        let bytes =
+            serde_json::to_vec(components).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        write_atomic(&self.step_path(step), &bytes)
+    }
+
+    // ---- image names ----
+
+    fn image_path(&self, name: &str) -> Result<PathBuf, StoreError> {
+        if name.is_empty() || name.contains(['\0', '\n']) {
+            return Err(StoreError::Invalid(format!("invalid image name {name:?}")));
+        }
+        // Names hold `/` and `:`; the file name is their digest, the name is inside.
+        let file = blake3::hash(name.as_bytes()).to_hex();
+        Ok(self.root.join("images").join(format!("{}.json", &file[..32])))
+    }
+
+    /// Points `name` (e.g. `app:1.0`) at a manifest digest.
+    pub fn tag(&self, name: &str, manifest: &str) -> Result<(), StoreError> {
+        let path = self.image_path(name)?;
+        let body = serde_json::json!({ "name": name, "manifest": manifest, "created": now() });
+        write_atomic(&path, body.to_string().as_bytes())
+    }
+
+    /// The manifest digest `name` points at.
+    pub fn resolve(&self, name: &str) -> Option<String> {
+        let bytes = fs::read(self.image_path(name).ok()?).ok()?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        (value["name"] == name).then(|| value["manifest"].as_str().map(str::to_owned))?
+    }
+
+    /// Every name and its manifest digest, sorted by name.
+    pub fn images(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = fs::read_dir(self.root.join("images"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let value: serde_json::Value =
+                    serde_json::from_slice(&fs::read(e.path()).ok()?).ok()?;
+                Some((value["name"].as_str()?.to_owned(), value["manifest"].as_str()?.to_owned()))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Removes a name (the image's blobs stay until a prune).
+    pub fn untag(&self, name: &str) -> Result<bool, StoreError> {
+        let path = self.image_path(name)?;
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_at(&path)(e)),
+        }
+    }
+
+    // ---- prune ----
+
+    /// Empties the build cache: cache records, step histories, snapshots,
+    /// cache mounts and leftovers in tmp/ and state/; with `all`, also every
+    /// image name and blob. Without `all`, blobs stay (images use them).
+    /// Takes the exclusive lock, so it waits for running builds.
+    pub fn prune(&self, all: bool) -> Result<PruneStats, StoreError> {
+        let _lock = self.lock_exclusive()?;
+        let mut stats = PruneStats::default();
+        let mut dirs = vec!["cache", "steps", "snapshots", "cache-mounts", "tmp", "state"];
+        if all {
+            dirs.extend(["images", "blobs/sha256"]);
+        }
+        for dir in dirs {
+            let path = self.root.join(dir);
+            for entry in fs::read_dir(&path).map_err(io_at(&path))?.flatten() {
+                let p = entry.path();
+                stats.bytes += du(&p);
+                stats.entries += 1;
+                let result = if p.is_dir() { fs::remove_dir_all(&p) } else { fs::remove_file(&p) };
+                result.map_err(io_at(&p))?;
+            }
+        }
+        Ok(stats)
+    }
+}
+
+/// What a prune removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PruneStats {
+    /// Top-level entries removed.
+    pub entries: u64,
+    /// Their bytes on disk.
+    pub bytes: u64,
+}
+
+fn du(path: &Path) -> u64 {
+    let Ok(meta) = fs::symlink_metadata(path) else { return 0 };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    fs::read_dir(path).into_iter().flatten().flatten().map(|e| du(&e.path())).sum()
+}
+
+/// Seconds since the epoch, for records.
+pub fn unix_now() -> u64 {
+    now()
+}
