@@ -1,0 +1,393 @@
+//! COPY and ADD of local files into a rootfs, with BuildKit's rules: a
+//! directory source copies its contents, a trailing `/` (or several
+//! sources, or an existing directory) makes the destination a directory,
+//! wildcards match within one path component, new files belong to 0:0
+//! unless `--chown`, modes and mtimes are kept unless `--chmod`, symlinks
+//! are copied as symlinks, and nothing is read outside the source root or
+//! written outside the destination root.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+use rbuild_context::{EntryKind, IgnoreFile, Listing};
+
+use crate::rootfs::resolve_in_root;
+
+/// One COPY: what to copy and how.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CopySpec {
+    /// Sources relative to the source root, wildcards allowed.
+    pub sources: Vec<String>,
+    /// Absolute destination in the rootfs; a trailing `/` means a directory.
+    pub dest: String,
+    /// `--chown` as written (`user`, `user:group`, ids), resolved against
+    /// the destination rootfs's /etc/passwd and /etc/group.
+    pub chown: Option<String>,
+    /// `--chmod` as an octal mode.
+    pub chmod: Option<u32>,
+    /// `--parents`: keep each source's path under the destination.
+    pub parents: bool,
+    /// `--exclude` patterns, matched against paths relative to each source.
+    pub exclude: Vec<String>,
+}
+
+/// Why a COPY failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    /// A source names nothing (or only ignored files).
+    #[error("{0:?}: not found (it does not exist in the source, or .dockerignore excludes it)")]
+    NotFound(String),
+    /// Several sources need a directory destination written with a `/`.
+    #[error("when copying several sources, the destination {0:?} must be a directory ending in /")]
+    DestNotDir(String),
+    /// `--chown` names no user or group of the destination image.
+    #[error("--chown: {0}")]
+    Chown(String),
+    /// A source pattern or an `--exclude` pattern is invalid.
+    #[error("{0}")]
+    Pattern(String),
+    /// Reading or writing failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> CopyError + '_ {
+    move |source| CopyError::Io { path: path.to_owned(), source }
+}
+
+/// What a COPY wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CopyStats {
+    /// Files, symlinks and directories written.
+    pub entries: u64,
+    /// Bytes of file contents.
+    pub bytes: u64,
+}
+
+fn has_wildcard(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// Go's `filepath.Match` for one component (no `/` inside).
+fn component_match(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    fn go(p: &[char], n: &[char]) -> bool {
+        match p.first() {
+            None => n.is_empty(),
+            Some('*') => (0..=n.len()).any(|i| go(&p[1..], &n[i..])),
+            Some('?') => !n.is_empty() && go(&p[1..], &n[1..]),
+            Some('[') => {
+                let Some(c) = n.first() else { return false };
+                let Some(end) = p.iter().skip(1).position(|&x| x == ']').map(|e| e + 1) else {
+                    return false;
+                };
+                let mut class = &p[1..end];
+                let negate = matches!(class.first(), Some('^') | Some('!'));
+                if negate {
+                    class = &class[1..];
+                }
+                let mut hit = false;
+                let mut i = 0;
+                while i < class.len() {
+                    if i + 2 < class.len() && class[i + 1] == '-' {
+                        hit |= class[i] <= *c && *c <= class[i + 2];
+                        i += 3;
+                    } else {
+                        hit |= class[i] == *c;
+                        i += 1;
+                    }
+                }
+                hit != negate && go(&p[end + 1..], &n[1..])
+            }
+            Some('\\') if p.len() > 1 => n.first() == Some(&p[1]) && go(&p[2..], &n[1..]),
+            Some(c) => n.first() == Some(c) && go(&p[1..], &n[1..]),
+        }
+    }
+    go(&p, &n)
+}
+
+fn path_match(pattern: &str, path: &str) -> bool {
+    let (pp, np): (Vec<&str>, Vec<&str>) =
+        (pattern.split('/').collect(), path.split('/').collect());
+    pp.len() == np.len() && pp.iter().zip(&np).all(|(p, n)| component_match(p, n))
+}
+
+/// Copies `spec.sources` from `src_root` (whose visible entries are
+/// `available`: the context after .dockerignore, or a stage's tree) into
+/// `dest_root`.
+pub fn copy_into(
+    dest_root: &Path,
+    src_root: &Path,
+    available: &Listing,
+    spec: &CopySpec,
+) -> Result<CopyStats, CopyError> {
+    let exclude = IgnoreFile::parse(&spec.exclude.join("\n"))
+        .map_err(|e| CopyError::Pattern(format!("--exclude: {e}")))?;
+    let ids = resolve_chown(dest_root, spec.chown.as_deref())?;
+    let all: Vec<(&str, EntryKind)> = available
+        .entries
+        .iter()
+        .chain(&available.dirs)
+        .map(|e| (e.path.as_str(), e.kind))
+        .collect();
+
+    // Expand the sources into top-level matches.
+    let mut matches: Vec<(String, EntryKind)> = Vec::new();
+    for source in &spec.sources {
+        let clean = rbuild_context::context_path(source);
+        if clean == "." {
+            matches.push((String::new(), EntryKind::Dir));
+            continue;
+        }
+        let found: Vec<(String, EntryKind)> = if has_wildcard(&clean) {
+            let mut hits: Vec<_> = all
+                .iter()
+                .filter(|(p, _)| path_match(&clean, p))
+                .map(|(p, k)| ((*p).to_owned(), *k))
+                .collect();
+            hits.sort_by(|a, b| a.0.cmp(&b.0));
+            hits
+        } else {
+            // A directory the listing only implies (ignored itself, with
+            // kept entries below) still counts.
+            let prefix = format!("{clean}/");
+            match all.iter().find(|(p, _)| *p == clean) {
+                Some((p, k)) => vec![((*p).to_owned(), *k)],
+                None if all.iter().any(|(p, _)| p.starts_with(&prefix)) => {
+                    vec![(clean.clone(), EntryKind::Dir)]
+                }
+                None => Vec::new(),
+            }
+        };
+        if found.is_empty() {
+            return Err(CopyError::NotFound(source.clone()));
+        }
+        matches.extend(found);
+    }
+
+    let dest_is_dir_syntax = spec.dest.ends_with('/');
+    if spec.sources.len() > 1 && !dest_is_dir_syntax {
+        return Err(CopyError::DestNotDir(spec.dest.clone()));
+    }
+    let dest_existing_dir = resolve_in_root(dest_root, &spec.dest)
+        .map_err(io_at(dest_root))?
+        .symlink_metadata()
+        .is_ok_and(|m| m.is_dir());
+    let into_dir = dest_is_dir_syntax || matches.len() > 1 || dest_existing_dir;
+    let dest = spec.dest.trim_end_matches('/');
+    let dest = if dest.is_empty() { "/" } else { dest };
+
+    let mut stats = CopyStats::default();
+    let mut writer = Writer { dest_root, ids, chmod: spec.chmod, stats: &mut stats };
+    for (source, kind) in matches {
+        // A source that is a symlink is followed (inside the source root).
+        let (source_path, kind) = if kind == EntryKind::Symlink {
+            let resolved = resolve_in_root(src_root, &source).map_err(io_at(src_root))?;
+            let rel =
+                resolved.strip_prefix(src_root).unwrap_or(&resolved).to_string_lossy().into_owned();
+            let kind = match resolved.metadata() {
+                Ok(m) if m.is_dir() => EntryKind::Dir,
+                Ok(_) => EntryKind::File,
+                Err(_) => return Err(CopyError::NotFound(source)),
+            };
+            (rel, kind)
+        } else {
+            (source.clone(), kind)
+        };
+        let base = Path::new(&source).file_name().map(|n| n.to_string_lossy().into_owned());
+        let target = if spec.parents && !source.is_empty() {
+            format!("{}/{source}", dest.trim_end_matches('/'))
+        } else if kind == EntryKind::Dir || !into_dir {
+            dest.to_owned()
+        } else {
+            format!("{}/{}", dest.trim_end_matches('/'), base.clone().unwrap_or_default())
+        };
+        if kind == EntryKind::Dir {
+            let src_dir = src_root.join(&source_path);
+            writer.dir(&target, &src_dir)?;
+            let prefix =
+                if source_path.is_empty() { String::new() } else { format!("{source_path}/") };
+            let mut below: Vec<&(&str, EntryKind)> = all
+                .iter()
+                .filter(|(p, _)| p.starts_with(&prefix) && p.len() > prefix.len())
+                .collect();
+            below.sort_by(|a, b| a.0.cmp(b.0));
+            for (path, kind) in below {
+                let rel = &path[prefix.len()..];
+                if exclude.matches(rel).map_err(|e| CopyError::Pattern(e.to_string()))? {
+                    continue;
+                }
+                let to = format!("{}/{rel}", target.trim_end_matches('/'));
+                writer.entry(&to, &src_root.join(path), *kind)?;
+            }
+        } else {
+            if exclude
+                .matches(base.as_deref().unwrap_or(""))
+                .map_err(|e| CopyError::Pattern(e.to_string()))?
+            {
+                continue;
+            }
+            writer.entry(&target, &src_root.join(&source_path), kind)?;
+        }
+    }
+    Ok(stats)
+}
+
+struct Writer<'a> {
+    dest_root: &'a Path,
+    ids: (u32, u32),
+    chmod: Option<u32>,
+    stats: &'a mut CopyStats,
+}
+
+impl Writer<'_> {
+    /// The host path for `target` (absolute in the rootfs), its parents
+    /// created (owned like the copy) and resolved inside the rootfs.
+    fn place(&mut self, target: &str) -> Result<PathBuf, CopyError> {
+        let target = target.trim_end_matches('/');
+        let (parent, name) = match target.rfind('/') {
+            Some(i) => (&target[..i], &target[i + 1..]),
+            None => ("", target),
+        };
+        let mut at = String::new();
+        for part in parent.split('/').filter(|p| !p.is_empty()) {
+            at.push('/');
+            at.push_str(part);
+            let host = resolve_in_root(self.dest_root, &at).map_err(io_at(self.dest_root))?;
+            match host.symlink_metadata() {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => fs::remove_file(&host)
+                    .and_then(|()| fs::create_dir(&host))
+                    .map_err(io_at(&host))?,
+                Err(_) => {
+                    fs::create_dir(&host).map_err(io_at(&host))?;
+                    fs::set_permissions(&host, fs::Permissions::from_mode(0o755))
+                        .map_err(io_at(&host))?;
+                    std::os::unix::fs::lchown(&host, Some(self.ids.0), Some(self.ids.1))
+                        .map_err(io_at(&host))?;
+                }
+            }
+        }
+        let dir = resolve_in_root(self.dest_root, if parent.is_empty() { "/" } else { parent })
+            .map_err(io_at(self.dest_root))?;
+        Ok(if name.is_empty() { dir } else { dir.join(name) })
+    }
+
+    fn finish(&mut self, path: &Path, meta: &fs::Metadata, symlink: bool) -> Result<(), CopyError> {
+        std::os::unix::fs::lchown(path, Some(self.ids.0), Some(self.ids.1)).map_err(io_at(path))?;
+        if !symlink {
+            let mode = self.chmod.unwrap_or(meta.mode() & 0o7777);
+            fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io_at(path))?;
+        }
+        let mtime = filetime::FileTime::from_last_modification_time(meta);
+        filetime::set_symlink_file_times(path, mtime, mtime).map_err(io_at(path))?;
+        self.stats.entries += 1;
+        Ok(())
+    }
+
+    fn dir(&mut self, target: &str, source: &Path) -> Result<(), CopyError> {
+        let meta = fs::metadata(source).map_err(io_at(source))?;
+        if target.trim_end_matches('/').is_empty() {
+            return Ok(()); // the root itself keeps its attributes
+        }
+        let host = self.place(target)?;
+        match host.symlink_metadata() {
+            Ok(m) if m.is_dir() => return Ok(()),
+            Ok(_) => fs::remove_file(&host).map_err(io_at(&host))?,
+            Err(_) => {}
+        }
+        fs::create_dir(&host).map_err(io_at(&host))?;
+        self.finish(&host, &meta, false)
+    }
+
+    fn entry(&mut self, target: &str, source: &Path, kind: EntryKind) -> Result<(), CopyError> {
+        match kind {
+            EntryKind::Dir => self.dir(target, source),
+            EntryKind::Symlink => {
+                let meta = fs::symlink_metadata(source).map_err(io_at(source))?;
+                let link = fs::read_link(source).map_err(io_at(source))?;
+                let host = self.place(target)?;
+                remove_non_dir(&host)?;
+                std::os::unix::fs::symlink(&link, &host).map_err(io_at(&host))?;
+                self.finish(&host, &meta, true)
+            }
+            EntryKind::File => {
+                let mut input = fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(source)
+                    .map_err(io_at(source))?;
+                let meta = input.metadata().map_err(io_at(source))?;
+                let host = self.place(target)?;
+                remove_non_dir(&host)?;
+                let mut output = fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&host)
+                    .map_err(io_at(&host))?;
+                self.stats.bytes += io::copy(&mut input, &mut output).map_err(io_at(&host))?;
+                drop(output);
+                self.finish(&host, &meta, false)
+            }
+        }
+    }
+}
+
+fn remove_non_dir(path: &Path) -> Result<(), CopyError> {
+    match path.symlink_metadata() {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path).map_err(io_at(path)),
+        Ok(_) => fs::remove_file(path).map_err(io_at(path)),
+        Err(_) => Ok(()),
+    }
+}
+
+/// `--chown` to ids through the destination rootfs's passwd and group;
+/// `user` alone sets the group to the user's id, as Docker does.
+fn resolve_chown(dest_root: &Path, chown: Option<&str>) -> Result<(u32, u32), CopyError> {
+    let Some(spec) = chown.filter(|c| !c.is_empty()) else { return Ok((0, 0)) };
+    let read = |p: &str| {
+        resolve_in_root(dest_root, p)
+            .ok()
+            .and_then(|p| fs::read_to_string(p).ok())
+            .unwrap_or_default()
+    };
+    let (passwd, group) = (read("/etc/passwd"), read("/etc/group"));
+    let (user, grp) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let ids = crate::user::resolve(&format!("{user}:{}", grp.unwrap_or("0")), &passwd, &group)
+        .map_err(|e| CopyError::Chown(e.to_string()))?;
+    let gid = match grp {
+        Some(_) => ids.gid,
+        None => ids.uid,
+    };
+    Ok((ids.uid, gid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_filepath_match_per_component() {
+        assert!(component_match("*.txt", "a.txt"));
+        assert!(!component_match("*.txt", "a.txt.bak"));
+        assert!(component_match("file?", "file1"));
+        assert!(component_match("[a-c]x", "bx"));
+        assert!(!component_match("[^a-c]x", "bx"));
+        assert!(component_match("\\*", "*"));
+        assert!(path_match("src/*/main.rs", "src/app/main.rs"));
+        assert!(!path_match("src/*", "src/app/main.rs"));
+    }
+}

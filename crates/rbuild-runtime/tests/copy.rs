@@ -1,0 +1,180 @@
+//! COPY semantics on real directories (owners need root, as in CI).
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::path::Path;
+
+use rbuild_context::list;
+use rbuild_runtime::{CopyError, CopySpec, copy_into};
+
+fn write(root: &Path, rel: &str, body: &str, mode: u32) {
+    let path = root.join(rel);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(&path, body).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+struct Fx {
+    _dir: tempfile::TempDir,
+    ctx: std::path::PathBuf,
+    root: std::path::PathBuf,
+}
+
+fn fixture() -> Option<Fx> {
+    if !nix::unistd::geteuid().is_root() {
+        assert!(std::env::var_os("CI").is_none(), "CI runs these as root");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (ctx, root) = (dir.path().join("ctx"), dir.path().join("root"));
+    write(&ctx, "src/a.txt", "a", 0o640);
+    write(&ctx, "src/sub/b.txt", "b", 0o755);
+    write(&ctx, "one.txt", "1", 0o644);
+    write(&ctx, "two.txt", "2", 0o644);
+    write(&ctx, "secret.env", "KEY=1", 0o600);
+    write(&ctx, ".dockerignore", "*.env\n", 0o644);
+    std::os::unix::fs::symlink("a.txt", ctx.join("src/link")).unwrap();
+    std::os::unix::fs::symlink("src", ctx.join("src-link")).unwrap();
+    write(
+        &root,
+        "etc/passwd",
+        "root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n",
+        0o644,
+    );
+    write(&root, "etc/group", "root:x:0:\nstaff:x:50:\n", 0o644);
+    fs::create_dir_all(root.join("usr/local")).unwrap();
+    std::os::unix::fs::symlink("/usr/local", root.join("opt")).unwrap();
+    fs::create_dir_all(root.join("existing")).unwrap();
+    Some(Fx { _dir: dir, ctx, root })
+}
+
+fn copy(fx: &Fx, sources: &[&str], dest: &str) -> Result<(), CopyError> {
+    copy_with(
+        fx,
+        CopySpec {
+            sources: sources.iter().map(|s| s.to_string()).collect(),
+            dest: dest.into(),
+            ..Default::default()
+        },
+    )
+}
+
+fn copy_with(fx: &Fx, spec: CopySpec) -> Result<(), CopyError> {
+    let ignore = rbuild_context::load_ignore(&fx.ctx, None).unwrap();
+    let listing = list(&fx.ctx, &ignore).unwrap();
+    copy_into(&fx.root, &fx.ctx, &listing, &spec).map(drop)
+}
+
+#[test]
+fn a_directory_source_copies_its_contents_with_modes_times_and_root_owner() {
+    let Some(fx) = fixture() else { return };
+    copy(&fx, &["src"], "/app").unwrap();
+    let app = fx.root.join("app");
+    assert_eq!(fs::read_to_string(app.join("a.txt")).unwrap(), "a");
+    assert_eq!(fs::read_to_string(app.join("sub/b.txt")).unwrap(), "b");
+    assert!(!app.join("src").exists(), "the directory itself is not copied");
+    let meta = fs::metadata(app.join("sub/b.txt")).unwrap();
+    assert_eq!((meta.mode() & 0o7777, meta.uid(), meta.gid()), (0o755, 0, 0));
+    assert_eq!(fs::metadata(app.join("a.txt")).unwrap().mode() & 0o777, 0o640);
+    let src_mtime = fs::metadata(fx.ctx.join("src/a.txt")).unwrap().mtime();
+    assert_eq!(fs::metadata(app.join("a.txt")).unwrap().mtime(), src_mtime);
+    assert_eq!(
+        fs::read_link(app.join("link")).unwrap().to_str(),
+        Some("a.txt"),
+        "links stay links"
+    );
+}
+
+#[test]
+fn the_destination_rules() {
+    let Some(fx) = fixture() else { return };
+    copy(&fx, &["one.txt"], "/x/renamed.txt").unwrap();
+    assert_eq!(fs::read_to_string(fx.root.join("x/renamed.txt")).unwrap(), "1");
+    copy(&fx, &["one.txt"], "/y/").unwrap();
+    assert_eq!(fs::read_to_string(fx.root.join("y/one.txt")).unwrap(), "1");
+    copy(&fx, &["one.txt"], "/existing").unwrap();
+    assert_eq!(fs::read_to_string(fx.root.join("existing/one.txt")).unwrap(), "1");
+    assert!(matches!(copy(&fx, &["one.txt", "two.txt"], "/z"), Err(CopyError::DestNotDir(_))));
+    copy(&fx, &["*.txt"], "/w/").unwrap();
+    assert!(fx.root.join("w/one.txt").exists() && fx.root.join("w/two.txt").exists());
+    assert!(matches!(copy(&fx, &["*.md"], "/w/"), Err(CopyError::NotFound(_))));
+}
+
+#[test]
+fn ignored_and_outside_sources_are_not_found() {
+    let Some(fx) = fixture() else { return };
+    assert!(matches!(copy(&fx, &["secret.env"], "/s"), Err(CopyError::NotFound(_))));
+    assert!(matches!(copy(&fx, &["../../etc/passwd"], "/p"), Err(CopyError::NotFound(_))));
+    // `..` stops at the context root: this is the context's one.txt.
+    copy(&fx, &["../one.txt"], "/q").unwrap();
+    assert_eq!(fs::read_to_string(fx.root.join("q")).unwrap(), "1");
+}
+
+#[test]
+fn symlinks_in_the_destination_resolve_inside_the_rootfs() {
+    let Some(fx) = fixture() else { return };
+    // /opt -> /usr/local in the image: the file lands in the image's /usr/local.
+    copy(&fx, &["one.txt"], "/opt/").unwrap();
+    assert_eq!(fs::read_to_string(fx.root.join("usr/local/one.txt")).unwrap(), "1");
+    // A top-level source symlink is followed within the context.
+    copy(&fx, &["src-link"], "/via-link").unwrap();
+    assert!(fx.root.join("via-link/a.txt").exists());
+}
+
+#[test]
+fn chown_chmod_exclude_and_parents() {
+    let Some(fx) = fixture() else { return };
+    copy_with(
+        &fx,
+        CopySpec {
+            sources: vec!["src".into()],
+            dest: "/owned/".into(),
+            chown: Some("app:staff".into()),
+            chmod: Some(0o700),
+            exclude: vec!["sub".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let meta = fs::metadata(fx.root.join("owned/a.txt")).unwrap();
+    assert_eq!((meta.uid(), meta.gid(), meta.mode() & 0o7777), (1000, 50, 0o700));
+    assert!(!fx.root.join("owned/sub").exists(), "--exclude");
+    let dir = fs::metadata(fx.root.join("owned")).unwrap();
+    assert_eq!((dir.uid(), dir.gid()), (1000, 50), "a created destination belongs to --chown");
+
+    copy_with(
+        &fx,
+        CopySpec {
+            sources: vec!["one.txt".into()],
+            dest: "/u/".into(),
+            chown: Some("app".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let meta = fs::metadata(fx.root.join("u/one.txt")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (1000, 1000), "user alone: group = uid");
+    let err = copy_with(
+        &fx,
+        CopySpec {
+            sources: vec!["one.txt".into()],
+            dest: "/v/".into(),
+            chown: Some("ghost".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("ghost"), "{err}");
+
+    copy_with(
+        &fx,
+        CopySpec {
+            sources: vec!["src/sub/b.txt".into()],
+            dest: "/keep/".into(),
+            parents: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(fx.root.join("keep/src/sub/b.txt").exists());
+}
