@@ -52,6 +52,7 @@ fn run_true(bencher: divan::Bencher<'_, '_>) {
             },
             mounts: Vec::new(),
             secrets: Vec::new(),
+            copy: None,
             resolv_conf: "/etc/resolv.conf".into(),
             hosts: "/etc/hosts".into(),
         };

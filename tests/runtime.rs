@@ -48,6 +48,7 @@ impl Fixture {
             },
             mounts: Vec::new(),
             secrets: Vec::new(),
+            copy: None,
             resolv_conf: "/etc/resolv.conf".into(),
             hosts: "/etc/hosts".into(),
         }
@@ -607,4 +608,76 @@ fn a_long_chain_of_lower_layers_still_mounts() {
     spec.rootfs.work = store.join("up/work");
     let out = run(&spec);
     assert_eq!(out.stdout.trim(), "70", "{}", out.stderr);
+}
+
+#[test]
+fn copy_steps_write_through_the_overlay() {
+    if !have_root() {
+        return;
+    }
+    let mut fx = Fixture::new();
+    let ctx = fx.root.join("ctx");
+    std::fs::create_dir_all(ctx.join("app")).unwrap();
+    std::fs::write(ctx.join("app/run.sh"), "echo run\n").unwrap();
+    std::fs::write(ctx.join("app/notes.md"), "ignored\n").unwrap();
+    // From the context, into the image's existing /bin: overlayfs copies
+    // /bin up with the image's attributes.
+    let mut spec = fx.spec("unused");
+    spec.copy = Some(rbuild_runtime::CopyAction {
+        spec: rbuild_runtime::CopySpec {
+            sources: vec!["app".into()],
+            dest: "/bin/".into(),
+            chmod: Some(0o755),
+            ..Default::default()
+        },
+        source: rbuild_runtime::CopySource::Context {
+            dir: ctx.clone(),
+            dockerignore: "**/*.md\n".into(),
+        },
+    });
+    let out = run(&spec);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(tree(&spec.rootfs.upper), ["bin", "bin/run.sh"]);
+    use std::os::unix::fs::MetadataExt as _;
+    let (up, base) = (
+        std::fs::metadata(spec.rootfs.upper.join("bin")).unwrap(),
+        std::fs::metadata(fx.base.join("bin")).unwrap(),
+    );
+    assert_eq!((up.mode(), up.uid()), (base.mode(), base.uid()));
+
+    // From another stage's layers into an empty rootfs (FROM scratch).
+    let mut spec = fx.spec("unused");
+    spec.rootfs.lowers = Vec::new();
+    spec.copy = Some(rbuild_runtime::CopyAction {
+        spec: rbuild_runtime::CopySpec {
+            sources: vec!["/bin/busybox".into()],
+            dest: "/tools/bb".into(),
+            ..Default::default()
+        },
+        source: rbuild_runtime::CopySource::Layers { lowers: vec![fx.base.clone()] },
+    });
+    let out = run(&spec);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(tree(&spec.rootfs.upper), ["tools", "tools/bb"]);
+    assert_eq!(
+        std::fs::read(spec.rootfs.upper.join("tools/bb")).unwrap(),
+        std::fs::read(fx.base.join("bin/busybox")).unwrap()
+    );
+
+    // A source nobody can see is a clear error.
+    let mut spec = fx.spec("unused");
+    spec.copy = Some(rbuild_runtime::CopyAction {
+        spec: rbuild_runtime::CopySpec {
+            sources: vec!["app/notes.md".into()],
+            dest: "/x".into(),
+            ..Default::default()
+        },
+        source: rbuild_runtime::CopySource::Context { dir: ctx, dockerignore: "**/*.md\n".into() },
+    });
+    match try_run(&spec) {
+        Err(ExecError::Setup(message)) => {
+            assert!(message.contains("\"app/notes.md\": not found"), "{message}")
+        }
+        other => panic!("expected a setup error, got {:?}", other.map(|o| o.code)),
+    }
 }

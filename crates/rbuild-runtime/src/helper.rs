@@ -152,6 +152,11 @@ fn helper(spec_path: &Path, state: &Path) -> Result<i32, String> {
     if spec.network == NetworkMode::None {
         crate::net::loopback_up().map_err(|e| format!("bring up lo: {e}"))?;
     }
+    if let Some(action) = &spec.copy {
+        let result = copy_step(&mut sys, &spec, action, state);
+        let _ = sys.umount(&spec.rootfs.merged);
+        return result.map(|()| 0);
+    }
     let secret_files = stage_secrets(&spec, &secrets, state)?;
     let merged = &spec.rootfs.merged;
     let targets = plan::targets(&spec).map_err(|e| format!("mount points: {e}"))?;
@@ -208,6 +213,59 @@ fn helper(spec_path: &Path, state: &Path) -> Result<i32, String> {
     let _ = sys.umount(merged);
     plan::remove_stubs(&stubs, &spec.rootfs.upper, &spec.rootfs.lowers);
     Ok(status)
+}
+
+/// Does a COPY on the mounted rootfs: reads the context through its
+/// .dockerignore, or a stage's layers mounted read-only in this namespace.
+fn copy_step(
+    sys: &mut RealSys,
+    spec: &StepSpec,
+    action: &crate::spec::CopyAction,
+    state: &Path,
+) -> Result<(), String> {
+    use crate::spec::CopySource;
+    let (root, ignore) = match &action.source {
+        CopySource::Context { dir, dockerignore } => {
+            let ignore = rbuild_context::IgnoreFile::parse(dockerignore)
+                .map_err(|e| format!(".dockerignore: {e}"))?;
+            (dir.clone(), ignore)
+        }
+        CopySource::Layers { lowers } => {
+            let view = state.join("source");
+            fs::create_dir_all(&view).map_err(|e| format!("create {}: {e}", view.display()))?;
+            if let [only] = lowers.as_slice() {
+                sys.mount(
+                    Some(only),
+                    &view,
+                    None,
+                    nix::mount::MsFlags::MS_BIND | nix::mount::MsFlags::MS_RDONLY,
+                    None,
+                )
+                .map_err(|e| format!("source layers: {e}"))?;
+            } else {
+                let data = format!(
+                    "lowerdir={}",
+                    lowers.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")
+                );
+                sys.mount(
+                    Some(Path::new("overlay")),
+                    &view,
+                    Some("overlay"),
+                    nix::mount::MsFlags::MS_RDONLY,
+                    Some(&data),
+                )
+                .map_err(|e| format!("source layers: {e}"))?;
+            }
+            (view, rbuild_context::IgnoreFile::default())
+        }
+    };
+    let selection = rbuild_context::Selection::new(&action.spec.sources)
+        .map_err(|e| format!("COPY sources: {e}"))?;
+    let listing = rbuild_context::scan(&root, &ignore, &selection)
+        .map_err(|e| format!("COPY sources: {e}"))?;
+    crate::copy::copy_into(&spec.rootfs.merged, &root, &listing, &action.spec)
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// fork(2), refused unless this process has exactly one thread: only then

@@ -38,5 +38,5 @@ pub use executor::{Cancel, ExecError, Executor, ExitStatus, Secrets, Stream};
 pub use helper::{DEFAULT_PATH, HELPER_COMMAND, SETUP_FAILED, helper_main};
 pub use rootfs::resolve_in_root;
 pub use runmount::{MountError, RunMount, Sharing};
-pub use spec::{Mount, NetworkMode, RootFs, SecretMount, StepSpec};
+pub use spec::{CopyAction, CopySource, Mount, NetworkMode, RootFs, SecretMount, StepSpec};
 pub use sys::{RealSys, RecordingSys, Sys};

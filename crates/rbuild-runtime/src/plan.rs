@@ -41,6 +41,11 @@ pub fn enter_namespaces(sys: &mut impl Sys, spec: &StepSpec, empty_lower: &Path)
     if spec.network == NetworkMode::None {
         flags |= CloneFlags::CLONE_NEWNET;
     }
+    if spec.copy.is_some() {
+        // A file operation runs no process: a mount namespace is all it
+        // needs, and it may then use threads (the context walk does).
+        flags = CloneFlags::CLONE_NEWNS;
+    }
     sys.unshare(flags)?;
     sys.mount(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
     mount_overlay(sys, &spec.rootfs, empty_lower)
@@ -423,6 +428,7 @@ mod tests {
             },
             mounts: vec![Mount::Tmpfs { target: "/cache".into(), size: 4096 }],
             secrets: Vec::new(),
+            copy: None,
             resolv_conf: "/etc/resolv.conf".into(),
             hosts: "/etc/hosts".into(),
         }

@@ -30,6 +30,9 @@ pub struct StepSpec {
     /// a pipe, and the helper keeps the files on a tmpfs of its own.
     #[serde(default)]
     pub secrets: Vec<SecretMount>,
+    /// A file operation to do on the rootfs instead of running `args`.
+    #[serde(default)]
+    pub copy: Option<CopyAction>,
     /// Host files bound read-only at /etc/resolv.conf and /etc/hosts.
     pub resolv_conf: PathBuf,
     /// See `resolv_conf`.
@@ -136,4 +139,34 @@ pub struct SecretMount {
     pub uid: u32,
     /// File group.
     pub gid: u32,
+}
+
+/// A COPY done by the helper on the mounted rootfs, so overlayfs copies up
+/// parent directories with their metadata and destination symlinks resolve
+/// through every layer below.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyAction {
+    /// What to copy and how.
+    pub spec: crate::copy::CopySpec,
+    /// Where the sources come from.
+    pub source: CopySource,
+}
+
+/// The tree a COPY reads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum CopySource {
+    /// The build context: only what .dockerignore lets through.
+    Context {
+        /// The context directory.
+        dir: PathBuf,
+        /// The .dockerignore text that applies.
+        dockerignore: String,
+    },
+    /// Another stage or image: its snapshot chain, topmost first, mounted
+    /// read-only.
+    Layers {
+        /// The snapshot directories.
+        lowers: Vec<PathBuf>,
+    },
 }
