@@ -188,6 +188,12 @@ pub fn copy_into(
 
     let mut stats = CopyStats::default();
     let mut writer = Writer { dest_root, ids, chmod: spec.chmod, stats: &mut stats };
+    if spec.sources.is_empty() {
+        // No sources: make the destination directory (WORKDIR does this),
+        // with its missing parents, owned like a copy.
+        writer.place(&format!("{}/.", dest.trim_end_matches('/')))?;
+        return Ok(stats);
+    }
     for (source, kind) in matches {
         // A source that is a symlink is followed (inside the source root).
         let (source_path, kind) = if kind == EntryKind::Symlink {

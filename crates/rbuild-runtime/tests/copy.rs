@@ -86,6 +86,19 @@ fn a_directory_source_copies_its_contents_with_modes_times_and_root_owner() {
 }
 
 #[test]
+fn no_sources_makes_the_destination_directory() {
+    let Some(fx) = fixture() else { return };
+    copy_with(
+        &fx,
+        CopySpec { dest: "/srv/app/data".into(), chown: Some("app".into()), ..Default::default() },
+    )
+    .unwrap();
+    let meta = fs::metadata(fx.root.join("srv/app/data")).unwrap();
+    assert!(meta.is_dir());
+    assert_eq!((meta.uid(), meta.gid(), meta.mode() & 0o777), (1000, 1000, 0o755));
+}
+
+#[test]
 fn the_destination_rules() {
     let Some(fx) = fixture() else { return };
     copy(&fx, &["one.txt"], "/x/renamed.txt").unwrap();
