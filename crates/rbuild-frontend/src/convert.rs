@@ -24,8 +24,10 @@ const PROXY_ARGS: [&str; 5] = ["http_proxy", "https_proxy", "ftp_proxy", "no_pro
 /// Args BuildKit reads itself and never puts in a RUN env.
 const NON_ENV_ARGS: [&str; 2] = ["BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM_SCAN_STAGE"];
 
-/// Plans the build of `df` (parsed from `source`) for `opts`, looking base
-/// images up in `images`.
+/// Plans the build of `df` for `opts`, looking base images up in `images`.
+///
+/// `source` is the text `df` was parsed from; errors carry spans into it,
+/// for [`FrontendError::render`].
 ///
 /// Only stages the target needs are dispatched, so an error in a stage
 /// nobody needs is not reported (as in BuildKit), except for what BuildKit
@@ -37,7 +39,11 @@ pub fn plan(
     images: &dyn BaseImages,
 ) -> Result<Plan, FrontendError> {
     let _ = source;
-    Planner::new(df, opts, images).run()
+    let mut plan = Planner::new(df, opts, images).run()?;
+    let parser =
+        df.warnings.iter().map(|w| Warning { message: w.message.clone(), span: Some(w.span) });
+    plan.warnings.splice(0..0, parser);
+    Ok(plan)
 }
 
 /// A FROM and its instructions, before dispatch.
@@ -47,8 +53,8 @@ struct RawStage<'a> {
     base: Base,
     platform: Platform,
     commands: Vec<&'a Instruction>,
-    /// Stages and images its COPY --from / RUN --mount from= read.
-    deps: Vec<StageRef>,
+    /// Stages and images its COPY --from / RUN --mount from= read, and where.
+    deps: Vec<(StageRef, Span)>,
 }
 
 struct Planner<'a> {
@@ -124,7 +130,7 @@ impl<'a> Planner<'a> {
     fn run(mut self) -> Result<Plan, FrontendError> {
         let (meta, mut stages) = self.split()?;
         let target_name = match &self.opts.target {
-            Some(t) => t.to_ascii_lowercase(),
+            Some(t) => t.clone(),
             None => match arg_values(stages[stages.len() - 1].from).as_slice() {
                 [_, (as_word, _), (name, _)] if as_word.eq_ignore_ascii_case("as") => {
                     name.to_ascii_lowercase()
@@ -197,8 +203,13 @@ impl<'a> Planner<'a> {
                     parsed.push((expression, inst));
                 }
                 let refs: Vec<&Instruction> = parsed.iter().map(|(_, inst)| inst).collect();
-                let mut extra = self.deps(&stages, &refs)?;
-                // A trigger's errors belong to the FROM that runs it.
+                let from_span = stages[i].from.span;
+                let mut extra: Vec<(StageRef, Span)> = self
+                    .deps(&stages, &refs)
+                    .map_err(|e| FrontendError::new(e.message(), from_span))?
+                    .into_iter()
+                    .map(|(r, _)| (r, from_span))
+                    .collect();
                 if !extra.is_empty() {
                     grew = true;
                     stages[i].deps.append(&mut extra);
@@ -213,16 +224,17 @@ impl<'a> Planner<'a> {
             if !needed.contains(&i) {
                 continue;
             }
-            for dep in &stage.deps {
+            for (dep, span) in &stage.deps {
                 if let StageRef::Image(reference) = dep
                     && self.images.config(reference).is_none()
                 {
+                    let span = if span.line == 0 { stage.from.span } else { *span };
                     return Err(FrontendError::new(
                         format!(
                             "image {reference} is not in the store; add it with `rbuild load -i \
                              FILE` (a `docker save` archive or an OCI layout)"
                         ),
-                        stage.from.span,
+                        span,
                     ));
                 }
             }
@@ -456,7 +468,7 @@ impl<'a> Planner<'a> {
         &self,
         stages: &[RawStage<'a>],
         commands: &[&Instruction],
-    ) -> Result<Vec<StageRef>, FrontendError> {
+    ) -> Result<Vec<(StageRef, Span)>, FrontendError> {
         let mut deps = Vec::new();
         for inst in commands {
             match inst.kind {
@@ -464,7 +476,7 @@ impl<'a> Planner<'a> {
                     if let Some(flag) = inst.flag("from")
                         && let Some(value) = &flag.value
                     {
-                        deps.push(copy_from(stages, value, flag.span)?);
+                        deps.push((copy_from(stages, value, flag.span)?, flag.span));
                     }
                 }
                 Keyword::Run => {
@@ -478,7 +490,7 @@ impl<'a> Planner<'a> {
                                     flag.span,
                                 ));
                             }
-                            deps.push(lookup(stages, &from));
+                            deps.push((lookup(stages, &from), flag.span));
                         }
                     }
                 }
@@ -533,7 +545,11 @@ impl<'a> Planner<'a> {
         finals: &[Option<State>],
         trigger: Option<&Instruction>,
     ) -> Result<Step, FrontendError> {
-        let flags = Flags::parse(inst)?;
+        let flags = if inst.kind == Keyword::Healthcheck {
+            Flags::parse(inst).unwrap_or_default()
+        } else {
+            Flags::parse(inst)?
+        };
         let (line, end_line, text) = match trigger {
             Some(from) => (from.start_line, from.end_line, format!("ONBUILD {}", inst.original)),
             None => (inst.start_line, inst.end_line, inst.original.clone()),
@@ -1065,7 +1081,11 @@ fn check_instruction(inst: &Instruction) -> Result<(), FrontendError> {
             inst.keyword_span,
         ));
     }
-    Flags::parse(inst)?;
+    let none_check = inst.kind == Keyword::Healthcheck
+        && arg_values(inst).first().is_some_and(|(v, _)| v.eq_ignore_ascii_case("none"));
+    if !none_check {
+        Flags::parse(inst)?;
+    }
     if inst.kind == Keyword::Onbuild {
         let Arguments::Nested(inner) = &inst.args else { return Ok(()) };
         let Some(inner) = inner else {
@@ -1248,7 +1268,7 @@ fn reachable(stages: &[RawStage<'_>], target: usize) -> BTreeSet<usize> {
         if let Base::Stage(j) = stages[i].base {
             todo.push(j);
         }
-        for dep in &stages[i].deps {
+        for (dep, _) in &stages[i].deps {
             if let StageRef::Stage(j) = dep {
                 todo.push(*j);
             }
@@ -1492,9 +1512,6 @@ fn healthcheck(inst: &Instruction, flags: &Flags) -> Result<Healthcheck, Fronten
             if !rest.is_empty() {
                 return Err(FrontendError::new("HEALTHCHECK NONE takes no arguments", inst.span));
             }
-            if let Some(flag) = inst.flags.first() {
-                return Err(FrontendError::new("HEALTHCHECK NONE takes no flags", flag.span));
-            }
             Ok(Healthcheck { test: vec!["NONE".to_owned()], ..Healthcheck::default() })
         }
         "CMD" => {
@@ -1545,7 +1562,7 @@ fn healthcheck(inst: &Instruction, flags: &Flags) -> Result<Healthcheck, Fronten
             })
         }
         _ => Err(FrontendError::new(
-            format!("Unknown type {kind:?} in HEALTHCHECK (try CMD)"),
+            format!("Unknown type {:?} in HEALTHCHECK (try CMD)", kind.to_ascii_uppercase()),
             *kind_span,
         )),
     }

@@ -159,3 +159,12 @@ fn run_history_lists_build_args_like_docker_history() {
     assert_eq!(steps(&p)[1].history.as_deref(), Some("RUN |1 A=1 /bin/sh -c make # buildkit"));
     assert_eq!(runs(&p)[0].0, ["/bin/sh", "-c", "make"]);
 }
+
+#[test]
+fn targetstage_is_the_target_as_given() {
+    let src = "FROM busybox AS Build\nARG TARGETSTAGE\nRUN x\nFROM busybox\n";
+    let mut o = opts();
+    o.target = Some("Build".into());
+    let p = plan_with(src, &o);
+    assert_eq!(env_value(&run_env(&p, 0), "TARGETSTAGE").as_deref(), Some("Build"));
+}

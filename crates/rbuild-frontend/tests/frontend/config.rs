@@ -90,7 +90,8 @@ fn healthcheck_in_dockers_shape() {
     );
     let c = config("FROM busybox\nHEALTHCHECK CMD [\"/bin/check\", \"-q\"]\n");
     assert_eq!(c.healthcheck.unwrap().test, ["CMD", "/bin/check", "-q"]);
-    let c = config("FROM busybox\nHEALTHCHECK CMD true\nHEALTHCHECK NONE\n");
+    // NONE ignores flags, as BuildKit reads them for CMD only.
+    let c = config("FROM busybox\nHEALTHCHECK CMD true\nHEALTHCHECK --interval=5s NONE\n");
     assert_eq!(c.healthcheck.unwrap().test, ["NONE"]);
     let json = serde_json::to_value(config(
         "FROM busybox\nHEALTHCHECK --interval=1s --retries=2 CMD [\"t\"]\n",

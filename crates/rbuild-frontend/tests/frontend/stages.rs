@@ -186,3 +186,18 @@ fn an_unneeded_stage_may_use_a_missing_image() {
     let p = plan("FROM nginx AS x\nFROM busybox\n");
     assert!(!p.stages[0].needed);
 }
+
+#[test]
+fn copy_from_an_image_not_in_the_store_points_at_the_flag() {
+    let e =
+        try_plan_with("FROM busybox\nCOPY --from=nginx /a /a\n", &opts(), &store()).unwrap_err();
+    assert!(e.message().contains("rbuild load"), "{}", e.message());
+    assert_eq!((e.span().line, e.span().column), (2, 6));
+}
+
+#[test]
+fn parser_warnings_are_passed_on() {
+    let p = plan("FROM busybox\nRUN a \\\n\n    b\n");
+    assert_eq!(p.warnings.len(), 1);
+    assert_eq!(p.warnings[0].span.map(|s| s.line), Some(3));
+}
