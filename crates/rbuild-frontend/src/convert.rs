@@ -145,7 +145,7 @@ impl<'a> Planner<'a> {
             None => stages.len() - 1,
             Some(t) => {
                 let lower = t.to_ascii_lowercase();
-                stages.iter().position(|s| s.name.as_deref() == Some(lower.as_str())).ok_or_else(
+                stages.iter().rposition(|s| s.name.as_deref() == Some(lower.as_str())).ok_or_else(
                     || {
                         let names: Vec<&str> =
                             stages.iter().filter_map(|s| s.name.as_deref()).collect();
@@ -389,22 +389,27 @@ impl<'a> Planner<'a> {
             let values = arg_values(from);
             let (base_word, base_span) = match values.as_slice() {
                 [(w, s)] => (w.clone(), *s),
-                [(w, s), (as_word, _), (name, name_span)] if as_word.eq_ignore_ascii_case("as") => {
-                    let name = name.to_ascii_lowercase();
+                [(w, s), (as_word, _), (written, name_span)]
+                    if as_word.eq_ignore_ascii_case("as") =>
+                {
+                    let name = written.to_ascii_lowercase();
                     if !valid_stage_name(&name) {
                         return Err(FrontendError::new(
                             format!(
-                                "invalid name for build stage: {name:?}, name can't start with a \
-                                 number or contain symbols"
+                                "invalid name for build stage: {written:?}, name can't start with \
+                                 a number or contain symbols"
                             ),
                             *name_span,
                         ));
                     }
                     if stages[..i].iter().any(|s| s.name.as_deref() == Some(name.as_str())) {
-                        return Err(FrontendError::new(
-                            format!("duplicate stage name {name:?}"),
-                            *name_span,
-                        ));
+                        // BuildKit only lints this; the later stage wins lookups.
+                        self.warnings.push(Warning {
+                            message: format!(
+                                "duplicate stage name {name:?}, stage names should be unique"
+                            ),
+                            span: Some(*name_span),
+                        });
                     }
                     stages[i].name = Some(name);
                     (w.clone(), *s)
@@ -446,7 +451,7 @@ impl<'a> Planner<'a> {
             }
             let lower = base.to_ascii_lowercase();
             stages[i].base = if let Some(j) =
-                stages[..i].iter().position(|s| s.name.as_deref() == Some(&lower))
+                stages[..i].iter().rposition(|s| s.name.as_deref() == Some(&lower))
             {
                 Base::Stage(j)
             } else if lower == "scratch" {
@@ -663,7 +668,8 @@ impl<'a> Planner<'a> {
                 }
             }
             Keyword::Expose => {
-                let values = arg_values(inst);
+                let mut values = arg_values(inst);
+                values.sort_by(|a, b| a.0.cmp(&b.0));
                 if values.is_empty() {
                     return Err(FrontendError::new(
                         "EXPOSE requires at least one argument",
@@ -1081,6 +1087,9 @@ fn check_instruction(inst: &Instruction) -> Result<(), FrontendError> {
             inst.keyword_span,
         ));
     }
+    if inst.kind == Keyword::Arg {
+        check_arg(inst)?;
+    }
     let none_check = inst.kind == Keyword::Healthcheck
         && arg_values(inst).first().is_some_and(|(v, _)| v.eq_ignore_ascii_case("none"));
     if !none_check {
@@ -1154,6 +1163,14 @@ fn arg_pairs(inst: &Instruction) -> Vec<(String, Option<String>, Span)> {
         .collect()
 }
 
+/// `ARG =x` has no name.
+fn check_arg(inst: &Instruction) -> Result<(), FrontendError> {
+    match arg_pairs(inst).into_iter().find(|(k, _, _)| k.is_empty()) {
+        Some((_, _, span)) => Err(FrontendError::new("ARG names can not be blank", span)),
+        None => Ok(()),
+    }
+}
+
 fn set_pair(list: &mut Vec<(String, String)>, key: &str, value: &str) {
     match list.iter_mut().find(|(k, _)| k == key) {
         Some(slot) => slot.1 = value.to_owned(),
@@ -1175,7 +1192,7 @@ fn valid_stage_name(name: &str) -> bool {
 /// A stage by (lower-cased) name, or an image.
 fn lookup(stages: &[RawStage<'_>], name: &str) -> StageRef {
     let lower = name.to_ascii_lowercase();
-    match stages.iter().position(|s| s.name.as_deref() == Some(lower.as_str())) {
+    match stages.iter().rposition(|s| s.name.as_deref() == Some(lower.as_str())) {
         Some(i) => StageRef::Stage(i),
         None => StageRef::Image(normalize_reference(name).unwrap_or_else(|_| name.to_owned())),
     }

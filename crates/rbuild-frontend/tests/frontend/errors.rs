@@ -60,8 +60,11 @@ fn unknown_instruction_and_instructions_before_from() {
 
 #[test]
 fn stage_name_checks() {
-    assert!(at("FROM busybox AS 1x\n").0.contains("invalid name for build stage"));
-    assert!(at("FROM busybox AS a\nFROM busybox AS A\n").0.contains("duplicate stage name"));
+    assert_eq!(
+        at("FROM busybox AS 1X\n").0,
+        "invalid name for build stage: \"1X\", name can't start with a number or contain symbols"
+    );
+    assert_eq!(at("FROM busybox\nARG =x\n").0, "ARG names can not be blank");
     assert!(at("FROM busybox AS\n").0.contains("either one or three arguments"));
 }
 
@@ -80,4 +83,13 @@ fn render_draws_a_code_frame() {
     assert!(text.contains("Dockerfile:2:6: unknown flag: frm"), "{text}");
     assert!(text.contains("COPY --frm=a x y"), "{text}");
     assert!(text.contains('^'), "{text}");
+}
+
+#[test]
+fn duplicate_stage_names_warn_and_the_later_stage_wins() {
+    let src = "FROM busybox AS a\nFROM alpine AS A\nFROM busybox\nCOPY --from=a / /\n";
+    let p = try_plan_with(src, &opts(), &store()).unwrap();
+    assert!(p.warnings.iter().any(|w| w.message.contains("duplicate stage name")));
+    let needed: Vec<bool> = p.stages.iter().map(|s| s.needed).collect();
+    assert_eq!(needed, [false, true, true]);
 }
