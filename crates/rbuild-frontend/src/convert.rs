@@ -199,7 +199,8 @@ impl<'a> Planner<'a> {
                 let mut parsed = Vec::new();
                 for expression in triggers {
                     let inst = parse_trigger(&expression, stages[i].from.span)?;
-                    check_instruction(&inst)?;
+                    check_instruction(&inst)
+                        .map_err(|e| FrontendError::new(e.message(), stages[i].from.span))?;
                     parsed.push((expression, inst));
                 }
                 let refs: Vec<&Instruction> = parsed.iter().map(|(_, inst)| inst).collect();
@@ -1194,6 +1195,7 @@ fn lookup(stages: &[RawStage<'_>], name: &str) -> StageRef {
     let lower = name.to_ascii_lowercase();
     match stages.iter().rposition(|s| s.name.as_deref() == Some(lower.as_str())) {
         Some(i) => StageRef::Stage(i),
+        None if lower == "scratch" => StageRef::Scratch,
         None => StageRef::Image(normalize_reference(name).unwrap_or_else(|_| name.to_owned())),
     }
 }

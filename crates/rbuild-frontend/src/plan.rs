@@ -61,6 +61,8 @@ pub enum Base {
 pub enum StageRef {
     /// An earlier stage, by index.
     Stage(usize),
+    /// `scratch`: nothing to copy or mount.
+    Scratch,
     /// An image from the store, by normalized reference.
     Image(String),
 }
@@ -134,7 +136,9 @@ pub enum Op {
         /// `--exclude` patterns, expanded.
         exclude: Vec<String>,
         /// Heredoc sources: file name and content (expanded unless the
-        /// delimiter was quoted, tabs stripped for `<<-`).
+        /// delimiter was quoted, tabs stripped for `<<-`); each is a file
+        /// named after its delimiter, copied like any other source (so into
+        /// `dest` when it ends in `/`, else as `dest`).
         heredocs: Vec<(String, String)>,
         /// ADD `--checksum`, expanded.
         checksum: Option<String>,

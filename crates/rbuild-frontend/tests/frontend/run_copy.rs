@@ -175,3 +175,10 @@ fn mount_targets_resolve_against_workdir() {
     let e = err("FROM busybox\nRUN --mount=type=cache,target=/ x\n");
     assert!(e.message().contains("invalid mount target"), "{}", e.message());
 }
+
+#[test]
+fn run_sees_user_and_workdir_in_force() {
+    let src = "FROM busybox\nUSER 1000:1000\nWORKDIR /app\nRUN id\n";
+    let Op::Run { user, cwd, .. } = op(src, 2) else { panic!() };
+    assert_eq!((user.as_str(), cwd.as_str()), ("1000:1000", "/app"));
+}

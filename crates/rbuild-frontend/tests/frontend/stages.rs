@@ -201,3 +201,30 @@ fn parser_warnings_are_passed_on() {
     assert_eq!(p.warnings.len(), 1);
     assert_eq!(p.warnings[0].span.map(|s| s.line), Some(3));
 }
+
+#[test]
+fn copy_from_scratch_needs_no_image() {
+    let p = plan("FROM busybox\nCOPY --from=scratch / /\n");
+    let Op::Copy { from, .. } = &steps(&p)[0].op else { panic!() };
+    assert_eq!(from, &Some(StageRef::Scratch));
+}
+
+#[test]
+fn from_takes_stage_names_only_not_indexes_as_buildkit_does() {
+    // BuildKit resolves `FROM 0` as the image `docker.io/library/0:latest`;
+    // indexes name stages only in `COPY --from` and `--mount from=`.
+    let e = try_plan_with("FROM busybox\nFROM 0\n", &opts(), &store()).unwrap_err();
+    assert!(e.message().contains("docker.io/library/0:latest"), "{}", e.message());
+}
+
+#[test]
+fn a_broken_onbuild_trigger_of_an_image_fails_at_the_from() {
+    let mut s = store();
+    s.0.insert(
+        "docker.io/library/bad:latest".into(),
+        ImageConfig { on_build: vec!["COPY --bogus a b".into()], ..ImageConfig::default() },
+    );
+    let e = try_plan_with("FROM busybox\nRUN x\nFROM bad\n", &opts(), &s).unwrap_err();
+    assert_eq!(e.message(), "unknown flag: bogus");
+    assert_eq!(e.span().line, 3);
+}
