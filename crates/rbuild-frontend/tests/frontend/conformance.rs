@@ -41,3 +41,21 @@ fn real_world_dockerfiles_plan() {
     assert_eq!(count, 66);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// BuildKit's parser fixtures, which hold every instruction in odd forms:
+/// planning each one ends in a plan or an error with a place, never a panic.
+#[test]
+fn buildkit_parser_fixtures_plan_or_fail_cleanly() {
+    let Some(root) = rbuild_test::conformance("buildkit-parser/positive") else { return };
+    let mut planned = 0;
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let path = entry.unwrap().path().join("Dockerfile");
+        let Ok(src) = std::fs::read_to_string(&path) else { continue };
+        let Ok(df) = rbuild_syntax::parse(&src) else { continue };
+        match rbuild_frontend::plan(&df, &src, &opts(), &AnyImage) {
+            Ok(_) => planned += 1,
+            Err(e) => assert!(e.span().line >= 1, "{}: {e}", path.display()),
+        }
+    }
+    assert!(planned > 20, "only {planned} fixtures planned");
+}

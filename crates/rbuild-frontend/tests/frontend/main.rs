@@ -5,6 +5,7 @@ mod args;
 mod config;
 mod conformance;
 mod errors;
+mod no_panic;
 mod run_copy;
 mod stages;
 mod util;
