@@ -782,8 +782,8 @@ impl<'a> Planner<'a> {
                 step.0
             }
             Keyword::Copy | Keyword::Add => {
-                let op = self.copy(state, inst, &flags, stages, index, finals)?;
-                history = Some(format!("{} # buildkit", inst.original));
+                let (op, message) = self.copy(state, inst, &flags, stages, index, finals)?;
+                history = Some(message);
                 op
             }
             Keyword::From | Keyword::Unknown => {
@@ -971,7 +971,7 @@ impl<'a> Planner<'a> {
         stages: &[RawStage<'a>],
         index: usize,
         finals: &[Option<State>],
-    ) -> Result<Op, FrontendError> {
+    ) -> Result<(Op, String), FrontendError> {
         let add = inst.kind == Keyword::Add;
         let name = inst.kind.as_str();
         let values = arg_values(inst);
@@ -981,7 +981,7 @@ impl<'a> Planner<'a> {
         if srcs.is_empty() {
             return Err(no_destination(name, inst.span));
         }
-        let mut sources = Vec::new();
+        let mut sources: Vec<(String, Span)> = Vec::new();
         let mut heredocs = Vec::new();
         for (word, span) in srcs {
             if let Some(doc) = heredoc_source(word, &inst.heredocs) {
@@ -994,11 +994,19 @@ impl<'a> Planner<'a> {
                 }
                 heredocs.push((doc.name.clone(), content));
             } else {
-                sources.push(self.expand(state, word, *span)?);
+                let source = self.expand(state, word, *span)?;
+                if !add && (is_http(&source) || is_git(&source)) {
+                    let what = if is_git(&source) { "a git ref" } else { "a URL" };
+                    return Err(FrontendError::new(
+                        format!("source can't be {what} for COPY"),
+                        *span,
+                    ));
+                }
+                sources.push((source, *span));
             }
         }
-        let dest = self.expand(state, dest_word, *dest_span)?;
-        let dest = resolve_dest(&state.workdir, &dest);
+        let dest_written = self.expand(state, dest_word, *dest_span)?;
+        let dest = resolve_dest(&state.workdir, &dest_written);
         let opt = |key: &str| -> Result<Option<String>, FrontendError> {
             flags.string(key).map(|(v, span)| self.expand(state, v, span)).transpose()
         };
@@ -1008,9 +1016,33 @@ impl<'a> Planner<'a> {
             && !valid_chmod(mode)
         {
             let span = flags.string("chmod").map_or(inst.span, |(_, s)| s);
-            return Err(FrontendError::new(format!("invalid chmod parameter: {mode:?}"), span));
+            return Err(FrontendError::new(
+                format!(
+                    "invalid chmod parameter: '{mode}'. it should be octal string and between 0 \
+                     and 07777"
+                ),
+                span,
+            ));
         }
         let checksum = opt("checksum")?.filter(|v| !v.is_empty());
+        if checksum.is_some() {
+            let span = flags.string("checksum").map_or(inst.span, |(_, s)| s);
+            match sources.as_slice() {
+                [(one, _)] if is_http(one) || is_git(one) => {}
+                [_] => {
+                    return Err(FrontendError::new(
+                        "checksum requires HTTP(S) or Git sources",
+                        span,
+                    ));
+                }
+                _ => {
+                    return Err(FrontendError::new(
+                        "checksum can't be specified for multiple sources",
+                        span,
+                    ));
+                }
+            }
+        }
         let mut exclude = Vec::new();
         for (v, span) in flags.list("exclude") {
             exclude.push(self.expand(state, v, span)?);
@@ -1023,22 +1055,45 @@ impl<'a> Planner<'a> {
             }
             None => None,
         };
-        Ok(Op::Copy {
+        let parents = flags.boolean("parents").unwrap_or(false);
+        // BuildKit's history entry: flags, expanded sources, heredoc names,
+        // the destination as written (expanded).
+        let mut message = name.to_owned();
+        if parents {
+            message.push_str(" --parents");
+        }
+        if let Some(c) = &chown {
+            message.push_str(&format!(" --chown={c}"));
+        }
+        if let Some(c) = &chmod {
+            message.push_str(&format!(" --chmod={c}"));
+        }
+        for (source, _) in &sources {
+            message.push_str(&format!(" {source}"));
+        }
+        for (doc, _) in &heredocs {
+            message.push_str(&format!(" <<{doc}"));
+        }
+        message.push_str(&format!(" {dest_written} # buildkit"));
+        // BuildKit links (a layer merged on top) only when no --chmod is given.
+        let link = flags.boolean("link").unwrap_or(false) && chmod.is_none();
+        let op = Op::Copy {
             add,
-            sources,
+            sources: sources.into_iter().map(|(s, _)| s).collect(),
             dest,
             from,
             chown,
             chmod,
-            link: flags.boolean("link").unwrap_or(false),
-            parents: flags.boolean("parents").unwrap_or(false),
+            link,
+            parents,
             exclude,
             heredocs,
             checksum,
             keep_git_dir: flags.boolean("keep-git-dir").unwrap_or(false),
             unpack: flags.boolean("unpack"),
             user: state.config.user.clone(),
-        })
+        };
+        Ok((op, message))
     }
 
     /// A `--build-arg` that no ARG, FROM line or predefined arg consumed.
@@ -1358,6 +1413,26 @@ fn resolve_dest(workdir: &str, dest: &str) -> String {
         out.push('/');
     }
     out
+}
+
+/// A git source as BuildKit's `ParseGitRef` tells them from local paths and
+/// plain URLs: `git@host:…`, `git://`, `ssh://`, or an http(s) URL whose
+/// path ends in `.git`.
+fn is_git(source: &str) -> bool {
+    if source.starts_with("git@") || source.starts_with("git://") || source.starts_with("ssh://") {
+        return true;
+    }
+    let Some(rest) = source.strip_prefix("https://").or_else(|| source.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let path = rest.split(['#', '?']).next().unwrap_or("");
+    path.ends_with(".git") || path.ends_with(".git/")
+}
+
+/// An http(s) URL that is not a git repository.
+fn is_http(source: &str) -> bool {
+    (source.starts_with("http://") || source.starts_with("https://")) && !is_git(source)
 }
 
 /// Whether a RUN line is one heredoc word and nothing else (`<<EOF`).
