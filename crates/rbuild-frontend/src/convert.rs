@@ -1662,16 +1662,54 @@ fn healthcheck(inst: &Instruction, flags: &Flags) -> Result<Healthcheck, Fronten
     }
 }
 
+/// BuildKit's `HEALTHCHECK %+v` of the config: Go's struct print, with
+/// durations as Go prints them.
 fn healthcheck_history(h: &Healthcheck) -> String {
     format!(
         "{{Test:[{}] Interval:{} Timeout:{} StartPeriod:{} StartInterval:{} Retries:{}}}",
         h.test.join(" "),
-        h.interval,
-        h.timeout,
-        h.start_period,
-        h.start_interval,
+        go_duration_string(h.interval),
+        go_duration_string(h.timeout),
+        go_duration_string(h.start_period),
+        go_duration_string(h.start_interval),
         h.retries
     )
+}
+
+/// Go's `time.Duration.String`: `0s`, `1.5s`, `1m30s`, `250ms`, `2h0m0s`.
+fn go_duration_string(ns: i64) -> String {
+    if ns == 0 {
+        return "0s".to_owned();
+    }
+    let sign = if ns < 0 { "-" } else { "" };
+    let u = ns.unsigned_abs();
+    let fraction = |value: u64, digits: u32| -> String {
+        let scale = 10u64.pow(digits);
+        let (whole, frac) = (value / scale, value % scale);
+        if frac == 0 {
+            return whole.to_string();
+        }
+        let frac = format!("{frac:0width$}", width = digits as usize);
+        format!("{whole}.{}", frac.trim_end_matches('0'))
+    };
+    if u < 1_000 {
+        return format!("{sign}{u}ns");
+    }
+    if u < 1_000_000 {
+        return format!("{sign}{}µs", fraction(u, 3));
+    }
+    if u < 1_000_000_000 {
+        return format!("{sign}{}ms", fraction(u, 6));
+    }
+    let secs = u % 60_000_000_000;
+    let minutes = u / 60_000_000_000;
+    let (hours, minutes) = (minutes / 60, minutes % 60);
+    let seconds = format!("{}s", fraction(secs, 9));
+    match (hours, minutes) {
+        (0, 0) => format!("{sign}{seconds}"),
+        (0, m) => format!("{sign}{m}m{seconds}"),
+        (h, m) => format!("{sign}{h}h{m}m{seconds}"),
+    }
 }
 
 /// Go's `time.ParseDuration`, in nanoseconds: `1h30m`, `1.5s`, `300ms`, `0`.
@@ -1717,6 +1755,18 @@ fn go_duration(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_print_like_go() {
+        assert_eq!(go_duration_string(0), "0s");
+        assert_eq!(go_duration_string(30_000_000_000), "30s");
+        assert_eq!(go_duration_string(90_000_000_000), "1m30s");
+        assert_eq!(go_duration_string(1_500_000_000), "1.5s");
+        assert_eq!(go_duration_string(250_000_000), "250ms");
+        assert_eq!(go_duration_string(1_500), "1.5µs");
+        assert_eq!(go_duration_string(7_200_000_000_000), "2h0m0s");
+        assert_eq!(go_duration_string(3_600_000_000_001), "1h0m0.000000001s");
+    }
 
     #[test]
     fn durations_parse_like_go() {

@@ -6,6 +6,18 @@ expands, SHELL/CMD/ENTRYPOINT forms, ONBUILD triggers and the image config
 each stage ends with. It does no I/O: base images are looked up through
 [`BaseImages`].
 
+# Reading a plan
+
+Build [`Plan::target`] and, first, every stage it needs ([`Stage::needed`]):
+a stage starts from its [`Base`] (an earlier stage's result, an image from
+the store, or nothing) and runs its [`Step`]s in order. [`Op::Run`],
+[`Op::Copy`] and [`Op::Workdir`] change the file system; [`Op::Config`]
+steps only changed [`Stage::config`], which already holds the final image
+config. Every value a step needs is resolved: variables expanded where
+BuildKit expands them, paths made absolute against WORKDIR, `--from` and
+`--mount from=` turned into [`StageRef`]s. [`Step::history`] is the image
+history entry, [`Step::text`] the instruction as written, for reports.
+
 # Example
 
 ```

@@ -194,3 +194,27 @@ fn config_json_uses_docker_field_names_and_round_trips() {
     let back: ImageConfig = serde_json::from_value(json).unwrap();
     assert_eq!(back, config);
 }
+
+#[test]
+fn history_entries_read_as_buildkit_writes_them() {
+    let src = "FROM busybox\nHEALTHCHECK --interval=90s CMD check\nCMD [\"a\", \"b c\"]\n\
+               ENTRYPOINT run\nEXPOSE 80 53/udp\nVOLUME /v\nSHELL [\"/bin/bash\", \"-c\"]\n\
+               USER u\nSTOPSIGNAL SIGTERM\nMAINTAINER me\n";
+    let p = plan(src);
+    let h: Vec<&str> = steps(&p).iter().filter_map(|s| s.history.as_deref()).collect();
+    assert_eq!(
+        h,
+        [
+            "HEALTHCHECK {Test:[CMD-SHELL check] Interval:1m30s Timeout:0s StartPeriod:0s \
+             StartInterval:0s Retries:0}",
+            "CMD [\"a\" \"b c\"]",
+            "ENTRYPOINT [\"/bin/sh\" \"-c\" \"run\"]",
+            "EXPOSE [53/udp 80/tcp]",
+            "VOLUME [/v]",
+            "SHELL [/bin/bash -c]",
+            "USER u",
+            "STOPSIGNAL SIGTERM",
+            "MAINTAINER me",
+        ]
+    );
+}
