@@ -465,6 +465,11 @@ impl<'a> Planner<'a> {
                     )
                 })?)
             };
+            // A stage built on a stage has its platform; `--platform` on
+            // such a FROM is ignored, as in BuildKit.
+            if let Base::Stage(j) = stages[i].base {
+                stages[i].platform = stages[j].platform.clone();
+            }
         }
         Ok(())
     }

@@ -228,3 +228,13 @@ fn a_broken_onbuild_trigger_of_an_image_fails_at_the_from() {
     assert_eq!(e.message(), "unknown flag: bogus");
     assert_eq!(e.span().line, 3);
 }
+
+#[test]
+fn platform_comes_from_the_flag_or_the_base_stage() {
+    let src = "FROM --platform=linux/arm64 busybox AS a\nFROM --platform=linux/s390x a\n";
+    let p = plan(src);
+    assert_eq!(p.stages[0].platform.to_string(), "linux/arm64");
+    assert_eq!(p.stages[1].platform.to_string(), "linux/arm64");
+    let e = crate::util::err("FROM --platform=linux busybox\n");
+    assert!(e.message().contains("failed to parse platform"), "{}", e.message());
+}
