@@ -229,13 +229,12 @@ impl<'a> Planner<'a> {
                 if let StageRef::Image(reference) = dep
                     && self.images.config(reference).is_none()
                 {
-                    let span = if span.line == 0 { stage.from.span } else { *span };
                     return Err(FrontendError::new(
                         format!(
                             "image {reference} is not in the store; add it with `rbuild load -i \
                              FILE` (a `docker save` archive or an OCI layout)"
                         ),
-                        span,
+                        *span,
                     ));
                 }
             }
@@ -1151,6 +1150,7 @@ fn check_instruction(inst: &Instruction) -> Result<(), FrontendError> {
     if inst.kind == Keyword::Arg {
         check_arg(inst)?;
     }
+    check_arity(inst)?;
     let none_check = inst.kind == Keyword::Healthcheck
         && arg_values(inst).first().is_some_and(|(v, _)| v.eq_ignore_ascii_case("none"));
     if !none_check {
@@ -1222,6 +1222,41 @@ fn arg_pairs(inst: &Instruction) -> Vec<(String, Option<String>, Span)> {
             None => (word, None, span),
         })
         .collect()
+}
+
+/// The argument counts BuildKit checks when it parses an instruction.
+fn check_arity(inst: &Instruction) -> Result<(), FrontendError> {
+    let name = inst.kind.as_str();
+    let count = match &inst.args {
+        Arguments::Values(v) => v.len(),
+        Arguments::Pairs(p) => p.len(),
+        Arguments::Nested(n) => usize::from(n.is_some()),
+    };
+    let message = match inst.kind {
+        Keyword::Copy | Keyword::Add if count < 2 => Some(no_destination(name, inst.span)),
+        Keyword::User | Keyword::Workdir | Keyword::Stopsignal | Keyword::Maintainer
+            if count != 1 =>
+        {
+            Some(FrontendError::new(format!("{name} requires exactly one argument"), inst.span))
+        }
+        Keyword::Expose
+        | Keyword::Volume
+        | Keyword::Env
+        | Keyword::Label
+        | Keyword::Arg
+        | Keyword::Onbuild
+        | Keyword::Healthcheck
+        | Keyword::Shell
+            if count == 0 =>
+        {
+            Some(FrontendError::new(format!("{name} requires at least one argument"), inst.span))
+        }
+        Keyword::Shell if !inst.json => {
+            Some(FrontendError::new("SHELL requires the arguments to be in JSON form", inst.span))
+        }
+        _ => None,
+    };
+    message.map_or(Ok(()), Err)
 }
 
 /// `ARG =x` has no name.

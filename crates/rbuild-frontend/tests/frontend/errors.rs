@@ -93,3 +93,17 @@ fn duplicate_stage_names_warn_and_the_later_stage_wins() {
     let needed: Vec<bool> = p.stages.iter().map(|s| s.needed).collect();
     assert_eq!(needed, [false, true, true]);
 }
+
+#[test]
+fn argument_counts_are_checked_in_every_stage() {
+    for (src, message) in [
+        ("FROM busybox AS x\nCOPY a\nFROM busybox\n", "COPY requires at least two arguments"),
+        ("FROM busybox AS x\nWORKDIR\nFROM busybox\n", "WORKDIR requires exactly one argument"),
+        ("FROM busybox AS x\nEXPOSE\nFROM busybox\n", "EXPOSE requires at least one argument"),
+        ("FROM busybox AS x\nSHELL sh -c\nFROM busybox\n", "SHELL requires the arguments"),
+    ] {
+        let (m, line, _) = at(src);
+        assert!(m.starts_with(message), "{src}: {m}");
+        assert_eq!(line, 2, "{src}");
+    }
+}

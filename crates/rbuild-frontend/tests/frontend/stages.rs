@@ -238,3 +238,11 @@ fn platform_comes_from_the_flag_or_the_base_stage() {
     let e = crate::util::err("FROM --platform=linux busybox\n");
     assert!(e.message().contains("failed to parse platform"), "{}", e.message());
 }
+
+#[test]
+fn oci_layout_references_reach_the_store_as_written() {
+    let mut s = store();
+    s.0.insert("oci-layout://./img:v1".into(), ImageConfig::default());
+    let p = try_plan_with("FROM oci-layout://./img:v1\n", &opts(), &s).unwrap();
+    assert_eq!(p.stages[0].base, Base::Image("oci-layout://./img:v1".into()));
+}
