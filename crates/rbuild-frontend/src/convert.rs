@@ -288,6 +288,9 @@ impl<'a> Planner<'a> {
             out.push(stage);
         }
         self.warn_unused();
+        for (k, v) in &self.opts.labels {
+            out[target].config.labels.insert(k.clone(), v.clone());
+        }
         Ok(Plan { stages: out, target, warnings: self.warnings })
     }
 
@@ -861,7 +864,7 @@ impl<'a> Planner<'a> {
         }
         let network = match flags.string("network") {
             Some((v, span)) => v.parse::<NetworkMode>().map_err(|e| FrontendError::new(e, span))?,
-            None => NetworkMode::Default,
+            None => self.opts.network,
         };
         let insecure = match flags.string("security") {
             Some(("insecure", _)) => true,

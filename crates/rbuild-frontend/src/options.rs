@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use rbuild_runtime::NetworkMode;
+
 use crate::config::ImageConfig;
 
 /// The inputs of a build besides the Dockerfile (`docker build`'s flags),
@@ -19,6 +21,10 @@ pub struct BuildOptions {
     pub platform: Platform,
     /// The environment of the `rbuild` process, for `--build-arg K`.
     pub host_env: BTreeMap<String, String>,
+    /// `--label K=V`: set on the target image, over the Dockerfile's labels.
+    pub labels: BTreeMap<String, String>,
+    /// `--network`: the network of every RUN without a `--network` flag.
+    pub network: NetworkMode,
 }
 
 /// An OS/architecture pair as OCI spells it, for the platform args

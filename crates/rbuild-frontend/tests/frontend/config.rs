@@ -218,3 +218,13 @@ fn history_entries_read_as_buildkit_writes_them() {
         ]
     );
 }
+
+#[test]
+fn build_labels_override_the_dockerfiles_on_the_target_only() {
+    let mut o = crate::util::opts();
+    o.labels.insert("a".into(), "cli".into());
+    let p = crate::util::plan_with("FROM busybox AS base\nLABEL a=df b=df\nFROM base\n", &o);
+    let labels = &p.stages[1].config.labels;
+    assert_eq!((labels["a"].as_str(), labels["b"].as_str()), ("cli", "df"));
+    assert_eq!(p.stages[0].config.labels["a"], "df");
+}

@@ -225,3 +225,18 @@ fn copy_history_is_buildkits() {
     let Op::Copy { link, .. } = op("FROM busybox\nCOPY --link a /b\n", 0) else { panic!() };
     assert!(link);
 }
+
+#[test]
+fn build_network_applies_to_runs_without_a_flag() {
+    let mut o = crate::util::opts();
+    o.network = NetworkMode::None;
+    let p = crate::util::plan_with("FROM busybox\nRUN a\nRUN --network=host b\n", &o);
+    let nets: Vec<NetworkMode> = steps(&p)
+        .iter()
+        .filter_map(|s| match &s.op {
+            Op::Run { network, .. } => Some(*network),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(nets, [NetworkMode::None, NetworkMode::Host]);
+}
