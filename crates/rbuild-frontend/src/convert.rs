@@ -3,6 +3,7 @@
 //! dispatched instruction by instruction over a state of env, args,
 //! workdir, user and image config.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rbuild_runtime::{NetworkMode, RunMount};
@@ -68,6 +69,9 @@ struct Planner<'a> {
     /// Build args something consumed.
     used: BTreeSet<String>,
     warnings: Vec<Warning>,
+    /// Variables the current instruction used but nobody set (BuildKit's
+    /// `UndefinedVar` check), reported once the instruction is done.
+    undefined: RefCell<BTreeSet<String>>,
 }
 
 /// What a stage knows while its instructions are dispatched (BuildKit's
@@ -124,6 +128,7 @@ impl<'a> Planner<'a> {
             global: Vec::new(),
             used: BTreeSet::new(),
             warnings: Vec::new(),
+            undefined: RefCell::new(BTreeSet::new()),
         }
     }
 
@@ -544,7 +549,23 @@ impl<'a> Planner<'a> {
     }
 
     fn expand(&self, state: &State, word: &str, span: Span) -> Result<String, FrontendError> {
-        self.lexer.process_word(word, &state.env).map_err(|e| shell_error(word, &e, span))
+        let expansion = self
+            .lexer
+            .process_word_with_matches(word, &state.env)
+            .map_err(|e| shell_error(word, &e, span))?;
+        // A declared ARG without a value is not undefined, as in BuildKit;
+        // nor are `$1`, `$@` and the like.
+        let mut undefined = self.undefined.borrow_mut();
+        for name in expansion.unmatched {
+            let identifier = name.starts_with(|c: char| c.is_alphabetic() || c == '_');
+            if identifier
+                && !state.args.iter().any(|(k, _)| *k == name)
+                && !NON_ENV_ARGS.contains(&name.as_str())
+            {
+                undefined.insert(name);
+            }
+        }
+        Ok(expansion.value)
     }
 
     /// One instruction of a stage (or one ONBUILD trigger when `trigger`
@@ -800,6 +821,13 @@ impl<'a> Planner<'a> {
                 ));
             }
         };
+        let at = trigger.map_or(inst.span, |from| from.span);
+        for name in std::mem::take(self.undefined.get_mut()) {
+            self.warnings.push(Warning {
+                message: format!("Usage of undefined variable '${name}'"),
+                span: Some(at),
+            });
+        }
         Ok(Step { line, end_line, text, history, op })
     }
 

@@ -54,4 +54,7 @@ pub use convert::{DEFAULT_PATH, plan};
 pub use error::{FrontendError, Warning};
 pub use options::{BaseImages, BuildOptions, Platform};
 pub use plan::{Base, InlineFile, Mount, Op, Plan, Stage, StageRef, Step};
+/// The RUN mount and network types appear in [`Op::Run`]; re-exported so a
+/// caller needs no direct dependency on the executor crate to read a plan.
+pub use rbuild_runtime::{NetworkMode, RunMount, Sharing};
 pub use reference::normalize_reference;

@@ -168,3 +168,18 @@ fn targetstage_is_the_target_as_given() {
     let p = plan_with(src, &o);
     assert_eq!(env_value(&run_env(&p, 0), "TARGETSTAGE").as_deref(), Some("Build"));
 }
+
+#[test]
+fn undefined_variables_are_warnings() {
+    let src = "FROM busybox\nARG DECLARED\nENV A=$NOPE B=$DECLARED C=${PATH}\nCOPY $ALSO_NOPE /x\nRUN echo $IN_RUN\n";
+    let p = plan(src);
+    let messages: Vec<(&str, usize)> =
+        p.warnings.iter().map(|w| (w.message.as_str(), w.span.map_or(0, |s| s.line))).collect();
+    assert_eq!(
+        messages,
+        [
+            ("Usage of undefined variable '$NOPE'", 3),
+            ("Usage of undefined variable '$ALSO_NOPE'", 4)
+        ]
+    );
+}
