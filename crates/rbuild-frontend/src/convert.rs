@@ -1287,7 +1287,15 @@ fn check_arity(inst: &Instruction) -> Result<(), FrontendError> {
         }
         _ => None,
     };
-    message.map_or(Ok(()), Err)
+    if let Some(message) = message {
+        return Err(message);
+    }
+    if let Arguments::Pairs(pairs) = &inst.args
+        && let Some(pair) = pairs.iter().find(|p| p.key.value.is_empty())
+    {
+        return Err(FrontendError::new(format!("{name} names can not be blank"), pair.key.span));
+    }
+    Ok(())
 }
 
 /// `ARG =x` has no name.

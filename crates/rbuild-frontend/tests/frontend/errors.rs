@@ -65,6 +65,8 @@ fn stage_name_checks() {
         "invalid name for build stage: \"1X\", name can't start with a number or contain symbols"
     );
     assert_eq!(at("FROM busybox\nARG =x\n").0, "ARG names can not be blank");
+    assert_eq!(at("FROM busybox\nENV =x\n").0, "ENV names can not be blank");
+    assert_eq!(at("FROM busybox\nLABEL a=b =c\n").0, "LABEL names can not be blank");
     assert!(at("FROM busybox AS\n").0.contains("either one or three arguments"));
 }
 
