@@ -1,0 +1,184 @@
+//! The build plan: stages of typed steps, what the solver turns into work.
+
+use rbuild_runtime::{NetworkMode, RunMount};
+
+use crate::config::ImageConfig;
+use crate::error::Warning;
+use crate::options::Platform;
+
+/// The whole build, stage by stage, so the solver can build what the target
+/// needs and nothing else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Every stage in Dockerfile order; index = position.
+    pub stages: Vec<Stage>,
+    /// Index of the stage whose result is the image (`--target` or the last).
+    pub target: usize,
+    /// Non-fatal findings, such as a `--build-arg` nothing uses.
+    pub warnings: Vec<Warning>,
+}
+
+/// One `FROM` and the instructions after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stage {
+    /// Position among the stages, as `COPY --from=0` counts.
+    pub index: usize,
+    /// The `AS` name, lower-cased, as stages are looked up.
+    pub name: Option<String>,
+    /// What the stage starts from.
+    pub base: Base,
+    /// The platform the stage builds for (`FROM --platform` or the target's).
+    pub platform: Platform,
+    /// Reachable from the target through FROM, `COPY --from`, `RUN --mount
+    /// from=`; a stage nobody needs is never built, and is not planned
+    /// either: its `steps` are empty and its `config` the default.
+    pub needed: bool,
+    /// The instructions in order, ONBUILD triggers of the base first.
+    pub steps: Vec<Step>,
+    /// The image config after the stage's last instruction, base included.
+    pub config: ImageConfig,
+    /// MAINTAINER, the image's `author` field (outside `config`).
+    pub author: Option<String>,
+    /// The FROM line, for reports.
+    pub line: usize,
+}
+
+/// What a stage starts from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Base {
+    /// `FROM scratch`: an empty file system.
+    Scratch,
+    /// An earlier stage, by index.
+    Stage(usize),
+    /// An image from the store, by normalized reference
+    /// (`docker.io/library/alpine:latest`); `oci-layout://` references are
+    /// kept as written.
+    Image(String),
+}
+
+/// Where `COPY --from` or `RUN --mount from=` takes files from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StageRef {
+    /// An earlier stage, by index.
+    Stage(usize),
+    /// `scratch`: nothing to copy or mount.
+    Scratch,
+    /// An image from the store, by normalized reference.
+    Image(String),
+}
+
+/// One instruction of a stage, as the solver runs or records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// First Dockerfile line of the instruction (the FROM line for an
+    /// ONBUILD trigger), for reports and errors.
+    pub line: usize,
+    /// Last Dockerfile line of the instruction.
+    pub end_line: usize,
+    /// The instruction as written, unexpanded (so no secret or build-arg
+    /// value ever shows in a report); `ONBUILD ` prefixes a trigger.
+    pub text: String,
+    /// The image history entry (`created_by`) as BuildKit writes it; `None`
+    /// for instructions that leave none (ONBUILD). Build-arg values show
+    /// here for RUN, as in `docker history`.
+    pub history: Option<String>,
+    /// What to do.
+    pub op: Op,
+}
+
+/// What a step does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// RUN: a process in a container of the stage's file system.
+    Run {
+        /// argv; shell form already wrapped in the SHELL (default `/bin/sh -c`).
+        args: Vec<String>,
+        /// `KEY=value`: the image env plus the ARGs in scope, as BuildKit's
+        /// ExecOp env; part of the cache key.
+        env: Vec<String>,
+        /// Proxy variables (`HTTP_PROXY`… from `--build-arg`) given to the
+        /// process but kept out of the cache key and the history, as
+        /// BuildKit's ProxyEnv; a declared proxy ARG is in `env` as well.
+        proxy_env: Vec<String>,
+        /// Working directory, absolute.
+        cwd: String,
+        /// USER in force; empty is root.
+        user: String,
+        /// `--mount`s, values expanded, with `from=` resolved.
+        mounts: Vec<Mount>,
+        /// `--network`.
+        network: NetworkMode,
+        /// `--security=insecure`.
+        insecure: bool,
+        /// Files to mount read-only for the command: a heredoc with a
+        /// shebang becomes `/dev/pipes/<name>` (mode 0755), run as the command.
+        files: Vec<InlineFile>,
+    },
+    /// COPY or ADD.
+    Copy {
+        /// ADD (may fetch URLs and unpack archives) rather than COPY.
+        add: bool,
+        /// Source paths or URLs, expanded; heredoc sources are in `heredocs`.
+        sources: Vec<String>,
+        /// Destination, resolved against WORKDIR; a trailing `/` is kept
+        /// because it means "into this directory".
+        dest: String,
+        /// `--from`: a stage or an image instead of the build context.
+        from: Option<StageRef>,
+        /// `--chown`, expanded.
+        chown: Option<String>,
+        /// `--chmod`, expanded and checked (octal or symbolic).
+        chmod: Option<String>,
+        /// `--link`.
+        link: bool,
+        /// `--parents`.
+        parents: bool,
+        /// `--exclude` patterns, expanded.
+        exclude: Vec<String>,
+        /// Heredoc sources: file name and content (expanded unless the
+        /// delimiter was quoted, tabs stripped for `<<-`); each is a file
+        /// named after its delimiter, copied like any other source (so into
+        /// `dest` when it ends in `/`, else as `dest`).
+        heredocs: Vec<(String, String)>,
+        /// ADD `--checksum`, expanded.
+        checksum: Option<String>,
+        /// ADD `--keep-git-dir`.
+        keep_git_dir: bool,
+        /// ADD `--unpack`: `None` = BuildKit's default (local archives unpack).
+        unpack: Option<bool>,
+        /// USER in force, for files fetched or made without `--chown`.
+        user: String,
+    },
+    /// WORKDIR other than `/`: the directory must exist after, so BuildKit
+    /// makes it (with parents) as `user`.
+    Workdir {
+        /// Absolute, cleaned.
+        path: String,
+        /// USER in force, owner of the directories made.
+        user: String,
+    },
+    /// Metadata-only instructions (ENV, LABEL, CMD, ENTRYPOINT, EXPOSE,
+    /// VOLUME, USER, STOPSIGNAL, HEALTHCHECK, SHELL, ONBUILD, MAINTAINER, ARG,
+    /// WORKDIR `/`): they change `config` and later steps' env, make no layer.
+    Config,
+}
+
+/// One `RUN --mount`, with its stage or image source resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mount {
+    /// The mount as parsed (values expanded; its `from` as written).
+    pub spec: RunMount,
+    /// For bind and cache mounts with `from=`: the stage or image it names.
+    pub from: Option<StageRef>,
+}
+
+/// A file the frontend makes from the Dockerfile's own text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InlineFile {
+    /// Path inside the step.
+    pub path: String,
+    /// The content.
+    pub content: String,
+    /// Permission bits.
+    pub mode: u32,
+}
