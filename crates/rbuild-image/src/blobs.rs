@@ -46,6 +46,12 @@ impl Blobs {
         Ok(Blobs { root })
     }
 
+    /// The blobs of an existing layout at `root`, read only: nothing is
+    /// created there (an import must not change what it reads).
+    pub(crate) fn existing(root: &Path) -> Blobs {
+        Blobs { root: root.to_path_buf() }
+    }
+
     /// The root directory (the one holding `blobs/`).
     pub fn root(&self) -> &Path {
         &self.root

@@ -28,6 +28,23 @@ pub struct ImageSpec {
     pub annotations: BTreeMap<String, String>,
 }
 
+impl ImageSpec {
+    /// The image whose manifest has digest `manifest`, as the start of a
+    /// build on it (`FROM image`): its config (history included) and
+    /// layers. `FROM scratch` starts from `ImageConfig::for_host()` and no
+    /// layers instead.
+    pub fn from_image(blobs: &Blobs, manifest: &Digest) -> Result<ImageSpec> {
+        let m = read_manifest(blobs, manifest)?;
+        let config = read_config_blob(blobs, m.config().digest())?;
+        Ok(ImageSpec {
+            layers: read_layers(blobs, manifest)?,
+            config,
+            source_date_epoch: None,
+            annotations: BTreeMap::new(),
+        })
+    }
+}
+
 /// `value` as JSON with every object's keys sorted and no whitespace: the
 /// same value always gives the same bytes, whatever map types made it.
 pub fn canonical_json<T: Serialize>(value: &T) -> serde_json::Result<Vec<u8>> {

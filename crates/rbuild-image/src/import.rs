@@ -39,19 +39,21 @@ pub struct ImportedImage {
     pub manifest: Descriptor,
 }
 
-/// Imports every image of `path` into `blobs`: a directory holding an OCI
-/// layout (`index.json`) or an unpacked `docker save` (`manifest.json`),
-/// or a tar (optionally gzip) of either. Docker layers are recompressed to
+/// Imports every image of `path` into `blobs`: a directory holding an
+/// unpacked `docker save` (`manifest.json`, read first when both are there,
+/// as Docker 25+ writes both) or an OCI layout (`index.json`), or a tar
+/// (optionally gzip or zstd) of either. Docker layers are recompressed to
 /// gzip and their images rewritten as OCI manifests (the config is kept
 /// byte for byte, so the image ID stays); OCI blobs are copied as they are.
 pub fn import(blobs: &Blobs, path: &Path) -> Result<Vec<ImportedImage>> {
     let meta = fs::metadata(path).map_err(io_err(path))?;
     if meta.is_dir() {
-        if path.join("index.json").is_file() {
-            return import_oci(blobs, path);
-        }
+        // Docker 25+ writes both; manifest.json has the names.
         if path.join("manifest.json").is_file() {
             return import_docker(blobs, path);
+        }
+        if path.join("index.json").is_file() {
+            return import_oci(blobs, path);
         }
         return Err(invalid(
             path,
@@ -340,7 +342,7 @@ const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+j
 const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 
 fn import_oci(blobs: &Blobs, dir: &Path) -> Result<Vec<ImportedImage>> {
-    let layout = Blobs::new(dir)?;
+    let layout = Blobs::existing(dir);
     let index_path = dir.join("index.json");
     let index: ImageIndex = parse_json(&index_path, "an OCI image index")?;
     let mut out = Vec::new();

@@ -87,10 +87,12 @@ pub fn normalize_name(name: &str) -> Result<String> {
 }
 
 /// The short form users type and Docker prints: `docker.io/library/` and
-/// `docker.io/` dropped (`docker.io/library/busybox:local` → `busybox:local`).
+/// `docker.io/` dropped (`docker.io/library/busybox:local` → `busybox:local`,
+/// `docker.io/user/app:1` → `user/app:1`).
 pub fn familiar_name(normalized: &str) -> &str {
-    normalized
-        .strip_prefix("docker.io/library/")
-        .or_else(|| normalized.strip_prefix("docker.io/"))
-        .unwrap_or(normalized)
+    let Some(rest) = normalized.strip_prefix("docker.io/") else { return normalized };
+    match rest.strip_prefix("library/") {
+        Some(short) if !short.split(['@', ':']).next().unwrap_or_default().contains('/') => short,
+        _ => rest,
+    }
 }

@@ -27,7 +27,12 @@ fn an_image_reads_back_as_written() {
     assert_eq!(config.created.as_deref(), Some("2023-11-14T22:13:20Z"));
     assert_eq!(config.os, "linux");
     assert!(config.history[1].empty_layer);
-    assert_eq!(read_layers(&blobs, manifest.digest()).unwrap(), [layer]);
+    assert_eq!(read_layers(&blobs, manifest.digest()).unwrap(), std::slice::from_ref(&layer));
+    let spec = rbuild_image::ImageSpec::from_image(&blobs, manifest.digest()).unwrap();
+    assert_eq!(spec.layers, [layer]);
+    assert_eq!(spec.config, config);
+    // Written again unchanged, it is the same image.
+    assert_eq!(write_image(&blobs, &spec).unwrap(), manifest);
     // Canonical: sorted keys, no spaces, empty fields left out.
     let raw = String::from_utf8(blobs.read(m.config().digest()).unwrap()).unwrap();
     assert!(raw.starts_with(r#"{"architecture":""#), "{raw}");

@@ -32,4 +32,9 @@ fn familiar_names_drop_the_defaults() {
     assert_eq!(familiar_name("docker.io/library/busybox:local"), "busybox:local");
     assert_eq!(familiar_name("docker.io/user/app:latest"), "user/app:latest");
     assert_eq!(familiar_name("ghcr.io/o/r:v1"), "ghcr.io/o/r:v1");
+    assert_eq!(familiar_name("docker.io/library/a/b:1"), "library/a/b:1");
+    for typed in ["busybox", "busybox:local", "alpine:3.20", "user/app:1"] {
+        let full = normalize_name(typed).unwrap();
+        assert_eq!(normalize_name(familiar_name(&full)).unwrap(), full, "{typed}");
+    }
 }
