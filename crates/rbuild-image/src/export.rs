@@ -232,7 +232,8 @@ struct DockerManifest {
 /// form). Laid out as Docker 25+ writes it: the blobs at
 /// `blobs/sha256/<hex>` (layers gzip, which `docker load` decompresses;
 /// Docker 20.10 reads them too), `manifest.json` pointing at them, and the
-/// same blobs as an OCI layout (`oci-layout`, `index.json`).
+/// same blobs as an OCI layout (`oci-layout`, `index.json`). An image with
+/// zstd layers is refused: `docker load` cannot read them.
 pub fn export_docker_archive(
     blobs: &Blobs,
     manifest: &Descriptor,
@@ -241,6 +242,12 @@ pub fn export_docker_archive(
 ) -> Result<()> {
     let digests = image_blobs(blobs, manifest)?;
     let m = read_manifest(blobs, manifest.digest())?;
+    if let Some(zstd) = m.layers().iter().find(|l| *l.media_type() == MediaType::ImageLayerZstd) {
+        return Err(invalid(
+            dest,
+            format!("layer {} is zstd, which docker load cannot read: use gzip", zstd.digest()),
+        ));
+    }
     let mut tags = Vec::new();
     let mut entries = Vec::new();
     for tag in repo_tags {

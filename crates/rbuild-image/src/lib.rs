@@ -18,6 +18,41 @@ images made of them.
 * [`export_oci_layout`], [`export_oci_archive`] and
   [`export_docker_archive`] write an image out; [`import`] reads `docker
   save` archives and OCI archives or layouts in.
+
+Image names: the store keys images by [`normalize_name`] (`busybox` →
+`docker.io/library/busybox:latest`, `busybox:local` →
+`docker.io/library/busybox:local`); look a `FROM` up by normalizing what
+the user typed, and print names with [`familiar_name`].
+
+# Example
+
+From a finished step's upper directory to an image and its exports:
+
+```rust,no_run
+use std::path::Path;
+use rbuild_image::{
+    Blobs, Compression, DiffOptions, History, ImageConfig, ImageSpec, export_oci_layout,
+    layer_from_dir, timestamp, write_image,
+};
+
+# fn main() -> Result<(), Box<dyn std::error::Error>> {
+let epoch = Some(1_700_000_000);
+let blobs = Blobs::new("/var/lib/rbuild")?;
+let options = DiffOptions { source_date_epoch: epoch };
+let (layer, _stats) = layer_from_dir(&blobs, Path::new("/upper"), &options, Compression::Gzip)?;
+let mut config = ImageConfig::for_host();
+config.created = Some(timestamp(epoch));
+config.history.push(History {
+    created: Some(timestamp(epoch)),
+    created_by: Some("RUN make".into()),
+    ..History::default()
+});
+let spec = ImageSpec { config, layers: vec![layer], source_date_epoch: epoch, ..ImageSpec::default() };
+let manifest = write_image(&blobs, &spec)?;
+export_oci_layout(&blobs, &manifest, Path::new("out"), "latest")?;
+# Ok(())
+# }
+```
 */
 #![deny(missing_docs)]
 

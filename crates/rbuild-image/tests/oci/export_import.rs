@@ -218,3 +218,28 @@ fn the_peers_base_images_import_when_present() {
         assert_eq!(fs::read_link(snapshot.join("bin/sh")).unwrap().to_str(), Some("busybox"));
     }
 }
+
+#[test]
+fn zstd_layers_stay_out_of_docker_archives() {
+    let (dir, blobs) = store();
+    let tree = sample_tree(dir.path());
+    let options = DiffOptions { source_date_epoch: Some(0) };
+    let (layer, _) =
+        rbuild_image::layer_from_dir(&blobs, &tree, &options, rbuild_image::Compression::Zstd)
+            .unwrap();
+    let spec = rbuild_image::ImageSpec {
+        config: rbuild_image::ImageConfig::for_host(),
+        layers: vec![layer],
+        ..rbuild_image::ImageSpec::default()
+    };
+    let manifest = rbuild_image::write_image(&blobs, &spec).unwrap();
+    let out = dir.path().join("docker.tar");
+    let err = export_docker_archive(&blobs, &manifest, &[], &out).unwrap_err();
+    assert!(err.to_string().contains("zstd"), "{err}");
+    assert!(!out.exists());
+    // An OCI layout takes them, and they import back.
+    let layout = dir.path().join("layout");
+    export_oci_layout(&blobs, &manifest, &layout, "z").unwrap();
+    let (_d2, fresh) = store();
+    assert_eq!(import(&fresh, &layout).unwrap()[0].manifest, manifest);
+}
