@@ -34,6 +34,11 @@ pub fn apply<R: Read>(layer: R, dest: &Path) -> Result<ApplyStats, LayerError> {
         let raw = String::from_utf8_lossy(&item.path_bytes()).into_owned();
         let refused = |why| LayerError::Refused { path: raw.clone(), why };
         let rel = safe_relative(&raw).ok_or_else(|| refused("not a plain relative path"))?;
+        if rel.as_os_str().is_empty() {
+            // `./`, the layer's root: tars made with `tar -C dir .` start
+            // with it; the snapshot directory is already there.
+            continue;
+        }
         let target = dest.join(&rel);
         prepare_parents(dest, &rel).map_err(|why| match why {
             Prepare::Symlink => refused("a parent directory is a symlink"),
@@ -149,7 +154,8 @@ pub fn apply<R: Read>(layer: R, dest: &Path) -> Result<ApplyStats, LayerError> {
     Ok(stats)
 }
 
-/// `path` as a relative path of normal components only, or `None`.
+/// `path` as a relative path of normal components only (empty for the
+/// root itself), or `None`.
 fn safe_relative(path: &str) -> Option<PathBuf> {
     let mut out = PathBuf::new();
     for component in Path::new(path).components() {
@@ -159,7 +165,7 @@ fn safe_relative(path: &str) -> Option<PathBuf> {
             Component::ParentDir | Component::RootDir | Component::Prefix(_) => return None,
         }
     }
-    (!out.as_os_str().is_empty()).then_some(out)
+    Some(out)
 }
 
 enum Prepare {

@@ -96,3 +96,16 @@ fn a_plain_layer_applies_with_modes_and_links() {
     assert_eq!(fs::read_link(d.join("app/sym")).unwrap().to_str(), Some("run.sh"));
     assert_eq!(fs::read_to_string(d.join("implied/parent/file")).unwrap(), "x");
 }
+
+#[test]
+fn the_root_entry_of_a_tar_made_with_dot_is_skipped() {
+    let mut t = Vec::new();
+    entry(&mut t, b"./", tar::EntryType::Directory, b"", b"");
+    entry(&mut t, b"./bin/", tar::EntryType::Directory, b"", b"");
+    entry(&mut t, b"./bin/sh", tar::EntryType::Regular, b"", b"#!");
+    t.extend_from_slice(&[0u8; 1024]);
+    let dest = tempfile::tempdir().unwrap();
+    let stats = apply(t.as_slice(), dest.path()).unwrap();
+    assert_eq!(stats.entries, 2);
+    assert_eq!(fs::read_to_string(dest.path().join("bin/sh")).unwrap(), "#!");
+}

@@ -1,0 +1,284 @@
+//! The image configuration: OCI's fields plus the ones Docker and BuildKit
+//! add (Healthcheck, OnBuild, Shell), with unknown fields kept.
+//!
+//! Own serde types rather than `oci_spec::image::ImageConfiguration`:
+//! oci-spec's `Config` has no Healthcheck, OnBuild or Shell and drops
+//! unknown fields, so a base image read and written back would lose them,
+//! and its labels are a `HashMap`. The manifest, index, descriptors and
+//! digests are oci-spec's.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use oci_spec::image::Digest;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+/// `application/vnd.oci.image.config.v1+json` as a document.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImageConfig {
+    /// RFC 3339 creation time (UTC, `Z`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// Who made the image (MAINTAINER).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// CPU architecture in Go's spelling (`amd64`, `arm64`).
+    #[serde(default)]
+    pub architecture: String,
+    /// Operating system in Go's spelling (`linux`).
+    #[serde(default)]
+    pub os: String,
+    /// CPU variant (`v8` for arm64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// What a container of the image runs with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<ContainerConfig>,
+    /// The layers' uncompressed digests, bottom first.
+    #[serde(default)]
+    pub rootfs: RootFs,
+    /// One entry per build step, `empty_layer` for metadata-only ones.
+    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<History>,
+    /// Fields this type does not know, kept as they came.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// The `config` object: the defaults a container of the image runs with.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerConfig {
+    /// USER: `user`, `uid`, `user:group` or `uid:gid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// EXPOSE: `port/proto` (a JSON object of empty objects on disk).
+    #[serde(
+        default,
+        deserialize_with = "set_from_map",
+        serialize_with = "set_as_map",
+        skip_serializing_if = "BTreeSet::is_empty"
+    )]
+    pub exposed_ports: BTreeSet<String>,
+    /// ENV: `KEY=value`, in order.
+    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    /// ENTRYPOINT (`None` when unset, which differs from an empty list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
+    /// CMD (`None` when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<Vec<String>>,
+    /// VOLUME: container paths (a JSON object of empty objects on disk).
+    #[serde(
+        default,
+        deserialize_with = "set_from_map",
+        serialize_with = "set_as_map",
+        skip_serializing_if = "BTreeSet::is_empty"
+    )]
+    pub volumes: BTreeSet<String>,
+    /// WORKDIR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    /// LABEL.
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub labels: BTreeMap<String, String>,
+    /// STOPSIGNAL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    /// HEALTHCHECK (Docker extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<Healthcheck>,
+    /// ONBUILD triggers, as written (Docker extension).
+    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
+    pub on_build: Vec<String>,
+    /// SHELL (Docker extension).
+    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
+    pub shell: Vec<String>,
+    /// Fields this type does not know (`ArgsEscaped`, `Hostname`…), kept.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// HEALTHCHECK as Docker stores it: durations in nanoseconds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Healthcheck {
+    /// `["NONE"]`, `["CMD", args…]` or `["CMD-SHELL", command]`.
+    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
+    pub test: Vec<String>,
+    /// `--interval`, nanoseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<i64>,
+    /// `--timeout`, nanoseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<i64>,
+    /// `--start-period`, nanoseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_period: Option<i64>,
+    /// `--start-interval`, nanoseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_interval: Option<i64>,
+    /// `--retries`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<i64>,
+}
+
+/// `rootfs`: always `{"type": "layers", "diff_ids": [...]}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RootFs {
+    /// Always `layers`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The uncompressed digest of each layer, bottom first.
+    #[serde(default, deserialize_with = "null_default")]
+    pub diff_ids: Vec<Digest>,
+}
+
+impl Default for RootFs {
+    fn default() -> Self {
+        RootFs { kind: "layers".to_owned(), diff_ids: Vec::new() }
+    }
+}
+
+/// One history entry: what a build step was.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    /// RFC 3339 time of the step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// The instruction, as `docker history` shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// Who made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// True for a step that made no layer (ENV, CMD…).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub empty_layer: bool,
+}
+
+impl ImageConfig {
+    /// An empty config for this machine's platform (`linux`, Go's name of
+    /// the CPU), as `FROM scratch` starts.
+    pub fn for_host() -> ImageConfig {
+        ImageConfig {
+            architecture: go_arch(std::env::consts::ARCH).to_owned(),
+            os: "linux".to_owned(),
+            ..ImageConfig::default()
+        }
+    }
+}
+
+/// Go's (and so OCI's) name of a Rust target architecture.
+pub fn go_arch(rust_arch: &str) -> &str {
+    match rust_arch {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "arm" => "arm",
+        "powerpc64" => "ppc64le",
+        "riscv64" => "riscv64",
+        "s390x" => "s390x",
+        other => other,
+    }
+}
+
+/// The `created` time of a step or image now: `SOURCE_DATE_EPOCH` when it
+/// is set (as BuildKit does, so equal inputs give equal digests), else the
+/// clock.
+pub fn timestamp(source_date_epoch: Option<u64>) -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    rfc3339(source_date_epoch.unwrap_or(now))
+}
+
+/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn rfc3339(secs: u64) -> String {
+    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX);
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Seconds since the epoch of an RFC 3339 time (`Z` or `±HH:MM`; fractions
+/// ignored), or `None` when it does not parse.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = text.get(range)?;
+        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+    };
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut rest = &text[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        rest = frac.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") && &rest[3..4] == ":" => {
+            let sign = if rest.starts_with('-') { -1 } else { 1 };
+            sign * (rest[1..3].parse::<i64>().ok()? * 3600 + rest[4..6].parse::<i64>().ok()? * 60)
+        }
+        _ => return None,
+    };
+    // Days since the epoch of a civil date (H. Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
+fn null_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+fn set_from_map<'de, D>(deserializer: D) -> Result<BTreeSet<String>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let map = Option::<BTreeMap<String, serde::de::IgnoredAny>>::deserialize(deserializer)?;
+    Ok(map.unwrap_or_default().into_keys().collect())
+}
+
+fn set_as_map<S: Serializer>(set: &BTreeSet<String>, serializer: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap as _;
+    let mut map = serializer.serialize_map(Some(set.len()))?;
+    for key in set {
+        map.serialize_entry(key, &BTreeMap::<String, Value>::new())?;
+    }
+    map.end()
+}
