@@ -1,5 +1,6 @@
 //! End-to-end tests of the `rbuild` binary.
 
+mod build;
 mod context;
 mod lint;
 mod parse;

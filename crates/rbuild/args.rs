@@ -21,6 +21,12 @@ pub(crate) enum Command {
     Context(ContextCommand),
     /// Check Dockerfiles for layer bloat, unpinned images and BuildKit's warnings.
     Lint(LintArgs),
+    /// Build an image from a Dockerfile and a context directory.
+    Build(Box<BuildArgs>),
+    /// Put the images of a docker-archive, OCI archive or OCI layout in the store.
+    Load(LoadArgs),
+    /// Empty the build cache (with -a, also every image).
+    Prune(PruneArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,4 +105,60 @@ pub(crate) enum LintSeverity {
     Warning,
     /// Any finding fails.
     Info,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct BuildArgs {
+    /// Name and optionally a tag (`name:tag`); may be given several times.
+    #[arg(short = 't', long = "tag")]
+    pub(crate) tags: Vec<String>,
+    /// The Dockerfile (default: CONTEXT/Dockerfile).
+    #[arg(short = 'f', long = "file")]
+    pub(crate) file: Option<PathBuf>,
+    /// A build-time variable, `KEY=VALUE`, or `KEY` to take it from the environment.
+    #[arg(long = "build-arg")]
+    pub(crate) build_args: Vec<String>,
+    /// The stage to build (default: the last).
+    #[arg(long)]
+    pub(crate) target: Option<String>,
+    /// Run every step, ignoring the cache.
+    #[arg(long)]
+    pub(crate) no_cache: bool,
+    /// Progress output: auto, tty, plain or json.
+    #[arg(long, default_value = "auto")]
+    pub(crate) progress: String,
+    /// Also write the image out: `type=oci|docker|local|tar,dest=PATH`.
+    #[arg(short = 'o', long = "output")]
+    pub(crate) outputs: Vec<String>,
+    /// Write the cache report (every step: hit or miss, why, time, bytes) as JSON.
+    #[arg(long)]
+    pub(crate) report: Option<PathBuf>,
+    /// Write the image ID (the config digest) to this file.
+    #[arg(long)]
+    pub(crate) iidfile: Option<PathBuf>,
+    /// Set a label on the image, `KEY=VALUE`.
+    #[arg(long = "label")]
+    pub(crate) labels: Vec<String>,
+    /// Network of RUN steps: default (the host's), none or host.
+    #[arg(long)]
+    pub(crate) network: Option<String>,
+    /// The build context directory.
+    pub(crate) context: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct LoadArgs {
+    /// A docker-archive (`docker save`), an OCI archive, or an OCI layout directory.
+    #[arg(short = 'i', long = "input")]
+    pub(crate) input: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct PruneArgs {
+    /// Also remove every image and its blobs.
+    #[arg(short = 'a', long)]
+    pub(crate) all: bool,
+    /// Do not ask for confirmation.
+    #[arg(short = 'f', long)]
+    pub(crate) force: bool,
 }

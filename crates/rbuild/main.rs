@@ -1,6 +1,7 @@
 //! rbuild: a Dockerfile build toolchain.
 
 mod args;
+mod build;
 mod commands;
 
 use std::io::Write as _;

@@ -26,6 +26,28 @@ pub struct ApplyStats {
 /// entry already unpacked. Needs root (device nodes, owners, trusted
 /// xattrs).
 pub fn apply<R: Read>(layer: R, dest: &Path) -> Result<ApplyStats, LayerError> {
+    apply_with(layer, dest, Whiteouts::Overlay)
+}
+
+/// Unpacks layer after layer into one plain directory (the final root file
+/// system, `--output type=local`): whiteouts delete what earlier layers put
+/// there instead of becoming overlayfs markers.
+pub fn apply_flat<R: Read>(layer: R, dest: &Path) -> Result<ApplyStats, LayerError> {
+    apply_with(layer, dest, Whiteouts::Delete)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Whiteouts {
+    Overlay,
+    Delete,
+}
+
+fn apply_with<R: Read>(
+    layer: R,
+    dest: &Path,
+    whiteouts: Whiteouts,
+) -> Result<ApplyStats, LayerError> {
+    let mut written: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
     let mut archive = tar::Archive::new(layer);
     let mut stats = ApplyStats::default();
     let mut dirs: Vec<(PathBuf, u64)> = Vec::new();
@@ -49,6 +71,18 @@ pub fn apply<R: Read>(layer: R, dest: &Path) -> Result<ApplyStats, LayerError> {
         let base = rel.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
         if base == OPAQUE_WHITEOUT {
             let dir = target.parent().unwrap_or(dest);
+            if whiteouts == Whiteouts::Delete {
+                // Hide what earlier layers put in the directory, keeping
+                // what this layer wrote there.
+                for entry in fs::read_dir(dir).map_err(io_at(dir))?.flatten() {
+                    let path = entry.path();
+                    if !written.iter().any(|w| w.starts_with(&path)) {
+                        remove_existing(&path).map_err(io_at(&path))?;
+                    }
+                }
+                stats.whiteouts += 1;
+                continue;
+            }
             xattr::set(dir, OVERLAY_OPAQUE_XATTR, b"y").map_err(io_at(dir))?;
             stats.whiteouts += 1;
             continue;
@@ -59,12 +93,17 @@ pub fn apply<R: Read>(layer: R, dest: &Path) -> Result<ApplyStats, LayerError> {
             }
             let path = target.with_file_name(hidden);
             remove_existing(&path).map_err(io_at(&path))?;
+            if whiteouts == Whiteouts::Delete {
+                stats.whiteouts += 1;
+                continue;
+            }
             mknod(&path, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))
                 .map_err(|e| io_at(&path)(io::Error::from_raw_os_error(e as i32)))?;
             stats.whiteouts += 1;
             continue;
         }
 
+        written.insert(target.clone());
         let header = item.header();
         let mode = header.mode().map_err(io_at(&target))? & 0o7777;
         let uid = header.uid().ok().and_then(|u| u32::try_from(u).ok());

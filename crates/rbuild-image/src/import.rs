@@ -106,7 +106,10 @@ fn safe_relative(path: &str) -> Option<PathBuf> {
 
 /// A reader that undoes gzip or zstd when the stream starts with their
 /// magic, and passes plain bytes through.
-fn decompressed<'a, R: Read + 'a>(reader: R, source: &Path) -> Result<Box<dyn Read + 'a>> {
+pub(crate) fn decompressed<'a, R: Read + 'a>(
+    reader: R,
+    source: &Path,
+) -> Result<Box<dyn Read + 'a>> {
     let mut buffered = BufReader::new(reader);
     let head = buffered.fill_buf().map_err(io_err(source))?;
     Ok(if head.starts_with(&[0x1f, 0x8b]) {

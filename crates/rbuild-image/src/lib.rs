@@ -70,9 +70,11 @@ mod name;
 /// oci-spec's types (descriptors, digests, manifests) are part of this API.
 pub use oci_spec;
 
-pub use apply::{ApplyStats, apply};
+pub use apply::{ApplyStats, apply, apply_flat};
 pub use blobs::{Blob, BlobWriter, Blobs, sha256_digest};
-pub use compress::{Compression, Layer, LayerWriter, compress_layer, layer_from_dir};
+pub use compress::{
+    Compression, Layer, LayerWriter, compress_layer, layer_from_dir, open_layer, tar_dir,
+};
 pub use config::{
     ContainerConfig, Healthcheck, History, ImageConfig, RootFs, go_arch, parse_rfc3339, rfc3339,
     timestamp,

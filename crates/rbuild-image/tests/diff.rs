@@ -5,7 +5,10 @@ use std::fs;
 
 use rbuild_image::{DiffOptions, diff};
 
-fn entries(layer: &[u8]) -> Vec<(String, Vec<(String, Vec<u8>)>)> {
+/// Each entry's path and its PAX records.
+type Entries = Vec<(String, Vec<(String, Vec<u8>)>)>;
+
+fn entries(layer: &[u8]) -> Entries {
     let mut archive = tar::Archive::new(layer);
     archive
         .entries()

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod build;
 mod context;
 mod lint;
 mod parse;
@@ -13,5 +14,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Parse(args) => parse::run(&args),
         Command::Context(ContextCommand::Ls(args)) => context::ls(&args),
         Command::Lint(args) => lint::run(&args),
+        Command::Build(args) => build::run(&args),
+        Command::Load(args) => build::load(&args),
+        Command::Prune(args) => build::prune(&args),
     }
 }

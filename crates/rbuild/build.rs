@@ -1,0 +1,826 @@
+//! `rbuild build`: the Dockerfile's plan becomes a graph of steps, solved
+//! in parallel against the store's cache; each step that misses runs (RUN
+//! in namespaces, COPY and WORKDIR as file operations on the mounted
+//! overlay) and becomes a layer; the target stage becomes an image.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::str::FromStr as _;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use rbuild_cache::{CacheKey, CacheRecord, KeyBuilder, Kind, LayerRef, SnapshotId, Store};
+use rbuild_frontend::{Base, Op, Plan, StageRef, Step};
+use rbuild_image::oci_spec::image::{Descriptor, Digest, MediaType};
+use rbuild_image::{Blobs, Compression, DiffOptions, History, Layer};
+use rbuild_runtime::{
+    CacheMounts, CacheOwner, CopyAction, CopySource, CopySpec, Executor, Mount, NetworkMode,
+    RootFs, RunMount, Secrets, StepSpec,
+};
+use rbuild_solver::{Cancel, Graph, SolveError, VertexId};
+use serde::Serialize;
+
+/// Everything one build needs, validated by the command line.
+#[derive(Clone, Debug)]
+pub(crate) struct BuildConfig {
+    pub(crate) context: PathBuf,
+    pub(crate) dockerfile: PathBuf,
+    pub(crate) tags: Vec<String>,
+    pub(crate) build_args: BTreeMap<String, Option<String>>,
+    pub(crate) target: Option<String>,
+    pub(crate) no_cache: bool,
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) network: Option<NetworkMode>,
+    pub(crate) source_date_epoch: Option<u64>,
+    pub(crate) plain: bool,
+}
+
+/// One line of the cache report (`--report`).
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct StepReport {
+    pub(crate) stage: String,
+    pub(crate) line: usize,
+    pub(crate) instruction: String,
+    pub(crate) cached: bool,
+    pub(crate) reason: Option<String>,
+    pub(crate) seconds: f64,
+    pub(crate) bytes: u64,
+}
+
+/// What a build produced.
+pub(crate) struct BuildOutcome {
+    pub(crate) manifest: Descriptor,
+    pub(crate) config_digest: String,
+    pub(crate) steps: Vec<StepReport>,
+    pub(crate) warnings: Vec<String>,
+}
+
+/// The result of one vertex: a file system state and the image pieces
+/// that describe it.
+#[derive(Clone, Debug)]
+struct State {
+    key: CacheKey,
+    snapshot: Option<SnapshotId>,
+    layers: Vec<Layer>,
+    history: Vec<History>,
+}
+
+enum Vertex<'p> {
+    Scratch,
+    Image(String),
+    Step { stage: usize, step: &'p Step },
+}
+
+/// A failed step, with what the user needs to see.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StepError {
+    #[error("{dockerfile}:{line}: {instruction}\n  the command exited with code {code}{tail}")]
+    RunFailed { dockerfile: String, line: usize, instruction: String, code: i32, tail: String },
+    #[error("{dockerfile}:{line}: {instruction}\n  {message}")]
+    Failed { dockerfile: String, line: usize, instruction: String, message: String },
+}
+
+struct Ctx<'a> {
+    cfg: &'a BuildConfig,
+    plan: &'a Plan,
+    store: &'a Store,
+    blobs: &'a Blobs,
+    executor: Executor,
+    cache_mounts: CacheMounts,
+    dockerignore: String,
+    stat_cache: Mutex<rbuild_context::StatCache>,
+    reports: Mutex<Vec<(usize, usize, StepReport)>>,
+    out: Mutex<std::io::Stderr>,
+    /// The last vertex of each stage, so `--from` can find its state.
+    stage_vertex: Vec<Option<VertexId>>,
+}
+
+fn say(ctx: &Ctx<'_>, text: &str) {
+    let mut out = ctx.out.lock().unwrap_or_else(|p| p.into_inner());
+    let _ = writeln!(out, "{text}");
+}
+
+fn stage_label(plan: &Plan, stage: usize) -> String {
+    plan.stages[stage].name.clone().unwrap_or_else(|| stage.to_string())
+}
+
+fn layer_ref(layer: &Layer) -> LayerRef {
+    LayerRef {
+        digest: layer.descriptor.digest().to_string(),
+        diff_id: layer.diff_id.to_string(),
+        size: layer.descriptor.size(),
+        media_type: layer.descriptor.media_type().to_string(),
+    }
+}
+
+fn layer_from_ref(r: &LayerRef) -> anyhow::Result<Layer> {
+    let digest = Digest::from_str(&r.digest).context("layer digest in a cache record")?;
+    let diff_id = Digest::from_str(&r.diff_id).context("diff_id in a cache record")?;
+    Ok(Layer {
+        descriptor: Descriptor::new(MediaType::from(r.media_type.as_str()), r.size, digest),
+        diff_id,
+    })
+}
+
+fn history(step: &Step, empty: bool, epoch: Option<u64>) -> History {
+    History {
+        created: Some(rbuild_image::timestamp(epoch)),
+        created_by: step.history.clone(),
+        author: None,
+        comment: Some("rbuild".to_owned()),
+        empty_layer: empty,
+    }
+}
+
+/// Builds the image; the caller holds the store's shared lock.
+pub(crate) fn build(cfg: &BuildConfig, store: &Store) -> anyhow::Result<BuildOutcome> {
+    let source = std::fs::read(&cfg.dockerfile)
+        .with_context(|| format!("cannot read {}", cfg.dockerfile.display()))?;
+    let source = String::from_utf8_lossy(&source).into_owned();
+    let path = cfg.dockerfile.display().to_string();
+    let df = rbuild_syntax::parse(&source)
+        .map_err(|e| anyhow::anyhow!("{}", e.render(&path, &source, false)))?;
+    let blobs = Blobs::new(store.root())?;
+    let images = StoreImages { store, blobs: &blobs };
+    let options = rbuild_frontend::BuildOptions {
+        build_args: cfg.build_args.clone(),
+        target: cfg.target.clone(),
+        platform: rbuild_frontend::Platform::default(),
+        host_env: std::env::vars().collect(),
+        labels: cfg.labels.clone(),
+        network: cfg.network.unwrap_or_default(),
+    };
+    let plan = rbuild_frontend::plan(&df, &source, &options, &images)
+        .map_err(|e| anyhow::anyhow!("{}", e.render(&path, &source, false)))?;
+    let warnings: Vec<String> = plan.warnings.iter().map(|w| w.message.clone()).collect();
+
+    let ignore_file = rbuild_context::load_ignore(&cfg.context, Some(&cfg.dockerfile))?;
+    let dockerignore =
+        ignore_file.patterns().iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n");
+    let stat_path = stat_cache_path(store, &cfg.context);
+    let mut ctx = Ctx {
+        cfg,
+        plan: &plan,
+        store,
+        blobs: &blobs,
+        executor: Executor::current_exe(),
+        cache_mounts: CacheMounts::new(store.cache_mounts_dir()),
+        dockerignore,
+        stat_cache: Mutex::new(rbuild_context::StatCache::load(&stat_path)),
+        reports: Mutex::new(Vec::new()),
+        out: Mutex::new(std::io::stderr()),
+        stage_vertex: vec![None; plan.stages.len()],
+    };
+
+    // The graph: one vertex per base and per step, equal ones merged.
+    let mut graph: Graph<Vertex<'_>, String> = Graph::new();
+    let mut vertex_key: BTreeMap<VertexId, String> = BTreeMap::new();
+    for (index, stage) in plan.stages.iter().enumerate() {
+        if !stage.needed {
+            continue;
+        }
+        let mut prev = match &stage.base {
+            Base::Scratch => graph.add("scratch".into(), Vertex::Scratch, &[]),
+            Base::Image(r) => graph.add(format!("image {r}"), Vertex::Image(r.clone()), &[]),
+            Base::Stage(i) => {
+                ctx.stage_vertex[*i].context("a stage built before the one it uses")?
+            }
+        };
+        for step in &stage.steps {
+            let mut deps = vec![prev];
+            let from = match &step.op {
+                Op::Copy { from: Some(f), .. } => vec![f.clone()],
+                Op::Run { mounts, .. } => mounts.iter().filter_map(|m| m.from.clone()).collect(),
+                _ => Vec::new(),
+            };
+            for f in from {
+                deps.push(match f {
+                    StageRef::Stage(i) => {
+                        ctx.stage_vertex[i].context("a stage used before it is built")?
+                    }
+                    StageRef::Image(r) => graph.add(format!("image {r}"), Vertex::Image(r), &[]),
+                    StageRef::Scratch => graph.add("scratch".into(), Vertex::Scratch, &[]),
+                });
+            }
+            let dep_keys: Vec<&str> =
+                deps.iter().map(|d| vertex_key.get(d).map_or("", String::as_str)).collect();
+            let key =
+                blake3::hash(format!("{dep_keys:?}|{:?}", step.op).as_bytes()).to_hex().to_string();
+            let id = graph.add(key.clone(), Vertex::Step { stage: index, step }, &deps);
+            vertex_key.insert(id, key);
+            prev = id;
+        }
+        ctx.stage_vertex[index] = Some(prev);
+    }
+    let target = ctx.stage_vertex[plan.target].context("the target stage has no vertex")?;
+
+    let cancel = Cancel::default();
+    let ctx_ref = &ctx;
+    let results =
+        rbuild_solver::solve(&graph, &[target], 16, &cancel, |id, vertex, inputs, cancel| {
+            run_vertex(ctx_ref, id, vertex, inputs, cancel)
+        });
+    let results = match results {
+        Ok(r) => r,
+        Err(SolveError::Failed { error, .. }) => return Err(error),
+        Err(e) => bail!("{e}"),
+    };
+    let final_state = results.get(&target).context("the target produced nothing")?.clone();
+
+    // The image.
+    let stage = &plan.stages[plan.target];
+    let container: rbuild_image::ContainerConfig =
+        serde_json::from_value(serde_json::to_value(&stage.config)?)?;
+    let mut config = rbuild_image::ImageConfig::for_host();
+    config.config = Some(container);
+    config.author = stage.author.clone();
+    config.history = final_state.history.clone();
+    config.created = Some(rbuild_image::timestamp(cfg.source_date_epoch));
+    let spec = rbuild_image::ImageSpec {
+        config,
+        layers: final_state.layers.clone(),
+        source_date_epoch: cfg.source_date_epoch,
+        annotations: BTreeMap::new(),
+    };
+    let manifest = rbuild_image::write_image(&blobs, &spec)?;
+    let config_digest =
+        rbuild_image::read_manifest(&blobs, manifest.digest())?.config().digest().to_string();
+    for tag in &cfg.tags {
+        let name = rbuild_image::normalize_name(tag)?;
+        store.tag(&name, manifest.digest().as_ref())?;
+    }
+    if let Ok(stat) = ctx.stat_cache.get_mut() {
+        let _ = stat.save(&stat_path);
+    }
+    let mut reports = std::mem::take(ctx.reports.get_mut().unwrap_or_else(|p| p.into_inner()));
+    reports.sort_by_key(|(stage, line, _)| (*stage, *line));
+    Ok(BuildOutcome {
+        manifest,
+        config_digest,
+        steps: reports.into_iter().map(|(_, _, r)| r).collect(),
+        warnings,
+    })
+}
+
+fn stat_cache_path(store: &Store, context: &Path) -> PathBuf {
+    let canonical = context.canonicalize().unwrap_or_else(|_| context.to_owned());
+    let name = blake3::hash(canonical.as_os_str().as_encoded_bytes()).to_hex();
+    store.root().join("state").join(format!("context-{}.json", &name[..24]))
+}
+
+/// Base images from the store, for the frontend.
+struct StoreImages<'a> {
+    store: &'a Store,
+    blobs: &'a Blobs,
+}
+
+impl rbuild_frontend::BaseImages for StoreImages<'_> {
+    fn config(&self, reference: &str) -> Option<rbuild_frontend::ImageConfig> {
+        let manifest = self.store.resolve(reference)?;
+        let digest = Digest::from_str(&manifest).ok()?;
+        let config = rbuild_image::read_config(self.blobs, &digest).ok()?;
+        let value = serde_json::to_value(config.config.unwrap_or_default()).ok()?;
+        serde_json::from_value(value).ok()
+    }
+}
+
+fn run_vertex(
+    ctx: &Ctx<'_>,
+    _id: VertexId,
+    vertex: &Vertex<'_>,
+    inputs: &[State],
+    cancel: &Cancel,
+) -> anyhow::Result<State> {
+    match vertex {
+        Vertex::Scratch => Ok(State {
+            key: KeyBuilder::new().add(Kind::Op, "base", "scratch").finish().0,
+            snapshot: None,
+            layers: Vec::new(),
+            history: Vec::new(),
+        }),
+        Vertex::Image(reference) => base_image(ctx, reference),
+        Vertex::Step { stage, step } => run_step(ctx, *stage, step, inputs, cancel),
+    }
+}
+
+/// Unpacks each layer of a store image into a snapshot (once: snapshots
+/// are cached by layer), stacked in order.
+fn base_image(ctx: &Ctx<'_>, reference: &str) -> anyhow::Result<State> {
+    let manifest = ctx.store.resolve(reference).with_context(|| {
+        format!("image {reference} is not in the store; put it there with `rbuild load -i FILE`")
+    })?;
+    let digest = Digest::from_str(&manifest)?;
+    let layers = rbuild_image::read_layers(ctx.blobs, &digest)?;
+    let config = rbuild_image::read_config(ctx.blobs, &digest)?;
+    let mut parent: Option<(CacheKey, SnapshotId)> = None;
+    for layer in &layers {
+        let mut b = KeyBuilder::new();
+        b.add(Kind::Op, "layer", layer.diff_id.to_string());
+        if let Some((key, _)) = &parent {
+            b.add(Kind::Parent, "parent", key.to_string());
+        }
+        let (key, components) = b.finish();
+        let snapshot = match ctx.store.cache_get(&key).and_then(|r| r.snapshot) {
+            Some(s) => s,
+            None => {
+                let snap = ctx.store.create_snapshot(parent.as_ref().map(|p| &p.1))?;
+                let tar = rbuild_image::open_layer(ctx.blobs, layer)?;
+                if let Err(e) = rbuild_image::apply(tar, &snap.upper) {
+                    ctx.store.discard_snapshot(snap);
+                    return Err(e).with_context(|| format!("unpacking a layer of {reference}"));
+                }
+                let id = ctx.store.commit_snapshot(snap)?;
+                ctx.store.cache_put(&CacheRecord {
+                    key,
+                    components,
+                    snapshot: Some(id.clone()),
+                    layer: Some(layer_ref(layer)),
+                    instruction: format!("layer of {reference}"),
+                    seconds: 0.0,
+                    bytes: 0,
+                    created: rbuild_cache::unix_now(),
+                })?;
+                id
+            }
+        };
+        parent = Some((key, snapshot));
+    }
+    let key = KeyBuilder::new().add(Kind::Op, "image", manifest.clone()).finish().0;
+    Ok(State { key, snapshot: parent.map(|p| p.1), layers, history: config.history })
+}
+
+fn step_failed(ctx: &Ctx<'_>, step: &Step, message: impl std::fmt::Display) -> anyhow::Error {
+    StepError::Failed {
+        dockerfile: ctx.cfg.dockerfile.display().to_string(),
+        line: step.line,
+        instruction: step.text.clone(),
+        message: message.to_string(),
+    }
+    .into()
+}
+
+fn run_step(
+    ctx: &Ctx<'_>,
+    stage: usize,
+    step: &Step,
+    inputs: &[State],
+    cancel: &Cancel,
+) -> anyhow::Result<State> {
+    let parent = inputs.first().context("a step without a parent")?;
+    let epoch = ctx.cfg.source_date_epoch;
+    if matches!(step.op, Op::Config) {
+        let mut state = parent.clone();
+        if step.history.is_some() {
+            state.history.push(history(step, true, epoch));
+        }
+        return Ok(state);
+    }
+    // The key, from the parent, the operation and what it reads.
+    let mut b = KeyBuilder::new();
+    b.add(Kind::Parent, "parent", parent.key.to_string());
+    let mut copy_source = None;
+    match &step.op {
+        Op::Run { args, env, cwd, user, mounts, network, insecure, files, .. } => {
+            b.add(Kind::Op, "command", serde_json::to_string(args)?);
+            for kv in env {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                b.add(Kind::Var, k, v);
+            }
+            b.add(Kind::Op, "workdir", cwd.clone());
+            b.add(Kind::Op, "user", user.clone());
+            b.add(Kind::Op, "network", format!("{network:?}"));
+            b.add(Kind::Op, "security", if *insecure { "insecure" } else { "sandbox" });
+            for (i, m) in mounts.iter().enumerate() {
+                b.add(Kind::Op, format!("mount {i}"), format!("{:?}", m.spec));
+            }
+            for (i, input) in inputs.iter().enumerate().skip(1) {
+                b.add(Kind::Parent, format!("mount source {i}"), input.key.to_string());
+            }
+            for f in files {
+                b.add(Kind::Op, format!("file {}", f.path), format!("{:o} {}", f.mode, f.content));
+            }
+        }
+        Op::Copy {
+            add,
+            sources,
+            dest,
+            chown,
+            chmod,
+            link,
+            parents,
+            exclude,
+            heredocs,
+            checksum,
+            ..
+        } => {
+            if *add && sources.iter().any(|s| s.contains("://") || is_archive(s)) {
+                return Err(step_failed(
+                    ctx,
+                    step,
+                    "ADD of URLs and archives is not supported yet; use COPY, or RUN with curl/tar",
+                ));
+            }
+            let _ = checksum;
+            b.add(
+                Kind::Op,
+                "copy",
+                serde_json::to_string(&(add, dest, chown, chmod, link, parents, exclude))?,
+            );
+            b.add(Kind::Op, "sources", serde_json::to_string(sources)?);
+            for (name, content) in heredocs {
+                b.add(
+                    Kind::File,
+                    format!("<<{name}"),
+                    blake3::hash(content.as_bytes()).to_hex().to_string(),
+                );
+            }
+            match inputs.get(1) {
+                Some(from) => {
+                    b.add(Kind::Parent, "from", from.key.to_string());
+                    copy_source = Some(CopySource::Layers { lowers: lowers(ctx, from)? });
+                }
+                None if heredocs.is_empty() => {
+                    let selection = rbuild_context::Selection::new(sources)
+                        .map_err(|e| step_failed(ctx, step, e))?;
+                    let ignore = rbuild_context::IgnoreFile::parse(&ctx.dockerignore)?;
+                    let listing = rbuild_context::scan(&ctx.cfg.context, &ignore, &selection)?;
+                    let hashes = {
+                        let mut stat = ctx.stat_cache.lock().unwrap_or_else(|p| p.into_inner());
+                        rbuild_context::hash(&ctx.cfg.context, &listing, &mut stat)?
+                    };
+                    for h in &hashes.entries {
+                        b.add(
+                            Kind::File,
+                            h.path.clone(),
+                            format!("{} {:o} {:?}", h.digest, h.meta.mode & 0o7777, h.kind),
+                        );
+                    }
+                    copy_source = Some(CopySource::Context {
+                        dir: ctx.cfg.context.clone(),
+                        dockerignore: ctx.dockerignore.clone(),
+                    });
+                }
+                None => {}
+            }
+        }
+        Op::Workdir { path, user } => {
+            b.add(Kind::Op, "workdir", path.clone());
+            b.add(Kind::Op, "user", user.clone());
+        }
+        Op::Config => unreachable!("handled above"),
+    }
+    let (key, components) = b.finish();
+    let identity = format!(
+        "{}|{}|{}|{}",
+        ctx.cfg.context.display(),
+        ctx.cfg.dockerfile.display(),
+        stage_label(ctx.plan, stage),
+        step.line
+    );
+    let previous = ctx.store.last_components(&identity);
+    let _ = ctx.store.set_last_components(&identity, &components);
+    let label = format!("[{}] {}", stage_label(ctx.plan, stage), first_line(&step.text));
+
+    if !ctx.cfg.no_cache
+        && let Some(record) = ctx.store.cache_get(&key)
+    {
+        say(ctx, &format!("{label}  CACHED"));
+        report(ctx, stage, step, true, None, 0.0, record.bytes);
+        let mut state = parent.clone();
+        state.key = key;
+        state.snapshot = record.snapshot.clone();
+        if let Some(layer) = &record.layer {
+            state.layers.push(layer_from_ref(layer)?);
+        }
+        state.history.push(history(step, false, epoch));
+        return Ok(state);
+    }
+    let reason = if ctx.cfg.no_cache {
+        "--no-cache".to_owned()
+    } else {
+        match &previous {
+            Some(old) => rbuild_cache::explain(old, &components)
+                .unwrap_or_else(|| "not in the cache (pruned or never stored)".to_owned()),
+            None => "no earlier build".to_owned(),
+        }
+    };
+    say(ctx, &format!("{label}  running ({reason})"));
+    let started = Instant::now();
+
+    // Run it on a new snapshot over the parent's.
+    let snap = ctx.store.create_snapshot(parent.snapshot.as_ref())?;
+    let state_dir = ctx.store.state_dir().join(&snap.id);
+    let result = execute(ctx, step, parent, &snap, &state_dir, copy_source, inputs, cancel);
+    let _ = std::fs::remove_dir_all(&state_dir);
+    if let Err(e) = result {
+        ctx.store.discard_snapshot(snap);
+        return Err(e);
+    }
+    let (layer, stats) = match rbuild_image::layer_from_dir(
+        ctx.blobs,
+        &snap.upper,
+        &DiffOptions { source_date_epoch: epoch },
+        Compression::Gzip,
+    ) {
+        Ok(done) => done,
+        Err(e) => {
+            ctx.store.discard_snapshot(snap);
+            return Err(e.into());
+        }
+    };
+    let id = ctx.store.commit_snapshot(snap)?;
+    let seconds = started.elapsed().as_secs_f64();
+    ctx.store.cache_put(&CacheRecord {
+        key,
+        components,
+        snapshot: Some(id.clone()),
+        layer: Some(layer_ref(&layer)),
+        instruction: step.text.clone(),
+        seconds,
+        bytes: stats.content_bytes,
+        created: rbuild_cache::unix_now(),
+    })?;
+    say(ctx, &format!("{label}  done in {seconds:.2}s"));
+    report(ctx, stage, step, false, Some(reason), seconds, stats.content_bytes);
+    let mut state = parent.clone();
+    state.key = key;
+    state.snapshot = Some(id);
+    state.layers.push(layer);
+    state.history.push(history(step, false, epoch));
+    Ok(state)
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or(text)
+}
+
+fn is_archive(source: &str) -> bool {
+    [".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst"]
+        .iter()
+        .any(|ext| source.ends_with(ext))
+}
+
+fn report(
+    ctx: &Ctx<'_>,
+    stage: usize,
+    step: &Step,
+    cached: bool,
+    reason: Option<String>,
+    seconds: f64,
+    bytes: u64,
+) {
+    let entry = StepReport {
+        stage: stage_label(ctx.plan, stage),
+        line: step.line,
+        instruction: step.text.clone(),
+        cached,
+        reason,
+        seconds,
+        bytes,
+    };
+    ctx.reports.lock().unwrap_or_else(|p| p.into_inner()).push((stage, step.line, entry));
+}
+
+fn lowers(ctx: &Ctx<'_>, state: &State) -> anyhow::Result<Vec<PathBuf>> {
+    Ok(match &state.snapshot {
+        Some(s) => ctx.store.chain(s)?,
+        None => Vec::new(),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn execute(
+    ctx: &Ctx<'_>,
+    step: &Step,
+    parent: &State,
+    snap: &rbuild_cache::NewSnapshot,
+    state_dir: &Path,
+    copy_source: Option<CopySource>,
+    inputs: &[State],
+    cancel: &Cancel,
+) -> anyhow::Result<()> {
+    let mut spec = StepSpec {
+        args: Vec::new(),
+        env: Vec::new(),
+        cwd: "/".into(),
+        user: String::new(),
+        hostname: "buildkitsandbox".into(),
+        network: NetworkMode::Default,
+        rootfs: RootFs {
+            lowers: lowers(ctx, parent)?,
+            upper: snap.upper.clone(),
+            work: snap.work.clone(),
+            merged: snap.merged.clone(),
+        },
+        mounts: Vec::new(),
+        secrets: Vec::new(),
+        copy: None,
+        resolv_conf: "/etc/resolv.conf".into(),
+        hosts: "/etc/hosts".into(),
+    };
+    let mut leases = Vec::new();
+    let scratch = state_dir.join("tmp");
+    match &step.op {
+        Op::Run { args, env, proxy_env, cwd, user, mounts, network, files, .. } => {
+            spec.args = args.clone();
+            spec.env = env.iter().chain(proxy_env).cloned().collect();
+            spec.cwd = cwd.clone();
+            spec.user = user.clone();
+            spec.network = *network;
+            let mut from_inputs = inputs.iter().skip(1);
+            for m in mounts {
+                let from_state = if m.from.is_some() { from_inputs.next() } else { None };
+                match &m.spec {
+                    RunMount::Cache { target, id, sharing, mode, uid, gid, readonly, .. } => {
+                        let lease = ctx.cache_mounts.acquire(
+                            id,
+                            *sharing,
+                            CacheOwner { mode: *mode, uid: *uid, gid: *gid },
+                        )?;
+                        spec.mounts.push(Mount::Bind {
+                            source: lease.dir.clone(),
+                            target: target.clone(),
+                            readonly: *readonly,
+                        });
+                        leases.push(lease);
+                    }
+                    RunMount::Bind { target, source, rw, .. } => match from_state {
+                        Some(s) => {
+                            let mut lowers = lowers(ctx, s)?;
+                            if !source.is_empty() && source != "/" {
+                                lowers = lowers
+                                    .iter()
+                                    .map(|l| l.join(source.trim_start_matches('/')))
+                                    .collect();
+                            }
+                            spec.mounts.push(Mount::Overlay {
+                                lowers,
+                                scratch: scratch.join(format!("mount-{}", spec.mounts.len())),
+                                target: target.clone(),
+                            });
+                        }
+                        None => {
+                            let dir = ctx.cfg.context.join(rbuild_context::context_path(source));
+                            if *rw {
+                                spec.mounts.push(Mount::Overlay {
+                                    lowers: vec![dir],
+                                    scratch: scratch.join(format!("mount-{}", spec.mounts.len())),
+                                    target: target.clone(),
+                                });
+                            } else {
+                                spec.mounts.push(Mount::Bind {
+                                    source: dir,
+                                    target: target.clone(),
+                                    readonly: true,
+                                });
+                            }
+                        }
+                    },
+                    RunMount::Tmpfs { target, size } => {
+                        spec.mounts.push(Mount::Tmpfs { target: target.clone(), size: *size });
+                    }
+                    RunMount::Secret { id, required, .. } => {
+                        if *required {
+                            return Err(step_failed(
+                                ctx,
+                                step,
+                                format!("secret {id} is required but no secrets were given"),
+                            ));
+                        }
+                    }
+                    RunMount::Ssh { target, required, .. } => {
+                        match std::env::var_os("SSH_AUTH_SOCK") {
+                            Some(sock) => {
+                                spec.mounts.push(Mount::Bind {
+                                    source: sock.into(),
+                                    target: target.clone(),
+                                    readonly: false,
+                                });
+                                spec.env.push(format!("SSH_AUTH_SOCK={target}"));
+                            }
+                            None if *required => {
+                                return Err(step_failed(
+                                    ctx,
+                                    step,
+                                    "an ssh mount is required but SSH_AUTH_SOCK is not set",
+                                ));
+                            }
+                            None => {}
+                        }
+                    }
+                }
+            }
+            if !files.is_empty() {
+                let dir = state_dir.join("files");
+                std::fs::create_dir_all(&dir)?;
+                for (i, f) in files.iter().enumerate() {
+                    let host = dir.join(i.to_string());
+                    std::fs::write(&host, &f.content)?;
+                    std::fs::set_permissions(
+                        &host,
+                        std::os::unix::fs::PermissionsExt::from_mode(f.mode),
+                    )?;
+                    spec.mounts.push(Mount::Bind {
+                        source: host,
+                        target: f.path.clone(),
+                        readonly: true,
+                    });
+                }
+            }
+        }
+        Op::Copy { sources, dest, chown, chmod, parents, exclude, heredocs, .. } => {
+            let chmod = match chmod {
+                Some(text) => Some(u32::from_str_radix(text, 8).map_err(|_| {
+                    step_failed(
+                        ctx,
+                        step,
+                        format!("--chmod={text}: only octal modes are supported yet"),
+                    )
+                })?),
+                None => None,
+            };
+            let mut copy = CopySpec {
+                sources: sources.clone(),
+                dest: dest.clone(),
+                chown: chown.clone(),
+                chmod,
+                parents: *parents,
+                exclude: exclude.clone(),
+            };
+            let source = if heredocs.is_empty() {
+                copy_source.context("COPY without a source")?
+            } else {
+                let dir = state_dir.join("heredocs");
+                std::fs::create_dir_all(&dir)?;
+                copy.sources.clear();
+                for (name, content) in heredocs {
+                    std::fs::write(dir.join(name), content)?;
+                    copy.sources.push(name.clone());
+                }
+                CopySource::Context { dir, dockerignore: String::new() }
+            };
+            spec.copy = Some(CopyAction { spec: copy, source });
+        }
+        Op::Workdir { path, user } => {
+            let chown = (!user.is_empty()).then(|| user.clone());
+            spec.copy = Some(CopyAction {
+                spec: CopySpec { dest: path.clone(), chown, ..CopySpec::default() },
+                source: CopySource::Context {
+                    dir: state_dir.to_owned(),
+                    dockerignore: String::new(),
+                },
+            });
+        }
+        Op::Config => {}
+    }
+
+    // Bridge the solver's cancellation to the executor's.
+    let exec_cancel = rbuild_runtime::Cancel::new();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (exec_cancel, done, cancel) = (exec_cancel.clone(), done.clone(), cancel.clone());
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                if cancel.is_cancelled() {
+                    exec_cancel.cancel();
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        })
+    };
+    let mut tail: Vec<String> = Vec::new();
+    let plain = ctx.cfg.plain;
+    let status = ctx.executor.run(&spec, &Secrets::new(), state_dir, &exec_cancel, |_, line| {
+        let text = String::from_utf8_lossy(line).trim_end().to_owned();
+        if plain {
+            say(ctx, &format!("  {text}"));
+        }
+        tail.push(text);
+        if tail.len() > 20 {
+            tail.remove(0);
+        }
+    });
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = watcher.join();
+    drop(leases);
+    let status = status.map_err(|e| step_failed(ctx, step, e))?;
+    if !status.success() {
+        let tail = if tail.is_empty() {
+            String::new()
+        } else {
+            format!("\n  last output:\n    {}", tail.join("\n    "))
+        };
+        return Err(StepError::RunFailed {
+            dockerfile: ctx.cfg.dockerfile.display().to_string(),
+            line: step.line,
+            instruction: step.text.clone(),
+            code: status.code,
+            tail,
+        }
+        .into());
+    }
+    Ok(())
+}

@@ -1,0 +1,209 @@
+//! `rbuild build`, `rbuild load` and `rbuild prune`: the command-line side
+//! of building into the store.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use rbuild_cache::Store;
+
+use crate::args::{BuildArgs, LoadArgs, PruneArgs};
+use crate::build::{BuildConfig, StepError, build};
+
+fn open_store() -> anyhow::Result<Store> {
+    let root = Store::default_root();
+    Store::open(&root).with_context(|| format!("cannot open the store at {}", root.display()))
+}
+
+/// `type=oci,dest=DIR` and friends.
+#[derive(Debug)]
+enum Output {
+    Oci(std::path::PathBuf),
+    Docker(std::path::PathBuf),
+    Local(std::path::PathBuf),
+    Tar(std::path::PathBuf),
+}
+
+fn parse_output(text: &str) -> anyhow::Result<Output> {
+    let mut kind = None;
+    let mut dest = None;
+    for field in text.split(',') {
+        match field.split_once('=') {
+            Some(("type", v)) => kind = Some(v.to_owned()),
+            Some(("dest", v)) => dest = Some(std::path::PathBuf::from(v)),
+            _ => bail!("--output {text:?}: expected type=oci|docker|local|tar,dest=PATH"),
+        }
+    }
+    let dest = dest.with_context(|| format!("--output {text:?}: dest=PATH is required"))?;
+    Ok(match kind.as_deref() {
+        Some("oci") => Output::Oci(dest),
+        Some("docker") => Output::Docker(dest),
+        Some("local") => Output::Local(dest),
+        Some("tar") => Output::Tar(dest),
+        _ => bail!("--output {text:?}: type must be oci, docker, local or tar"),
+    })
+}
+
+fn key_value(flag: &str, text: &str) -> anyhow::Result<(String, String)> {
+    let (k, v) =
+        text.split_once('=').with_context(|| format!("{flag} {text:?}: expected KEY=VALUE"))?;
+    Ok((k.to_owned(), v.to_owned()))
+}
+
+pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.context.is_dir(),
+        "build context {} is not a directory",
+        args.context.display()
+    );
+    let dockerfile = args.file.clone().unwrap_or_else(|| args.context.join("Dockerfile"));
+    let mut build_args = BTreeMap::new();
+    for arg in &args.build_args {
+        match arg.split_once('=') {
+            Some((k, v)) => build_args.insert(k.to_owned(), Some(v.to_owned())),
+            None => build_args.insert(arg.clone(), None),
+        };
+    }
+    let labels = args.labels.iter().map(|l| key_value("--label", l)).collect::<Result<_, _>>()?;
+    let outputs = args.outputs.iter().map(|o| parse_output(o)).collect::<Result<Vec<_>, _>>()?;
+    let network = match &args.network {
+        Some(n) => Some(n.parse().map_err(|e: String| anyhow::anyhow!("--network: {e}"))?),
+        None => None,
+    };
+    let plain = match args.progress.as_str() {
+        "plain" | "json" => true,
+        "tty" => false,
+        "auto" => std::env::var_os("CI").is_some(),
+        other => bail!("--progress {other:?}: expected auto, tty, plain or json"),
+    };
+    let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.is_empty() => {
+            Some(v.parse().context("SOURCE_DATE_EPOCH must be a number of seconds")?)
+        }
+        _ => None,
+    };
+    let cfg = BuildConfig {
+        context: args.context.clone(),
+        dockerfile,
+        tags: args.tags.clone(),
+        build_args,
+        target: args.target.clone(),
+        no_cache: args.no_cache,
+        labels,
+        network,
+        source_date_epoch,
+        plain,
+    };
+    let store = open_store()?;
+    let _lock = store.lock_shared()?;
+    let started = std::time::Instant::now();
+    let outcome = match build(&cfg, &store) {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            let mut stderr = std::io::stderr().lock();
+            if err.downcast_ref::<StepError>().is_some() {
+                writeln!(stderr, "rbuild: build failed\n{err}")?;
+                return Ok(ExitCode::from(1));
+            }
+            writeln!(stderr, "rbuild: {err:#}")?;
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let mut stderr = std::io::stderr().lock();
+    for w in &outcome.warnings {
+        writeln!(stderr, "warning: {w}")?;
+    }
+    let blobs = rbuild_image::Blobs::new(store.root())?;
+    for output in &outputs {
+        let tag = args.tags.first().map(String::as_str).unwrap_or("latest");
+        let ref_name = tag.rsplit_once(':').map_or("latest", |(_, t)| t);
+        match output {
+            Output::Oci(dest) if dest.extension().is_some_and(|e| e == "tar") => {
+                rbuild_image::export_oci_archive(&blobs, &outcome.manifest, dest, ref_name)?
+            }
+            Output::Oci(dest) => {
+                rbuild_image::export_oci_layout(&blobs, &outcome.manifest, dest, ref_name)?
+            }
+            Output::Docker(dest) => {
+                rbuild_image::export_docker_archive(&blobs, &outcome.manifest, &args.tags, dest)?
+            }
+            Output::Local(dest) | Output::Tar(dest) => {
+                let layers = rbuild_image::read_layers(&blobs, outcome.manifest.digest())?;
+                let root = if matches!(output, Output::Local(_)) {
+                    dest.clone()
+                } else {
+                    store.tmp_dir().join(format!("rootfs-{}", std::process::id()))
+                };
+                std::fs::create_dir_all(&root)?;
+                for layer in &layers {
+                    rbuild_image::apply_flat(rbuild_image::open_layer(&blobs, layer)?, &root)?;
+                }
+                if let Output::Tar(file) = output {
+                    rbuild_image::tar_dir(&root, file)?;
+                    std::fs::remove_dir_all(&root)?;
+                }
+            }
+        }
+    }
+    if let Some(path) = &args.iidfile {
+        std::fs::write(path, &outcome.config_digest)?;
+    }
+    if let Some(path) = &args.report {
+        let body = serde_json::json!({ "steps": outcome.steps });
+        rbuild_cache::write_atomic(path, serde_json::to_string_pretty(&body)?.as_bytes())?;
+    }
+    // One screen of summary.
+    writeln!(stderr, "\n{:<8} {:>9}  {:>10}  STEP", "STATUS", "SECONDS", "BYTES")?;
+    for s in &outcome.steps {
+        let status = if s.cached { "CACHED" } else { "RAN" };
+        let first = s.instruction.lines().next().unwrap_or_default();
+        writeln!(stderr, "{status:<8} {:>9.2}  {:>10}  [{}] {first}", s.seconds, s.bytes, s.stage)?;
+    }
+    writeln!(
+        stderr,
+        "built {} ({}) in {:.2}s",
+        args.tags.first().map(String::as_str).unwrap_or("<untagged>"),
+        outcome.manifest.digest(),
+        started.elapsed().as_secs_f64()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn load(args: &LoadArgs) -> anyhow::Result<ExitCode> {
+    let store = open_store()?;
+    let _lock = store.lock_shared()?;
+    let blobs = rbuild_image::Blobs::new(store.root())?;
+    let images = rbuild_image::import(&blobs, &args.input)
+        .with_context(|| format!("cannot load {}", args.input.display()))?;
+    let mut stdout = std::io::stdout().lock();
+    for image in images {
+        let digest = image.manifest.digest().to_string();
+        match &image.name {
+            Some(name) => {
+                store.tag(name, &digest)?;
+                writeln!(stdout, "Loaded image: {}", rbuild_image::familiar_name(name))?;
+            }
+            None => writeln!(stdout, "Loaded image ID: {digest}")?,
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn prune(args: &PruneArgs) -> anyhow::Result<ExitCode> {
+    if !args.force {
+        bail!(
+            "prune removes the build cache{}; pass -f to confirm",
+            if args.all { " and every image" } else { "" }
+        );
+    }
+    let store = open_store()?;
+    let stats = store.prune(args.all)?;
+    writeln!(
+        std::io::stdout(),
+        "Total reclaimed space: {} bytes ({} entries)",
+        stats.bytes,
+        stats.entries
+    )?;
+    Ok(ExitCode::SUCCESS)
+}

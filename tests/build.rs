@@ -1,0 +1,245 @@
+//! `rbuild build` end to end: real images from a busybox base made here,
+//! checked with umoci, skopeo and runc.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::util::{BUSYBOX, have_root, rbuild, tempdir};
+
+/// A store of its own and a busybox base image in it (`busybox:local`).
+struct Env {
+    dir: tempfile::TempDir,
+    store: PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempdir();
+        let store = dir.path().join("store");
+        let env = Env { dir, store };
+        let ctx = env.context("base", &[]);
+        std::fs::copy(BUSYBOX, ctx.join("busybox")).unwrap();
+        std::fs::write(
+            ctx.join("Dockerfile"),
+            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n\
+             ENV PATH=/bin\n",
+        )
+        .unwrap();
+        let out = env.build(&ctx, &["-t", "busybox:local"]);
+        assert!(out.status.success(), "base image: {}", String::from_utf8_lossy(&out.stderr));
+        env
+    }
+
+    /// A context directory with `files` (path, content).
+    fn context(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let ctx = self.dir.path().join(name);
+        std::fs::create_dir_all(&ctx).unwrap();
+        for (path, body) in files {
+            let p = ctx.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, body).unwrap();
+        }
+        ctx
+    }
+
+    fn build(&self, ctx: &Path, args: &[&str]) -> std::process::Output {
+        let mut cmd = rbuild();
+        cmd.env("RBUILD_ROOT", &self.store).arg("build").args(args).arg(ctx);
+        cmd.output().unwrap()
+    }
+
+    /// Builds with a report and returns it.
+    fn build_report(&self, ctx: &Path, args: &[&str]) -> serde_json::Value {
+        let report = self.dir.path().join("report.json");
+        let mut all = vec!["--report", report.to_str().unwrap(), "--progress=plain"];
+        all.extend_from_slice(args);
+        let out = self.build(ctx, &all);
+        assert!(out.status.success(), "build failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap()
+    }
+}
+
+fn steps(report: &serde_json::Value) -> Vec<(String, bool, String)> {
+    report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["instruction"].as_str().unwrap().to_owned(),
+                s["cached"].as_bool().unwrap(),
+                s["reason"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn tool(name: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(std::env::var_os("CI").is_none(), "{name} is needed in CI (.ci/setup installs it)");
+    }
+    found
+}
+
+const APP: &str = "FROM busybox:local AS base\n\
+ARG GREETING=hello\n\
+WORKDIR /app\n\
+COPY src/ ./src/\n\
+RUN cat src/*.txt | wc -l > /app/lines\n\
+RUN echo \"$GREETING from $(cat /app/lines) lines\" > /app/message\n\
+CMD [\"cat\", \"/app/message\"]\n";
+
+#[test]
+fn an_image_runs_under_runc_and_a_second_build_hits_the_cache() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let ctx =
+        env.context("app", &[("Dockerfile", APP), ("src/a.txt", "1\n2\n"), ("src/b.txt", "3\n")]);
+    let layout = env.dir.path().join("layout");
+    let out_arg = format!("type=oci,dest={}", layout.display());
+    let first = env.build_report(&ctx, &["-t", "app:1", "--output", &out_arg]);
+    assert!(steps(&first).iter().all(|(_, cached, _)| !cached), "{first}");
+
+    if tool("skopeo") {
+        let out = Command::new("skopeo")
+            .arg("inspect")
+            .arg(format!("oci:{}:1", layout.display()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        // busybox:local has 2 layers; WORKDIR, COPY and two RUNs add 4.
+        assert_eq!(info["Layers"].as_array().unwrap().len(), 6, "{info}");
+    }
+    if tool("umoci") && tool("runc") {
+        let bundle = env.dir.path().join("bundle");
+        let out = Command::new("umoci")
+            .args(["unpack", "--image"])
+            .arg(format!("{}:1", layout.display()))
+            .arg(&bundle)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        // runc without a terminal, as CI has none.
+        let config_path = bundle.join("config.json");
+        let mut config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&config_path).unwrap()).unwrap();
+        config["process"]["terminal"] = serde_json::Value::Bool(false);
+        std::fs::write(&config_path, config.to_string()).unwrap();
+        let id = format!("rbuild-test-{}", std::process::id());
+        let out = Command::new("runc").arg("run").arg(&id).current_dir(&bundle).output().unwrap();
+        let _ = Command::new("runc").args(["delete", "-f", &id]).output();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "hello from 3 lines\n",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let second = env.build_report(&ctx, &["-t", "app:1"]);
+    assert!(steps(&second).iter().all(|(_, cached, _)| *cached), "{second}");
+}
+
+#[test]
+fn a_changed_file_reruns_its_copy_and_what_follows_and_says_why() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let ctx =
+        env.context("app", &[("Dockerfile", APP), ("src/a.txt", "1\n2\n"), ("src/b.txt", "3\n")]);
+    env.build_report(&ctx, &["-t", "app:1"]);
+    std::fs::write(ctx.join("src/b.txt"), "3\n4\n").unwrap();
+    let report = env.build_report(&ctx, &["-t", "app:1"]);
+    let s = steps(&report);
+    let copy = s.iter().find(|(i, _, _)| i.starts_with("COPY")).unwrap();
+    assert!(!copy.1 && copy.2.contains("src/b.txt changed"), "{s:?}");
+    let workdir = s.iter().find(|(i, _, _)| i.starts_with("WORKDIR")).unwrap();
+    assert!(workdir.1, "steps before the change stay cached: {s:?}");
+    let run = s.iter().find(|(i, _, _)| i.starts_with("RUN cat")).unwrap();
+    assert!(!run.1 && run.2.contains("parent"), "{s:?}");
+
+    // A build arg reruns only the steps that see it.
+    let report = env.build_report(&ctx, &["-t", "app:1", "--build-arg", "GREETING=hi"]);
+    let s = steps(&report);
+    let lines = s.iter().find(|(i, _, _)| i.starts_with("RUN cat")).unwrap();
+    let message = s.iter().find(|(i, _, _)| i.starts_with("RUN echo")).unwrap();
+    assert!(!message.1 && message.2.contains("GREETING changed hello → hi"), "{s:?}");
+    // BuildKit puts every ARG in scope into the env of later RUNs, so the
+    // first RUN sees it too (moby/moby#20136).
+    assert!(!lines.1, "{s:?}");
+}
+
+#[test]
+fn independent_stages_run_in_parallel_and_unneeded_ones_never() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let dockerfile = "FROM busybox:local AS a\nRUN sleep 2 && echo a > /a\n\
+        FROM busybox:local AS b\nRUN sleep 2 && echo b > /b\n\
+        FROM busybox:local AS c\nRUN sleep 2 && echo c > /c\n\
+        FROM busybox:local AS d\nRUN sleep 2 && echo d > /d\n\
+        FROM busybox:local AS broken\nRUN exit 1\n\
+        FROM busybox:local\nCOPY --from=a /a /a\nCOPY --from=b /b /b\nCOPY --from=c /c /c\nCOPY --from=d /d /d\n\
+        RUN cat /a /b /c /d\n";
+    let ctx = env.context("par", &[("Dockerfile", dockerfile)]);
+    let started = Instant::now();
+    let report = env.build_report(&ctx, &["-t", "par:1"]);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3) + Duration::from_millis(900), "took {took:?}");
+    assert!(
+        !steps(&report).iter().any(|(i, _, _)| i == "RUN exit 1"),
+        "the broken stage is not needed"
+    );
+}
+
+#[test]
+fn a_failing_run_names_its_line_and_exit_code() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let ctx = env.context(
+        "fail",
+        &[(
+            "Dockerfile",
+            "FROM busybox:local\nRUN echo about to fail\nRUN echo oops >&2; exit 7\n",
+        )],
+    );
+    let out = env.build(&ctx, &["-t", "fail:1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Dockerfile:3") && err.contains("exited with code 7") && err.contains("oops"),
+        "{err}"
+    );
+}
+
+#[test]
+fn source_date_epoch_makes_builds_reproducible() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let ctx = env.context("repro", &[("Dockerfile", APP), ("src/a.txt", "1\n")]);
+    let digest = |tag: &str| {
+        let iid = env.dir.path().join(format!("iid-{tag}"));
+        let mut cmd = rbuild();
+        cmd.env("RBUILD_ROOT", &env.store).env("SOURCE_DATE_EPOCH", "1700000000");
+        cmd.args(["build", "--no-cache", "-t", tag, "--iidfile", iid.to_str().unwrap()]).arg(&ctx);
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        std::fs::read_to_string(iid).unwrap()
+    };
+    assert_eq!(digest("repro:1"), digest("repro:2"));
+}
