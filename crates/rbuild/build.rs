@@ -415,11 +415,11 @@ fn run_step(
             checksum,
             ..
         } => {
-            if *add && sources.iter().any(|s| s.contains("://") || is_archive(s)) {
+            if *add && sources.iter().any(|s| s.contains("://")) {
                 return Err(step_failed(
                     ctx,
                     step,
-                    "ADD of URLs and archives is not supported yet; use COPY, or RUN with curl/tar",
+                    "ADD of URLs is not supported yet; use RUN with curl or wget",
                 ));
             }
             let _ = checksum;
@@ -522,7 +522,7 @@ fn run_step(
         ctx.blobs,
         &snap.upper,
         &DiffOptions { source_date_epoch: epoch },
-        Compression::Gzip,
+        Compression::None,
     ) {
         Ok(done) => done,
         Err(e) => {
@@ -554,12 +554,6 @@ fn run_step(
 
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or(text)
-}
-
-fn is_archive(source: &str) -> bool {
-    [".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst"]
-        .iter()
-        .any(|ext| source.ends_with(ext))
 }
 
 fn report(
@@ -730,7 +724,9 @@ fn execute(
                 }
             }
         }
-        Op::Copy { sources, dest, chown, chmod, parents, exclude, heredocs, .. } => {
+        Op::Copy {
+            add, sources, dest, chown, chmod, parents, exclude, heredocs, unpack, ..
+        } => {
             let chmod = match chmod {
                 Some(text) => Some(u32::from_str_radix(text, 8).map_err(|_| {
                     step_failed(
@@ -748,6 +744,7 @@ fn execute(
                 chmod,
                 parents: *parents,
                 exclude: exclude.clone(),
+                unpack: *add && unpack.unwrap_or(true),
             };
             let source = if heredocs.is_empty() {
                 copy_source.context("COPY without a source")?

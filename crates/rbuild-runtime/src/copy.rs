@@ -31,6 +31,10 @@ pub struct CopySpec {
     pub parents: bool,
     /// `--exclude` patterns, matched against paths relative to each source.
     pub exclude: Vec<String>,
+    /// ADD: a local source that is a tar archive (plain, gzip or zstd) is
+    /// unpacked into the destination instead of copied.
+    #[serde(default)]
+    pub unpack: bool,
 }
 
 /// Why a COPY failed.
@@ -242,7 +246,15 @@ pub fn copy_into(
             {
                 continue;
             }
-            writer.entry(&target, &src_root.join(&source_path), kind)?;
+            let source_file = src_root.join(&source_path);
+            if spec.unpack
+                && kind == EntryKind::File
+                && let Some(reader) = archive_reader(&source_file)?
+            {
+                writer.unpack(dest, reader, spec.chown.is_some())?;
+                continue;
+            }
+            writer.entry(&target, &source_file, kind)?;
         }
     }
     Ok(stats)
@@ -300,6 +312,86 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Unpacks a tar into the directory `dest`: entries may not climb out
+    /// (`..`, absolute names are made relative), land through the
+    /// rootfs's symlinks resolved inside it, keep the archive's owners
+    /// unless `--chown` was given, and hard links must stay inside `dest`.
+    fn unpack(
+        &mut self,
+        dest: &str,
+        reader: Box<dyn io::Read>,
+        chowned: bool,
+    ) -> Result<(), CopyError> {
+        let dest = dest.trim_end_matches('/');
+        let mut archive = tar::Archive::new(reader);
+        let bad = |e: io::Error| CopyError::Io { path: PathBuf::from(dest), source: e };
+        for item in archive.entries().map_err(bad)? {
+            let mut item = item.map_err(bad)?;
+            let raw = String::from_utf8_lossy(&item.path_bytes()).into_owned();
+            let rel = rbuild_context::context_path(&raw);
+            if rel == "." {
+                continue;
+            }
+            let target = format!("{dest}/{rel}");
+            let header = item.header();
+            let mode = header.mode().unwrap_or(0o644) & 0o7777;
+            let ids = if chowned {
+                self.ids
+            } else {
+                (header.uid().unwrap_or(0) as u32, header.gid().unwrap_or(0) as u32)
+            };
+            let mtime = header.mtime().unwrap_or(0) as i64;
+            let kind = header.entry_type();
+            let host = self.place(&target)?;
+            match kind {
+                tar::EntryType::Directory => {
+                    if !host.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+                        remove_non_dir(&host)?;
+                        fs::create_dir(&host).map_err(io_at(&host))?;
+                    }
+                }
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    remove_non_dir(&host)?;
+                    let mut out = fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .open(&host)
+                        .map_err(io_at(&host))?;
+                    self.stats.bytes += io::copy(&mut item, &mut out).map_err(io_at(&host))?;
+                }
+                tar::EntryType::Symlink => {
+                    let link =
+                        item.link_name().map_err(io_at(&host))?.unwrap_or_default().into_owned();
+                    remove_non_dir(&host)?;
+                    std::os::unix::fs::symlink(&link, &host).map_err(io_at(&host))?;
+                }
+                tar::EntryType::Link => {
+                    let link = item.link_name_bytes().unwrap_or_default();
+                    let source_rel = rbuild_context::context_path(&String::from_utf8_lossy(&link));
+                    let source = resolve_in_root(self.dest_root, &format!("{dest}/{source_rel}"))
+                        .map_err(io_at(self.dest_root))?;
+                    remove_non_dir(&host)?;
+                    fs::hard_link(&source, &host).map_err(io_at(&host))?;
+                    self.stats.entries += 1;
+                    continue;
+                }
+                // Devices and fifos are not unpacked by ADD either.
+                _ => continue,
+            }
+            std::os::unix::fs::lchown(&host, Some(ids.0), Some(ids.1)).map_err(io_at(&host))?;
+            if kind != tar::EntryType::Symlink {
+                let mode = self.chmod.unwrap_or(mode);
+                fs::set_permissions(&host, fs::Permissions::from_mode(mode))
+                    .map_err(io_at(&host))?;
+            }
+            let time = filetime::FileTime::from_unix_time(mtime, 0);
+            filetime::set_symlink_file_times(&host, time, time).map_err(io_at(&host))?;
+            self.stats.entries += 1;
+        }
+        Ok(())
+    }
+
     fn dir(&mut self, target: &str, source: &Path) -> Result<(), CopyError> {
         let meta = fs::metadata(source).map_err(io_at(source))?;
         if target.trim_end_matches('/').is_empty() {
@@ -347,6 +439,43 @@ impl Writer<'_> {
             }
         }
     }
+}
+
+/// A reader of the tar inside `path` when it is one (plain, gzip or zstd,
+/// told by its first bytes as BuildKit does, not by its name).
+fn archive_reader(path: &Path) -> Result<Option<Box<dyn io::Read>>, CopyError> {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(io_at(path))?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let head = reader.fill_buf().map_err(io_at(path))?.to_vec();
+    let inner: Box<dyn io::Read> = if head.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::bufread::MultiGzDecoder::new(reader))
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Box::new(zstd::Decoder::with_buffer(reader).map_err(io_at(path))?)
+    } else if head.len() >= 262 && &head[257..262] == b"ustar" {
+        return Ok(Some(Box::new(reader)));
+    } else {
+        return Ok(None);
+    };
+    // A compressed file is an archive only if a tar header is inside.
+    let mut probe = inner;
+    let mut block = vec![0u8; 512];
+    let mut got = 0;
+    while got < block.len() {
+        match probe.read(&mut block[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(_) => return Ok(None),
+        }
+    }
+    if got < 512 || &block[257..262] != b"ustar" {
+        return Ok(None);
+    }
+    Ok(Some(Box::new(io::Cursor::new(block).chain(probe))))
 }
 
 fn remove_non_dir(path: &Path) -> Result<(), CopyError> {

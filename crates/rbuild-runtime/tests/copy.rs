@@ -191,3 +191,57 @@ fn chown_chmod_exclude_and_parents() {
     .unwrap();
     assert!(fx.root.join("keep/src/sub/b.txt").exists());
 }
+
+#[test]
+fn add_unpacks_local_archives_and_keeps_them_inside() {
+    let Some(fx) = fixture() else { return };
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, body) in [("vendor/lib.txt", "lib\n"), ("../../escape.txt", "no\n")] {
+        let mut h = tar::Header::new_gnu();
+        h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_size(body.len() as u64);
+        h.set_mode(0o640);
+        h.set_uid(123);
+        h.set_gid(45);
+        h.set_cksum();
+        tar.append(&h, body.as_bytes()).unwrap();
+    }
+    let raw = tar.into_inner().unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &raw).unwrap();
+    fs::write(fx.ctx.join("vendor.tar.gz"), gz.finish().unwrap()).unwrap();
+    fs::write(fx.ctx.join("plain.tar"), &raw).unwrap();
+    let add = |src: &str, dest: &str| {
+        copy_with(
+            &fx,
+            CopySpec {
+                sources: vec![src.into()],
+                dest: dest.into(),
+                unpack: true,
+                ..Default::default()
+            },
+        )
+    };
+    add("vendor.tar.gz", "/srv/v/").unwrap();
+    let lib = fx.root.join("srv/v/vendor/lib.txt");
+    assert_eq!(fs::read_to_string(&lib).unwrap(), "lib\n");
+    let meta = fs::metadata(&lib).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.gid(), meta.mode() & 0o777),
+        (123, 45, 0o640),
+        "the archive's owners and modes"
+    );
+    assert_eq!(
+        fs::read_to_string(fx.root.join("srv/v/escape.txt")).unwrap(),
+        "no\n",
+        "`..` stays inside"
+    );
+    add("plain.tar", "/srv/p").unwrap();
+    assert!(fx.root.join("srv/p/vendor/lib.txt").exists());
+    // Not an archive: copied as it is.
+    add("one.txt", "/srv/o/").unwrap();
+    assert_eq!(fs::read_to_string(fx.root.join("srv/o/one.txt")).unwrap(), "1");
+    // COPY never unpacks.
+    copy(&fx, &["vendor.tar.gz"], "/srv/c/").unwrap();
+    assert!(fx.root.join("srv/c/vendor.tar.gz").is_file());
+}
