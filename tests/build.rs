@@ -196,7 +196,7 @@ fn independent_stages_run_in_parallel_and_unneeded_ones_never() {
     let started = Instant::now();
     let report = env.build_report(&ctx, &["-t", "par:1"]);
     let took = started.elapsed();
-    assert!(took < Duration::from_secs(3) + Duration::from_millis(900), "took {took:?}");
+    assert!(took < Duration::from_secs(3), "4 x sleep 2 in parallel took {took:?}");
     assert!(
         !steps(&report).iter().any(|(i, _, _)| i == "RUN exit 1"),
         "the broken stage is not needed"
