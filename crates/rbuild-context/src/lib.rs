@@ -63,6 +63,7 @@ mod goregex;
 mod hash;
 mod select;
 mod stream;
+mod unpack;
 mod walk;
 
 use std::fmt;
@@ -72,6 +73,7 @@ pub use error::{Error, Result};
 pub use hash::{BadDigest, ContextHashes, Digest, HashStats, Hashed, StatCache, hash};
 pub use select::{Selection, context_path};
 pub use stream::{StreamError, StreamStats, read_stream, write_stream};
+pub use unpack::{ParentError, prepare_parents, relative_entry_path};
 pub use walk::{
     Entry, EntryKind, Listing, Meta, SkipReason, Skipped, WalkError, list, load_ignore, scan,
 };

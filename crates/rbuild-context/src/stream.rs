@@ -10,9 +10,10 @@
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::hash::{ContextHashes, Digest};
+use crate::unpack::{ParentError, prepare_parents, relative_entry_path};
 use crate::walk::EntryKind;
 
 const DIGEST_KEY: &str = "RBUILD.digest";
@@ -214,12 +215,14 @@ pub fn read_stream<R: Read>(
         let mut item = item.map_err(io_at(stream))?;
         let raw = String::from_utf8_lossy(&item.path_bytes()).into_owned();
         let refused = |why| StreamError::Refused { path: raw.clone(), why };
-        let rel = safe_relative(&raw).ok_or_else(|| refused("not a plain relative path"))?;
+        let rel = relative_entry_path(&raw)
+            .filter(|rel| !rel.as_os_str().is_empty())
+            .ok_or_else(|| refused("not a plain relative path"))?;
         let target = dest.join(&rel);
         prepare_parents(dest, &rel).map_err(|e| match e {
-            Prepare::Symlink => refused("a parent directory is a symlink"),
-            Prepare::NotDir => refused("a parent is not a directory"),
-            Prepare::Io(err) => io_at(&target)(err),
+            ParentError::Symlink => refused("a parent directory is a symlink"),
+            ParentError::NotDir => refused("a parent is not a directory"),
+            ParentError::Io(err) => io_at(&target)(err),
         })?;
         let (mut digest, mut have) = (None, false);
         if let Some(records) = item.pax_extensions().map_err(io_at(stream))? {
@@ -304,46 +307,6 @@ pub fn read_stream<R: Read>(
         filetime::set_symlink_file_times(&target, time, time).map_err(io_at(&target))?;
     }
     Ok(stats)
-}
-
-/// `path` as a relative path of only normal components, or `None`.
-fn safe_relative(path: &str) -> Option<PathBuf> {
-    let mut out = PathBuf::new();
-    for component in Path::new(path).components() {
-        match component {
-            Component::Normal(part) => out.push(part),
-            Component::CurDir => {}
-            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return None,
-        }
-    }
-    (!out.as_os_str().is_empty()).then_some(out)
-}
-
-enum Prepare {
-    Symlink,
-    NotDir,
-    Io(io::Error),
-}
-
-/// Makes sure every parent of `rel` below `dest` is a real directory,
-/// creating missing ones (mode 0755), and that none is a symlink.
-fn prepare_parents(dest: &Path, rel: &Path) -> Result<(), Prepare> {
-    let mut at = dest.to_path_buf();
-    let Some(parent) = rel.parent() else { return Ok(()) };
-    for part in parent.components() {
-        at.push(part);
-        match fs::symlink_metadata(&at) {
-            Ok(meta) if meta.file_type().is_symlink() => return Err(Prepare::Symlink),
-            Ok(meta) if meta.is_dir() => {}
-            Ok(_) => return Err(Prepare::NotDir),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir(&at).map_err(Prepare::Io)?;
-                fs::set_permissions(&at, fs::Permissions::from_mode(0o755)).map_err(Prepare::Io)?;
-            }
-            Err(e) => return Err(Prepare::Io(e)),
-        }
-    }
-    Ok(())
 }
 
 /// Removes a file or symlink at `path` so an entry can take its place;

@@ -5,9 +5,11 @@
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use nix::sys::stat::{Mode, SFlag, makedev, mknod};
+
+use rbuild_context::{ParentError, prepare_parents, relative_entry_path};
 
 use crate::layer::{LayerError, OPAQUE_WHITEOUT, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX, io_at};
 
@@ -55,7 +57,7 @@ fn apply_with<R: Read>(
         let mut item = item.map_err(io_at(dest))?;
         let raw = String::from_utf8_lossy(&item.path_bytes()).into_owned();
         let refused = |why| LayerError::Refused { path: raw.clone(), why };
-        let rel = safe_relative(&raw).ok_or_else(|| refused("not a plain relative path"))?;
+        let rel = relative_entry_path(&raw).ok_or_else(|| refused("not a plain relative path"))?;
         if rel.as_os_str().is_empty() {
             // `./`, the layer's root: tars made with `tar -C dir .` start
             // with it; the snapshot directory is already there.
@@ -63,9 +65,9 @@ fn apply_with<R: Read>(
         }
         let target = dest.join(&rel);
         prepare_parents(dest, &rel).map_err(|why| match why {
-            Prepare::Symlink => refused("a parent directory is a symlink"),
-            Prepare::NotDir => refused("a parent is not a directory"),
-            Prepare::Io(e) => io_at(&target)(e),
+            ParentError::Symlink => refused("a parent directory is a symlink"),
+            ParentError::NotDir => refused("a parent is not a directory"),
+            ParentError::Io(e) => io_at(&target)(e),
         })?;
         stats.entries += 1;
         let base = rel.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
@@ -138,7 +140,7 @@ fn apply_with<R: Read>(
                 let link =
                     item.link_name_bytes().ok_or_else(|| refused("link without a target"))?;
                 let link = String::from_utf8_lossy(&link).into_owned();
-                let source_rel = safe_relative(&link)
+                let source_rel = relative_entry_path(&link)
                     .ok_or_else(|| refused("hard link target outside the layer"))?;
                 prepare_parents(dest, &source_rel)
                     .map_err(|_| refused("hard link target through a symlink"))?;
@@ -191,47 +193,6 @@ fn apply_with<R: Read>(
         filetime::set_symlink_file_times(&dir, time, time).map_err(io_at(&dir))?;
     }
     Ok(stats)
-}
-
-/// `path` as a relative path of normal components only (empty for the
-/// root itself), or `None`.
-fn safe_relative(path: &str) -> Option<PathBuf> {
-    let mut out = PathBuf::new();
-    for component in Path::new(path).components() {
-        match component {
-            Component::Normal(part) => out.push(part),
-            Component::CurDir => {}
-            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return None,
-        }
-    }
-    Some(out)
-}
-
-enum Prepare {
-    Symlink,
-    NotDir,
-    Io(io::Error),
-}
-
-/// Every parent of `rel` below `dest` must be a real directory; missing
-/// ones are created (0755, as Docker does for implied parents).
-fn prepare_parents(dest: &Path, rel: &Path) -> Result<(), Prepare> {
-    let mut at = dest.to_path_buf();
-    let Some(parent) = rel.parent() else { return Ok(()) };
-    for part in parent.components() {
-        at.push(part);
-        match fs::symlink_metadata(&at) {
-            Ok(meta) if meta.file_type().is_symlink() => return Err(Prepare::Symlink),
-            Ok(meta) if meta.is_dir() => {}
-            Ok(_) => return Err(Prepare::NotDir),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir(&at).map_err(Prepare::Io)?;
-                fs::set_permissions(&at, fs::Permissions::from_mode(0o755)).map_err(Prepare::Io)?;
-            }
-            Err(e) => return Err(Prepare::Io(e)),
-        }
-    }
-    Ok(())
 }
 
 /// Clears the way for an entry: a file, link or device is removed; a

@@ -15,6 +15,8 @@ use oci_spec::image::{
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
+use rbuild_context::relative_entry_path;
+
 use crate::blobs::{Blobs, hex_digest};
 use crate::compress::{Compression, Layer, LayerWriter};
 use crate::config::{ImageConfig, go_arch};
@@ -90,20 +92,6 @@ fn rename_source(error: Error, temp: &Path, archive: &Path) -> Error {
     }
 }
 
-/// `path` as a relative path of normal components only (`.` dropped), or
-/// `None` for an absolute path or one with `..`.
-fn safe_relative(path: &str) -> Option<PathBuf> {
-    let mut out = PathBuf::new();
-    for component in Path::new(path).components() {
-        match component {
-            Component::Normal(part) => out.push(part),
-            Component::CurDir => {}
-            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return None,
-        }
-    }
-    Some(out)
-}
-
 /// A reader that undoes gzip or zstd when the stream starts with their
 /// magic, and passes plain bytes through.
 pub(crate) fn decompressed<'a, R: Read + 'a>(
@@ -131,7 +119,7 @@ fn extract(archive: &Path, dest: &Path) -> Result<()> {
     for entry in tar.entries().map_err(io_err(archive))? {
         let mut entry = entry.map_err(io_err(archive))?;
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let rel = safe_relative(&name).ok_or_else(|| {
+        let rel = relative_entry_path(&name).ok_or_else(|| {
             invalid(archive, format!("entry {name:?} is not a plain relative path"))
         })?;
         let target = dest.join(&rel);
@@ -203,7 +191,7 @@ fn lexical_join(base: &Path, link: &str) -> Option<PathBuf> {
 
 /// A file of an unpacked archive by the name its metadata gives.
 fn member(dir: &Path, name: &str) -> Result<PathBuf> {
-    let rel = safe_relative(name)
+    let rel = relative_entry_path(name)
         .filter(|r| !r.as_os_str().is_empty())
         .ok_or_else(|| invalid(dir, format!("{name:?} is not a path inside the archive")))?;
     Ok(dir.join(rel))
@@ -237,12 +225,12 @@ fn check_layer<R: Read, W: Write>(reader: R, out: &mut W, source: &Path) -> Resu
     for entry in archive.entries().map_err(io_err(source))? {
         let entry = entry.map_err(io_err(source))?;
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        if safe_relative(&name).is_none() {
+        if relative_entry_path(&name).is_none() {
             return Err(invalid(source, format!("layer entry {name:?} is outside the layer")));
         }
         if entry.header().entry_type() == tar::EntryType::Link {
             let link = entry.link_name_bytes().map(|b| String::from_utf8_lossy(&b).into_owned());
-            if link.as_deref().and_then(safe_relative).is_none() {
+            if link.as_deref().and_then(relative_entry_path).is_none() {
                 return Err(invalid(
                     source,
                     format!("layer entry {name:?} is a hard link outside the layer"),
