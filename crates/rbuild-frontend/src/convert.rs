@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
-use rbuild_runtime::{NetworkMode, RunMount};
+use rbuild_runtime::{NetworkMode, RunMount, csv_fields};
 use rbuild_syntax::{Arguments, Dockerfile, Heredoc, Instruction, Keyword, ShellLexer, Span};
 
 use crate::config::{Empty, Healthcheck, ImageConfig};
@@ -1566,36 +1566,6 @@ fn run_history(args: &[String], state: &State) -> String {
     }
     parts.extend(args.iter().cloned());
     parts.join(" ")
-}
-
-/// Splits a CSV record (Go's encoding/csv, one line).
-fn csv_fields(value: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut field = String::new();
-    let mut chars = value.chars().peekable();
-    let (mut quoted, mut at_start) = (false, true);
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            '"' if quoted => quoted = false,
-            '"' if at_start => quoted = true,
-            ',' if !quoted => {
-                out.push(std::mem::take(&mut field));
-                at_start = true;
-                continue;
-            }
-            c => field.push(c),
-        }
-        at_start = false;
-    }
-    if quoted {
-        return Err("unterminated quote".into());
-    }
-    out.push(field);
-    Ok(out)
 }
 
 fn csv_quote(field: &str) -> String {

@@ -37,6 +37,6 @@ pub use copy::{CopyError, CopySpec, CopyStats, copy_into};
 pub use executor::{Cancel, ExecError, Executor, ExitStatus, Secrets, Stream};
 pub use helper::{DEFAULT_PATH, HELPER_COMMAND, SETUP_FAILED, helper_main};
 pub use rootfs::resolve_in_root;
-pub use runmount::{MountError, RunMount, Sharing};
+pub use runmount::{MountError, RunMount, Sharing, csv_fields};
 pub use spec::{CopyAction, CopySource, Mount, NetworkMode, RootFs, SecretMount, StepSpec};
 pub use sys::{RealSys, RecordingSys, Sys};

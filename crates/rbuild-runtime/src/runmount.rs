@@ -102,8 +102,9 @@ pub struct MountError {
     pub why: String,
 }
 
-/// Splits a CSV record as Go's encoding/csv does for one line.
-fn fields(value: &str) -> Result<Vec<String>, String> {
+/// Splits a CSV record as Go's encoding/csv does for one line (how
+/// `--mount` and other flag values with several fields are read).
+pub fn csv_fields(value: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut field = String::new();
     let mut chars = value.chars().peekable();
@@ -173,7 +174,7 @@ impl RunMount {
     fn parse_inner(value: &str) -> Result<RunMount, String> {
         let mut kind = "bind".to_owned();
         let mut pairs = Vec::new();
-        for field in fields(value)? {
+        for field in csv_fields(value)? {
             let (key, val) = match field.split_once('=') {
                 Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.to_owned())),
                 None => (field.trim().to_ascii_lowercase(), None),
