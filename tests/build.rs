@@ -243,3 +243,54 @@ fn source_date_epoch_makes_builds_reproducible() {
     };
     assert_eq!(digest("repro:1"), digest("repro:2"));
 }
+
+#[test]
+fn a_context_bind_mount_hides_ignored_files_and_its_content_is_in_the_key() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let dockerfile = "FROM busybox:local\n\
+        RUN --mount=type=bind,target=/ctx ls /ctx/src > /listing && cat /ctx/src/a.txt > /a\n\
+        RUN cat /listing /a\n";
+    let ctx = env.context(
+        "bind",
+        &[
+            ("Dockerfile", dockerfile),
+            (".dockerignore", "src/*.key\n"),
+            ("src/a.txt", "one\n"),
+            ("src/secret.key", "hidden\n"),
+        ],
+    );
+    let dest = env.dir.path().join("rootfs");
+    let out_arg = format!("type=local,dest={}", dest.display());
+    env.build_report(&ctx, &["-t", "bind:1", "--output", &out_arg]);
+    assert_eq!(std::fs::read_to_string(dest.join("listing")).unwrap(), "a.txt\n");
+    assert_eq!(std::fs::read_to_string(dest.join("a")).unwrap(), "one\n");
+
+    // The bound file's content is part of the RUN's key.
+    std::fs::write(ctx.join("src/a.txt"), "two\n").unwrap();
+    let report = env.build_report(&ctx, &["-t", "bind:1"]);
+    let s = steps(&report);
+    let run = s.iter().find(|(i, _, _)| i.starts_with("RUN --mount")).unwrap();
+    assert!(!run.1 && run.2.contains("src/a.txt changed"), "{s:?}");
+    // An ignored file changing changes nothing.
+    std::fs::write(ctx.join("src/secret.key"), "other\n").unwrap();
+    let report = env.build_report(&ctx, &["-t", "bind:1"]);
+    assert!(steps(&report).iter().all(|(_, cached, _)| *cached), "{report}");
+}
+
+#[test]
+fn a_context_copied_elsewhere_keeps_its_step_history() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let first = env.context("one", &[("Dockerfile", APP), ("src/a.txt", "1\n")]);
+    env.build_report(&first, &["-t", "moved:1"]);
+    let second = env.context("two", &[("Dockerfile", APP), ("src/a.txt", "1\n2\n")]);
+    let s = steps(&env.build_report(&second, &["-t", "moved:1"]));
+    let copy = s.iter().find(|(i, _, _)| i.starts_with("COPY")).unwrap();
+    assert!(!copy.1 && copy.2.contains("src/a.txt changed"), "{s:?}");
+    assert!(!s.iter().any(|(_, _, reason)| reason.contains("no earlier build")), "{s:?}");
+}

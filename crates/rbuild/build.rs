@@ -70,7 +70,7 @@ struct State {
 enum Vertex<'p> {
     Scratch,
     Image(String),
-    Step { stage: usize, step: &'p Step },
+    Step { stage: usize, ordinal: usize, step: &'p Step },
 }
 
 /// A failed step, with what the user needs to see.
@@ -188,7 +188,7 @@ pub(crate) fn build(cfg: &BuildConfig, store: &Store) -> anyhow::Result<BuildOut
                 ctx.stage_vertex[*i].context("a stage built before the one it uses")?
             }
         };
-        for step in &stage.steps {
+        for (ordinal, step) in stage.steps.iter().enumerate() {
             let mut deps = vec![prev];
             let from = match &step.op {
                 Op::Copy { from: Some(f), .. } => vec![f.clone()],
@@ -208,7 +208,7 @@ pub(crate) fn build(cfg: &BuildConfig, store: &Store) -> anyhow::Result<BuildOut
                 deps.iter().map(|d| vertex_key.get(d).map_or("", String::as_str)).collect();
             let key =
                 blake3::hash(format!("{dep_keys:?}|{:?}", step.op).as_bytes()).to_hex().to_string();
-            let id = graph.add(key.clone(), Vertex::Step { stage: index, step }, &deps);
+            let id = graph.add(key.clone(), Vertex::Step { stage: index, ordinal, step }, &deps);
             vertex_key.insert(id, key);
             prev = id;
         }
@@ -301,7 +301,9 @@ fn run_vertex(
             history: Vec::new(),
         }),
         Vertex::Image(reference) => base_image(ctx, reference),
-        Vertex::Step { stage, step } => run_step(ctx, *stage, step, inputs, cancel),
+        Vertex::Step { stage, ordinal, step } => {
+            run_step(ctx, *stage, *ordinal, step, inputs, cancel)
+        }
     }
 }
 
@@ -361,9 +363,70 @@ fn step_failed(ctx: &Ctx<'_>, step: &Step, message: impl std::fmt::Display) -> a
     .into()
 }
 
+/// What a step that misses needs besides its op: where COPY reads from,
+/// and the filtered context of each `RUN --mount=type=bind` without `from`.
+#[derive(Default)]
+struct Inputs {
+    copy_source: Option<CopySource>,
+    context_binds: BTreeMap<usize, rbuild_context::Listing>,
+}
+
+/// The context files `sources` select (through `.dockerignore`), each
+/// added to the key by content, mode and kind — never mtime.
+fn context_files(
+    ctx: &Ctx<'_>,
+    step: &Step,
+    sources: &[String],
+    prefix: &str,
+    b: &mut KeyBuilder,
+) -> anyhow::Result<rbuild_context::Listing> {
+    let selection =
+        rbuild_context::Selection::new(sources).map_err(|e| step_failed(ctx, step, e))?;
+    let ignore = rbuild_context::IgnoreFile::parse(&ctx.dockerignore)?;
+    let listing = rbuild_context::scan(&ctx.cfg.context, &ignore, &selection)?;
+    let hashes = {
+        let mut stat = ctx.stat_cache.lock().unwrap_or_else(|p| p.into_inner());
+        rbuild_context::hash(&ctx.cfg.context, &listing, &mut stat)?
+    };
+    for h in &hashes.entries {
+        b.add(
+            Kind::File,
+            format!("{prefix}{}", h.path),
+            format!("{} {:o} {:?}", h.digest, h.meta.mode & 0o7777, h.kind),
+        );
+    }
+    Ok(listing)
+}
+
+/// Which step of which build this is, to compare its key components with
+/// the previous build's: the image name (or the context when untagged),
+/// the Dockerfile's name, the stage and the step's place in it — not the
+/// line, so an added comment does not lose the history, and not the
+/// context's path when tagged, so a context copied elsewhere keeps it.
+fn step_identity(ctx: &Ctx<'_>, stage: usize, ordinal: usize) -> String {
+    let owner = match ctx.cfg.tags.first() {
+        Some(tag) => rbuild_image::normalize_name(tag).unwrap_or_else(|_| tag.clone()),
+        None => ctx
+            .cfg
+            .context
+            .canonicalize()
+            .unwrap_or_else(|_| ctx.cfg.context.clone())
+            .display()
+            .to_string(),
+    };
+    let file = ctx
+        .cfg
+        .dockerfile
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{owner}|{file}|{}|{ordinal}", stage_label(ctx.plan, stage))
+}
+
 fn run_step(
     ctx: &Ctx<'_>,
     stage: usize,
+    ordinal: usize,
     step: &Step,
     inputs: &[State],
     cancel: &Cancel,
@@ -380,7 +443,7 @@ fn run_step(
     // The key, from the parent, the operation and what it reads.
     let mut b = KeyBuilder::new();
     b.add(Kind::Parent, "parent", parent.key.to_string());
-    let mut copy_source = None;
+    let mut prepared = Inputs::default();
     match &step.op {
         Op::Run { args, env, cwd, user, mounts, network, insecure, files, .. } => {
             b.add(Kind::Op, "command", serde_json::to_string(args)?);
@@ -394,6 +457,12 @@ fn run_step(
             b.add(Kind::Op, "security", if *insecure { "insecure" } else { "sandbox" });
             for (i, m) in mounts.iter().enumerate() {
                 b.add(Kind::Op, format!("mount {i}"), format!("{:?}", m.spec));
+                if let (RunMount::Bind { source, .. }, None) = (&m.spec, &m.from) {
+                    let prefix = format!("mount {i}: ");
+                    let listing =
+                        context_files(ctx, step, std::slice::from_ref(source), &prefix, &mut b)?;
+                    prepared.context_binds.insert(i, listing);
+                }
             }
             for (i, input) in inputs.iter().enumerate().skip(1) {
                 b.add(Kind::Parent, format!("mount source {i}"), input.key.to_string());
@@ -439,25 +508,11 @@ fn run_step(
             match inputs.get(1) {
                 Some(from) => {
                     b.add(Kind::Parent, "from", from.key.to_string());
-                    copy_source = Some(CopySource::Layers { lowers: lowers(ctx, from)? });
+                    prepared.copy_source = Some(CopySource::Layers { lowers: lowers(ctx, from)? });
                 }
                 None if heredocs.is_empty() => {
-                    let selection = rbuild_context::Selection::new(sources)
-                        .map_err(|e| step_failed(ctx, step, e))?;
-                    let ignore = rbuild_context::IgnoreFile::parse(&ctx.dockerignore)?;
-                    let listing = rbuild_context::scan(&ctx.cfg.context, &ignore, &selection)?;
-                    let hashes = {
-                        let mut stat = ctx.stat_cache.lock().unwrap_or_else(|p| p.into_inner());
-                        rbuild_context::hash(&ctx.cfg.context, &listing, &mut stat)?
-                    };
-                    for h in &hashes.entries {
-                        b.add(
-                            Kind::File,
-                            h.path.clone(),
-                            format!("{} {:o} {:?}", h.digest, h.meta.mode & 0o7777, h.kind),
-                        );
-                    }
-                    copy_source = Some(CopySource::Context {
+                    context_files(ctx, step, sources, "", &mut b)?;
+                    prepared.copy_source = Some(CopySource::Context {
                         dir: ctx.cfg.context.clone(),
                         dockerignore: ctx.dockerignore.clone(),
                     });
@@ -472,13 +527,7 @@ fn run_step(
         Op::Config => unreachable!("handled above"),
     }
     let (key, components) = b.finish();
-    let identity = format!(
-        "{}|{}|{}|{}",
-        ctx.cfg.context.display(),
-        ctx.cfg.dockerfile.display(),
-        stage_label(ctx.plan, stage),
-        step.line
-    );
+    let identity = step_identity(ctx, stage, ordinal);
     let previous = ctx.store.last_components(&identity);
     let _ = ctx.store.set_last_components(&identity, &components);
     let label = format!("[{}] {}", stage_label(ctx.plan, stage), first_line(&step.text));
@@ -512,7 +561,7 @@ fn run_step(
     // Run it on a new snapshot over the parent's.
     let snap = ctx.store.create_snapshot(parent.snapshot.as_ref())?;
     let state_dir = ctx.store.state_dir().join(&snap.id);
-    let result = execute(ctx, step, parent, &snap, &state_dir, copy_source, inputs, cancel);
+    let result = execute(ctx, step, parent, &snap, &state_dir, prepared, inputs, cancel);
     let _ = std::fs::remove_dir_all(&state_dir);
     if let Err(e) = result {
         ctx.store.discard_snapshot(snap);
@@ -591,7 +640,7 @@ fn execute(
     parent: &State,
     snap: &rbuild_cache::NewSnapshot,
     state_dir: &Path,
-    copy_source: Option<CopySource>,
+    prepared: Inputs,
     inputs: &[State],
     cancel: &Cancel,
 ) -> anyhow::Result<()> {
@@ -624,7 +673,7 @@ fn execute(
             spec.user = user.clone();
             spec.network = *network;
             let mut from_inputs = inputs.iter().skip(1);
-            for m in mounts {
+            for (i, m) in mounts.iter().enumerate() {
                 let from_state = if m.from.is_some() { from_inputs.next() } else { None };
                 match &m.spec {
                     RunMount::Cache { target, id, sharing, mode, uid, gid, readonly, .. } => {
@@ -656,7 +705,23 @@ fn execute(
                             });
                         }
                         None => {
-                            let dir = ctx.cfg.context.join(rbuild_context::context_path(source));
+                            let view = state_dir.join(format!("context-{i}"));
+                            let listing = prepared
+                                .context_binds
+                                .get(&i)
+                                .context("a context bind mount without its listing")?;
+                            rbuild_context::materialize(&ctx.cfg.context, listing, &view)?;
+                            let rel = rbuild_context::context_path(source);
+                            let dir = if rel == "." { view } else { view.join(rel) };
+                            if !dir.exists() {
+                                return Err(step_failed(
+                                    ctx,
+                                    step,
+                                    format!(
+                                        "--mount=type=bind,source={source}: not found in the build context"
+                                    ),
+                                ));
+                            }
                             if *rw {
                                 spec.mounts.push(Mount::Overlay {
                                     lowers: vec![dir],
@@ -747,7 +812,7 @@ fn execute(
                 unpack: *add && unpack.unwrap_or(true),
             };
             let source = if heredocs.is_empty() {
-                copy_source.context("COPY without a source")?
+                prepared.copy_source.context("COPY without a source")?
             } else {
                 let dir = state_dir.join("heredocs");
                 std::fs::create_dir_all(&dir)?;

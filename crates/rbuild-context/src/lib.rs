@@ -61,6 +61,7 @@ mod error;
 mod glob;
 mod goregex;
 mod hash;
+mod materialize;
 mod select;
 mod stream;
 mod unpack;
@@ -71,6 +72,7 @@ use std::str::FromStr;
 
 pub use error::{Error, Result};
 pub use hash::{BadDigest, ContextHashes, Digest, HashStats, Hashed, StatCache, hash};
+pub use materialize::materialize;
 pub use select::{Selection, context_path};
 pub use stream::{StreamError, StreamStats, read_stream, write_stream};
 pub use unpack::{ParentError, prepare_parents, relative_entry_path};
