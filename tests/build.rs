@@ -294,3 +294,91 @@ fn a_context_copied_elsewhere_keeps_its_step_history() {
     assert!(!copy.1 && copy.2.contains("src/a.txt changed"), "{s:?}");
     assert!(!s.iter().any(|(_, _, reason)| reason.contains("no earlier build")), "{s:?}");
 }
+
+#[test]
+fn json_progress_is_one_event_per_line_and_ends_with_the_result() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let dockerfile = "FROM busybox:local\nRUN echo out-line && echo err-line >&2\nRUN touch /x\n";
+    let ctx = env.context("json", &[("Dockerfile", dockerfile)]);
+    let iid = env.dir.path().join("iid");
+    let out =
+        env.build(&ctx, &["-t", "json:1", "--progress=json", "--iidfile", iid.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let events: Vec<serde_json::Value> = String::from_utf8(out.stderr)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let of = |kind: &str, status: &str| {
+        events
+            .iter()
+            .filter(|e| e["event"] == kind && (status.is_empty() || e["status"] == status))
+            .count()
+    };
+    assert_eq!(of("step", "running"), 2, "{events:?}");
+    assert_eq!(of("step", "done"), 2, "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "log" && e["stream"] == "stdout" && e["text"] == "out-line")
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "log" && e["stream"] == "stderr" && e["text"] == "err-line")
+    );
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "result", "{last}");
+    assert_eq!(last["id"].as_str().unwrap(), std::fs::read_to_string(&iid).unwrap());
+    assert_eq!(last["steps"].as_array().unwrap().len(), 2, "{last}");
+
+    // Cached steps say so; a failure is an event too, with exit code 1.
+    let out = env.build(&ctx, &["-t", "json:1", "--progress=json"]);
+    let text = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(text.matches("\"status\":\"cached\"").count(), 2, "{text}");
+    std::fs::write(ctx.join("Dockerfile"), "FROM busybox:local\nRUN exit 3\n").unwrap();
+    let out = env.build(&ctx, &["-t", "json:1", "--progress=json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stderr).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["event"], "error", "{text}");
+    assert!(last["message"].as_str().unwrap().contains("exited with code 3"), "{text}");
+    assert!(text.contains("\"status\":\"error\""), "{text}");
+}
+
+#[test]
+fn tty_progress_draws_on_a_terminal_and_is_refused_elsewhere() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let ctx =
+        env.context("tty", &[("Dockerfile", "FROM busybox:local\nRUN sleep 0.5 && echo drawn\n")]);
+    // Not a terminal: a usage error, nothing built.
+    let out = env.build(&ctx, &["-t", "tty:1", "--progress=tty"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a terminal"));
+    if !tool("script") {
+        return;
+    }
+    // Under script(1), a pseudo-terminal: the live view, then the summary.
+    let command = format!(
+        "RBUILD_ROOT={} {} build -t tty:1 --progress=tty {}",
+        env.store.display(),
+        env!("CARGO_BIN_EXE_rbuild"),
+        ctx.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("RUN sleep 0.5 && echo drawn  done in"), "{text}");
+    assert!(text.contains("\u{1b}["), "the view redraws with escape codes: {text}");
+    assert!(text.contains("built tty:1"), "{text}");
+}

@@ -4,7 +4,6 @@
 //! overlay) and becomes a layer; the target stage becomes an image.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
 use std::sync::{Arc, Mutex};
@@ -22,6 +21,8 @@ use rbuild_runtime::{
 use rbuild_solver::{Cancel, Graph, SolveError, VertexId};
 use serde::Serialize;
 
+use crate::progress::{Progress, StepInfo};
+
 /// Everything one build needs, validated by the command line.
 #[derive(Clone, Debug)]
 pub(crate) struct BuildConfig {
@@ -34,7 +35,6 @@ pub(crate) struct BuildConfig {
     pub(crate) labels: BTreeMap<String, String>,
     pub(crate) network: Option<NetworkMode>,
     pub(crate) source_date_epoch: Option<u64>,
-    pub(crate) plain: bool,
 }
 
 /// One line of the cache report (`--report`).
@@ -92,14 +92,9 @@ struct Ctx<'a> {
     dockerignore: String,
     stat_cache: Mutex<rbuild_context::StatCache>,
     reports: Mutex<Vec<(usize, usize, StepReport)>>,
-    out: Mutex<std::io::Stderr>,
+    progress: &'a Progress,
     /// The last vertex of each stage, so `--from` can find its state.
     stage_vertex: Vec<Option<VertexId>>,
-}
-
-fn say(ctx: &Ctx<'_>, text: &str) {
-    let mut out = ctx.out.lock().unwrap_or_else(|p| p.into_inner());
-    let _ = writeln!(out, "{text}");
 }
 
 fn stage_label(plan: &Plan, stage: usize) -> String {
@@ -135,7 +130,11 @@ fn history(step: &Step, empty: bool, epoch: Option<u64>) -> History {
 }
 
 /// Builds the image; the caller holds the store's shared lock.
-pub(crate) fn build(cfg: &BuildConfig, store: &Store) -> anyhow::Result<BuildOutcome> {
+pub(crate) fn build(
+    cfg: &BuildConfig,
+    store: &Store,
+    progress: &Progress,
+) -> anyhow::Result<BuildOutcome> {
     let source = std::fs::read(&cfg.dockerfile)
         .with_context(|| format!("cannot read {}", cfg.dockerfile.display()))?;
     let source = String::from_utf8_lossy(&source).into_owned();
@@ -170,7 +169,7 @@ pub(crate) fn build(cfg: &BuildConfig, store: &Store) -> anyhow::Result<BuildOut
         dockerignore,
         stat_cache: Mutex::new(rbuild_context::StatCache::load(&stat_path)),
         reports: Mutex::new(Vec::new()),
-        out: Mutex::new(std::io::stderr()),
+        progress,
         stage_vertex: vec![None; plan.stages.len()],
     };
 
@@ -530,12 +529,15 @@ fn run_step(
     let identity = step_identity(ctx, stage, ordinal);
     let previous = ctx.store.last_components(&identity);
     let _ = ctx.store.set_last_components(&identity, &components);
-    let label = format!("[{}] {}", stage_label(ctx.plan, stage), first_line(&step.text));
+    let stage_name = stage_label(ctx.plan, stage);
+    let vertex = format!("{stage}.{ordinal}");
+    let info =
+        StepInfo { vertex: &vertex, stage: &stage_name, line: step.line, instruction: &step.text };
 
     if !ctx.cfg.no_cache
         && let Some(record) = ctx.store.cache_get(&key)
     {
-        say(ctx, &format!("{label}  CACHED"));
+        ctx.progress.cached(&info, record.bytes);
         report(ctx, stage, step, true, None, 0.0, record.bytes);
         let mut state = parent.clone();
         state.key = key;
@@ -555,16 +557,21 @@ fn run_step(
             None => "no earlier build".to_owned(),
         }
     };
-    say(ctx, &format!("{label}  running ({reason})"));
+    ctx.progress.started(&info, &reason);
     let started = Instant::now();
 
     // Run it on a new snapshot over the parent's.
     let snap = ctx.store.create_snapshot(parent.snapshot.as_ref())?;
     let state_dir = ctx.store.state_dir().join(&snap.id);
-    let result = execute(ctx, step, parent, &snap, &state_dir, prepared, inputs, cancel);
+    let result = execute(ctx, &info, step, parent, &snap, &state_dir, prepared, inputs, cancel);
     let _ = std::fs::remove_dir_all(&state_dir);
     if let Err(e) = result {
         ctx.store.discard_snapshot(snap);
+        let failure = match e.downcast_ref::<StepError>() {
+            Some(StepError::RunFailed { code, .. }) => format!("exit code {code}"),
+            _ => format!("{e:#}"),
+        };
+        ctx.progress.finished(&info, started.elapsed().as_secs_f64(), Err(&failure));
         return Err(e);
     }
     let (layer, stats) = match rbuild_image::layer_from_dir(
@@ -591,7 +598,7 @@ fn run_step(
         bytes: stats.content_bytes,
         created: rbuild_cache::unix_now(),
     })?;
-    say(ctx, &format!("{label}  done in {seconds:.2}s"));
+    ctx.progress.finished(&info, seconds, Ok(stats.content_bytes));
     report(ctx, stage, step, false, Some(reason), seconds, stats.content_bytes);
     let mut state = parent.clone();
     state.key = key;
@@ -599,10 +606,6 @@ fn run_step(
     state.layers.push(layer);
     state.history.push(history(step, false, epoch));
     Ok(state)
-}
-
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or(text)
 }
 
 fn report(
@@ -636,6 +639,7 @@ fn lowers(ctx: &Ctx<'_>, state: &State) -> anyhow::Result<Vec<PathBuf>> {
 #[allow(clippy::too_many_arguments)]
 fn execute(
     ctx: &Ctx<'_>,
+    info: &StepInfo<'_>,
     step: &Step,
     parent: &State,
     snap: &rbuild_cache::NewSnapshot,
@@ -854,17 +858,19 @@ fn execute(
         })
     };
     let mut tail: Vec<String> = Vec::new();
-    let plain = ctx.cfg.plain;
-    let status = ctx.executor.run(&spec, &Secrets::new(), state_dir, &exec_cancel, |_, line| {
-        let text = String::from_utf8_lossy(line).trim_end().to_owned();
-        if plain {
-            say(ctx, &format!("  {text}"));
-        }
-        tail.push(text);
-        if tail.len() > 20 {
-            tail.remove(0);
-        }
-    });
+    let status =
+        ctx.executor.run(&spec, &Secrets::new(), state_dir, &exec_cancel, |stream, line| {
+            let text = String::from_utf8_lossy(line).trim_end().to_owned();
+            let stream = match stream {
+                rbuild_runtime::Stream::Stdout => "stdout",
+                rbuild_runtime::Stream::Stderr => "stderr",
+            };
+            ctx.progress.output(info, stream, &text);
+            tail.push(text);
+            if tail.len() > 20 {
+                tail.remove(0);
+            }
+        });
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     let _ = watcher.join();
     drop(leases);

@@ -3,6 +3,7 @@
 mod args;
 mod build;
 mod commands;
+mod progress;
 
 use std::io::Write as _;
 use std::process::ExitCode;

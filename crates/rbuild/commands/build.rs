@@ -9,7 +9,8 @@ use anyhow::{Context as _, bail};
 use rbuild_cache::Store;
 
 use crate::args::{BuildArgs, LoadArgs, PruneArgs};
-use crate::build::{BuildConfig, StepError, build};
+use crate::build::{BuildConfig, BuildOutcome, StepError, build};
+use crate::progress::{Mode, Progress};
 
 fn open_store() -> anyhow::Result<Store> {
     let root = Store::default_root();
@@ -71,12 +72,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         Some(n) => Some(n.parse().map_err(|e: String| anyhow::anyhow!("--network: {e}"))?),
         None => None,
     };
-    let plain = match args.progress.as_str() {
-        "plain" | "json" => true,
-        "tty" => false,
-        "auto" => std::env::var_os("CI").is_some(),
-        other => bail!("--progress {other:?}: expected auto, tty, plain or json"),
-    };
+    let mode = Mode::parse(&args.progress)?;
     let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) if !v.is_empty() => {
             Some(v.parse().context("SOURCE_DATE_EPOCH must be a number of seconds")?)
@@ -93,29 +89,72 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         labels,
         network,
         source_date_epoch,
-        plain,
     };
     let store = open_store()?;
     let _lock = store.lock_shared()?;
     let started = std::time::Instant::now();
-    let outcome = match build(&cfg, &store) {
+    let progress = Progress::new(mode);
+    let result = build(&cfg, &store, &progress).and_then(|outcome| {
+        write_outputs(&store, args, &outputs, &outcome)?;
+        Ok(outcome)
+    });
+    progress.close();
+    let outcome = match result {
         Ok(outcome) => outcome,
         Err(err) => {
-            let mut stderr = std::io::stderr().lock();
-            if err.downcast_ref::<StepError>().is_some() {
-                writeln!(stderr, "rbuild: build failed\n{err}")?;
-                return Ok(ExitCode::from(1));
+            let message = if err.downcast_ref::<StepError>().is_some() {
+                format!("build failed\n{err}")
+            } else {
+                format!("{err:#}")
+            };
+            if mode == Mode::Json {
+                progress.event(serde_json::json!({ "event": "error", "message": message }));
+            } else {
+                writeln!(std::io::stderr(), "rbuild: {message}")?;
             }
-            writeln!(stderr, "rbuild: {err:#}")?;
             return Ok(ExitCode::from(1));
         }
     };
-    let mut stderr = std::io::stderr().lock();
     for w in &outcome.warnings {
-        writeln!(stderr, "warning: {w}")?;
+        progress.warning(w);
     }
+    if let Some(path) = &args.iidfile {
+        rbuild_cache::write_atomic(path, outcome.config_digest.as_bytes())?;
+    }
+    if let Some(path) = &args.report {
+        let body = serde_json::json!({ "steps": outcome.steps });
+        rbuild_cache::write_atomic(path, serde_json::to_string_pretty(&body)?.as_bytes())?;
+    }
+    let name = args.tags.first().map(String::as_str).unwrap_or("<untagged>");
+    let seconds = started.elapsed().as_secs_f64();
+    if mode == Mode::Json {
+        progress.event(serde_json::json!({
+            "event": "result", "image": args.tags.first(), "manifest": outcome.manifest.digest().to_string(),
+            "id": outcome.config_digest, "seconds": seconds, "steps": outcome.steps,
+        }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    // One screen of summary.
+    let mut stderr = std::io::stderr().lock();
+    writeln!(stderr, "\n{:<8} {:>9}  {:>10}  STEP", "STATUS", "SECONDS", "BYTES")?;
+    for s in &outcome.steps {
+        let status = if s.cached { "CACHED" } else { "RAN" };
+        let first = s.instruction.lines().next().unwrap_or_default();
+        writeln!(stderr, "{status:<8} {:>9.2}  {:>10}  [{}] {first}", s.seconds, s.bytes, s.stage)?;
+    }
+    writeln!(stderr, "built {name} ({}) in {seconds:.2}s", outcome.manifest.digest())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the image to each `--output` destination.
+fn write_outputs(
+    store: &Store,
+    args: &BuildArgs,
+    outputs: &[Output],
+    outcome: &BuildOutcome,
+) -> anyhow::Result<()> {
     let blobs = rbuild_image::Blobs::new(store.root())?;
-    for output in &outputs {
+    for output in outputs {
         let tag = args.tags.first().map(String::as_str).unwrap_or("latest");
         let ref_name = tag.rsplit_once(':').map_or("latest", |(_, t)| t);
         match output {
@@ -146,28 +185,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    if let Some(path) = &args.iidfile {
-        std::fs::write(path, &outcome.config_digest)?;
-    }
-    if let Some(path) = &args.report {
-        let body = serde_json::json!({ "steps": outcome.steps });
-        rbuild_cache::write_atomic(path, serde_json::to_string_pretty(&body)?.as_bytes())?;
-    }
-    // One screen of summary.
-    writeln!(stderr, "\n{:<8} {:>9}  {:>10}  STEP", "STATUS", "SECONDS", "BYTES")?;
-    for s in &outcome.steps {
-        let status = if s.cached { "CACHED" } else { "RAN" };
-        let first = s.instruction.lines().next().unwrap_or_default();
-        writeln!(stderr, "{status:<8} {:>9.2}  {:>10}  [{}] {first}", s.seconds, s.bytes, s.stage)?;
-    }
-    writeln!(
-        stderr,
-        "built {} ({}) in {:.2}s",
-        args.tags.first().map(String::as_str).unwrap_or("<untagged>"),
-        outcome.manifest.digest(),
-        started.elapsed().as_secs_f64()
-    )?;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 pub(crate) fn load(args: &LoadArgs) -> anyhow::Result<ExitCode> {
