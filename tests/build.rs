@@ -382,3 +382,79 @@ fn tty_progress_draws_on_a_terminal_and_is_refused_elsewhere() {
     assert!(text.contains("\u{1b}["), "the view redraws with escape codes: {text}");
     assert!(text.contains("built tty:1"), "{text}");
 }
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            let kind = e.file_type().unwrap();
+            if kind.is_dir() {
+                stack.push(p);
+            } else if kind.is_file()
+                && let Ok(bytes) = std::fs::read(&p)
+                && bytes.windows(needle.len()).any(|w| w == needle)
+            {
+                found.push(p);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn secrets_reach_run_steps_but_no_layer_record_or_key() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let dockerfile = "FROM busybox:local\n\
+        RUN --mount=type=secret,id=tok wc -c < /run/secrets/tok > /len\n\
+        RUN --mount=type=secret,id=api,env=API printf %s \"$API\" | wc -c > /envlen\n";
+    let ctx = env.context("secret", &[("Dockerfile", dockerfile)]);
+    let secret = env.dir.path().join("tok.txt");
+    std::fs::write(&secret, "s3cr3t-FILE-VALUE-17").unwrap();
+    let dest = env.dir.path().join("rootfs");
+    let build = |value: &str| {
+        let mut cmd = rbuild();
+        cmd.env("RBUILD_ROOT", &env.store).env("API_VALUE", value);
+        cmd.args(["build", "-t", "secret:1", "--progress=plain"])
+            .arg("--secret")
+            .arg(format!("id=tok,src={}", secret.display()))
+            .args(["--secret", "id=api,env=API_VALUE"])
+            .arg("--output")
+            .arg(format!("type=local,dest={}", dest.display()))
+            .arg(&ctx);
+        cmd.output().unwrap()
+    };
+    let out = build("from-env-VALUE-42");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(dest.join("len")).unwrap().trim(), "20");
+    assert_eq!(std::fs::read_to_string(dest.join("envlen")).unwrap().trim(), "17");
+    for needle in ["s3cr3t-FILE-VALUE-17", "from-env-VALUE-42"] {
+        let leaks = files_containing(&env.store, needle.as_bytes());
+        assert!(leaks.is_empty(), "{needle} leaked into {leaks:?}");
+        assert!(!String::from_utf8_lossy(&out.stderr).contains(needle));
+    }
+    // Not in the key: another value still hits the cache (as BuildKit).
+    let out = build("other");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.ends_with("  CACHED")).count(),
+        2
+    );
+
+    // A required secret that was not given fails before running anything.
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox:local\nRUN --mount=type=secret,id=missing,required cat /run/secrets/missing\n",
+    )
+    .unwrap();
+    let out = env.build(&ctx, &["-t", "secret:2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Dockerfile:2") && err.contains("secret missing is required"), "{err}");
+}

@@ -139,6 +139,10 @@ pub(crate) struct BuildArgs {
     /// Set a label on the image, `KEY=VALUE`.
     #[arg(long = "label")]
     pub(crate) labels: Vec<String>,
+    /// A secret for `RUN --mount=type=secret`: `id=ID[,src=FILE|,env=VAR]`; with the
+    /// id alone, the variable of that name if set, else the file of that name.
+    #[arg(long = "secret")]
+    pub(crate) secrets: Vec<String>,
     /// Network of RUN steps: default (the host's), none or host.
     #[arg(long)]
     pub(crate) network: Option<String>,

@@ -35,6 +35,8 @@ pub(crate) struct BuildConfig {
     pub(crate) labels: BTreeMap<String, String>,
     pub(crate) network: Option<NetworkMode>,
     pub(crate) source_date_epoch: Option<u64>,
+    /// Values for `RUN --mount=type=secret`; never in a key, layer or log.
+    pub(crate) secrets: Secrets,
 }
 
 /// One line of the cache report (`--report`).
@@ -744,12 +746,23 @@ fn execute(
                     RunMount::Tmpfs { target, size } => {
                         spec.mounts.push(Mount::Tmpfs { target: target.clone(), size: *size });
                     }
-                    RunMount::Secret { id, required, .. } => {
-                        if *required {
+                    RunMount::Secret { id, target, env, required, mode, uid, gid } => {
+                        if ctx.cfg.secrets.contains(id) {
+                            spec.secrets.push(rbuild_runtime::SecretMount {
+                                id: id.clone(),
+                                target: target.clone(),
+                                env: env.clone(),
+                                mode: *mode,
+                                uid: *uid,
+                                gid: *gid,
+                            });
+                        } else if *required {
                             return Err(step_failed(
                                 ctx,
                                 step,
-                                format!("secret {id} is required but no secrets were given"),
+                                format!(
+                                    "secret {id} is required; pass it with --secret id={id},src=FILE"
+                                ),
                             ));
                         }
                     }
@@ -859,7 +872,7 @@ fn execute(
     };
     let mut tail: Vec<String> = Vec::new();
     let status =
-        ctx.executor.run(&spec, &Secrets::new(), state_dir, &exec_cancel, |stream, line| {
+        ctx.executor.run(&spec, &ctx.cfg.secrets, state_dir, &exec_cancel, |stream, line| {
             let text = String::from_utf8_lossy(line).trim_end().to_owned();
             let stream = match stream {
                 rbuild_runtime::Stream::Stdout => "stdout",

@@ -46,6 +46,45 @@ fn parse_output(text: &str) -> anyhow::Result<Output> {
     })
 }
 
+/// `--secret id=ID[,src=FILE][,env=VAR][,type=file|env]`, read now so a
+/// missing file fails before anything runs.
+fn read_secret(text: &str) -> anyhow::Result<(String, Vec<u8>)> {
+    let (mut id, mut src, mut env, mut kind) = (None, None, None, None);
+    for field in text.split(',') {
+        match field.split_once('=') {
+            Some(("id", v)) => id = Some(v.to_owned()),
+            Some(("src" | "source", v)) => src = Some(v.to_owned()),
+            Some(("env", v)) => env = Some(v.to_owned()),
+            Some(("type", v @ ("file" | "env"))) => kind = Some(v.to_owned()),
+            _ => bail!("--secret {text:?}: expected id=ID[,src=FILE|,env=VAR][,type=file|env]"),
+        }
+    }
+    let id = match (id, &src, &env) {
+        (Some(id), _, _) => id,
+        (None, Some(path), _) => std::path::Path::new(path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .with_context(|| format!("--secret {text:?}: id=ID is required"))?,
+        (None, None, Some(var)) => var.clone(),
+        (None, None, None) => bail!("--secret {text:?}: id=ID is required"),
+    };
+    let from_env = match kind.as_deref() {
+        Some("env") => true,
+        Some(_) => false,
+        None => env.is_some() || (src.is_none() && std::env::var_os(&id).is_some()),
+    };
+    if from_env {
+        let var = env.or(src).unwrap_or_else(|| id.clone());
+        let value = std::env::var_os(&var)
+            .with_context(|| format!("--secret id={id}: environment variable {var} is not set"))?;
+        return Ok((id, value.into_encoded_bytes()));
+    }
+    let path = src.unwrap_or_else(|| id.clone());
+    let value =
+        std::fs::read(&path).with_context(|| format!("--secret id={id}: cannot read {path}"))?;
+    Ok((id, value))
+}
+
 fn key_value(flag: &str, text: &str) -> anyhow::Result<(String, String)> {
     let (k, v) =
         text.split_once('=').with_context(|| format!("{flag} {text:?}: expected KEY=VALUE"))?;
@@ -73,6 +112,11 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let mode = Mode::parse(&args.progress)?;
+    let mut secrets = rbuild_runtime::Secrets::new();
+    for text in &args.secrets {
+        let (id, value) = read_secret(text)?;
+        secrets.insert(id, value);
+    }
     let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) if !v.is_empty() => {
             Some(v.parse().context("SOURCE_DATE_EPOCH must be a number of seconds")?)
@@ -89,6 +133,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         labels,
         network,
         source_date_epoch,
+        secrets,
     };
     let store = open_store()?;
     let _lock = store.lock_shared()?;
