@@ -458,3 +458,140 @@ fn secrets_reach_run_steps_but_no_layer_record_or_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Dockerfile:2") && err.contains("secret missing is required"), "{err}");
 }
+
+/// A static file server on loopback (Python's http.server, which answers
+/// If-Modified-Since with 304), its request log in `log`.
+struct Server {
+    child: std::process::Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Server {
+    fn start(dir: &Path, log: PathBuf) -> Server {
+        let script = "import http.server,sys,os\n\
+            os.chdir(sys.argv[1])\n\
+            s=http.server.ThreadingHTTPServer(('127.0.0.1',0),http.server.SimpleHTTPRequestHandler)\n\
+            print(s.server_address[1],flush=True)\n\
+            s.serve_forever()\n";
+        let mut child = Command::new("python3")
+            .args(["-c", script])
+            .arg(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("python3 (installed by .ci/setup)");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        Server { child, port: line.trim().parse().unwrap(), log }
+    }
+
+    fn requests(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn set_mtime(path: &Path, secs: u64) {
+    let ok = Command::new("touch").arg("-d").arg(format!("@{secs}")).arg(path).status().unwrap();
+    assert!(ok.success());
+}
+
+#[test]
+fn add_fetches_urls_revalidates_them_and_checks_checksums() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let www = env.dir.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("hello.txt"), "hello over http\n").unwrap();
+    set_mtime(&www.join("hello.txt"), 1_600_000_000);
+    std::fs::write(www.join("pinned.txt"), "pinned\n").unwrap();
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_path("inside.txt").unwrap();
+    h.set_size(3);
+    h.set_mode(0o644);
+    h.set_cksum();
+    tar.append(&h, &b"in\n"[..]).unwrap();
+    std::fs::write(www.join("tool.tar"), tar.into_inner().unwrap()).unwrap();
+    let server = Server::start(&www, env.dir.path().join("http.log"));
+    let base = format!("http://127.0.0.1:{}", server.port);
+    // sha256 of "pinned\n".
+    let pinned = "sha256:9ceb9ba0bb2d8ca7ea6d8c4d2bd1c2bfc7ac4b4c1bba3e2cb0a4bba5a3f2c1c2";
+    let real = {
+        let out = Command::new("sha256sum").arg(www.join("pinned.txt")).output().unwrap();
+        format!("sha256:{}", String::from_utf8_lossy(&out.stdout).split(' ').next().unwrap())
+    };
+    assert_ne!(pinned, real, "the made-up digest must be wrong");
+    let dockerfile = format!(
+        "FROM busybox:local\n\
+         ADD --checksum={real} {base}/pinned.txt /pinned.txt\n\
+         ADD {base}/hello.txt /downloads/\n\
+         ADD {base}/tool.tar /t/\n\
+         RUN stat -c '%a %Y' /downloads/hello.txt > /mode && ls /t > /tlist\n"
+    );
+    let ctx = env.context("url", &[("Dockerfile", &dockerfile)]);
+    let dest = env.dir.path().join("rootfs");
+    let out_arg = format!("type=local,dest={}", dest.display());
+    env.build_report(&ctx, &["-t", "url:1", "--output", &out_arg]);
+    assert_eq!(
+        std::fs::read_to_string(dest.join("downloads/hello.txt")).unwrap(),
+        "hello over http\n"
+    );
+    assert_eq!(std::fs::read_to_string(dest.join("pinned.txt")).unwrap(), "pinned\n");
+    // Mode 0600 and the server's Last-Modified, as BuildKit; not unpacked.
+    assert_eq!(std::fs::read_to_string(dest.join("mode")).unwrap(), "600 1600000000\n");
+    assert_eq!(std::fs::read_to_string(dest.join("tlist")).unwrap(), "tool.tar\n");
+
+    // Unchanged: every step cached, the server asked and answering 304.
+    let before = server.requests().lines().count();
+    let report = env.build_report(&ctx, &["-t", "url:1"]);
+    assert!(steps(&report).iter().all(|(_, cached, _)| *cached), "{report}");
+    let log = server.requests();
+    let new: Vec<&str> = log.lines().skip(before).collect();
+    assert!(new.iter().any(|l| l.contains("/hello.txt") && l.contains("\" 304 ")), "{new:?}");
+    assert!(
+        !new.iter().any(|l| l.contains("/pinned.txt")),
+        "a pinned file already here is not fetched: {new:?}"
+    );
+
+    // Changed on the server: that ADD reruns and the report names the URL.
+    std::fs::write(www.join("hello.txt"), "changed\n").unwrap();
+    set_mtime(&www.join("hello.txt"), 1_600_000_100);
+    let s = steps(&env.build_report(&ctx, &["-t", "url:1"]));
+    let add = s.iter().find(|(i, _, _)| i.contains("/hello.txt")).unwrap();
+    assert!(!add.1 && add.2.contains(&format!("{base}/hello.txt changed")), "{s:?}");
+    assert!(s.iter().find(|(i, _, _)| i.contains("pinned")).unwrap().1, "{s:?}");
+
+    // A wrong checksum fails the build and names both digests.
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM busybox:local\nADD --checksum={pinned} {base}/hello.txt /x\n"),
+    )
+    .unwrap();
+    let out = env.build(&ctx, &["-t", "url:2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Dockerfile:2") && err.contains("checksum mismatch") && err.contains(pinned),
+        "{err}"
+    );
+    // A missing file is a clear failure too.
+    std::fs::write(ctx.join("Dockerfile"), format!("FROM busybox:local\nADD {base}/nope /x\n"))
+        .unwrap();
+    let out = env.build(&ctx, &["-t", "url:3"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(1) && err.contains("404"), "{err}");
+}

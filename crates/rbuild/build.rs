@@ -370,6 +370,8 @@ fn step_failed(ctx: &Ctx<'_>, step: &Step, message: impl std::fmt::Display) -> a
 struct Inputs {
     copy_source: Option<CopySource>,
     context_binds: BTreeMap<usize, rbuild_context::Listing>,
+    /// Files `ADD <URL>` fetched, in source order.
+    downloads: Vec<crate::fetch::Download>,
 }
 
 /// The context files `sources` select (through `.dockerignore`), each
@@ -485,14 +487,43 @@ fn run_step(
             checksum,
             ..
         } => {
-            if *add && sources.iter().any(|s| s.contains("://")) {
-                return Err(step_failed(
-                    ctx,
-                    step,
-                    "ADD of URLs is not supported yet; use RUN with curl or wget",
-                ));
+            if *add {
+                if let Some(git) = sources.iter().find(|s| crate::fetch::is_git(s)) {
+                    return Err(step_failed(
+                        ctx,
+                        step,
+                        format!("ADD {git}: git sources are not supported yet; use RUN git clone"),
+                    ));
+                }
+                let urls = sources.iter().filter(|s| crate::fetch::is_url(s)).count();
+                if urls > 0 && urls < sources.len() {
+                    return Err(step_failed(
+                        ctx,
+                        step,
+                        "ADD of URLs and context files together is not supported yet; split it in two",
+                    ));
+                }
+                if urls > 0 {
+                    let sum = match checksum {
+                        Some(c) => Some(
+                            crate::fetch::parse_checksum(c)
+                                .map_err(|e| step_failed(ctx, step, e))?,
+                        ),
+                        None => None,
+                    };
+                    for url in sources {
+                        let got = crate::fetch::fetch(
+                            &ctx.store.downloads_dir(),
+                            &ctx.store.tmp_dir(),
+                            url,
+                            sum.as_deref(),
+                        )
+                        .map_err(|e| step_failed(ctx, step, format!("{e:#}")))?;
+                        b.add(Kind::File, url.clone(), format!("{} {}", got.digest, got.filename));
+                        prepared.downloads.push(got);
+                    }
+                }
             }
-            let _ = checksum;
             b.add(
                 Kind::Op,
                 "copy",
@@ -511,6 +542,7 @@ fn run_step(
                     b.add(Kind::Parent, "from", from.key.to_string());
                     prepared.copy_source = Some(CopySource::Layers { lowers: lowers(ctx, from)? });
                 }
+                None if !prepared.downloads.is_empty() => {}
                 None if heredocs.is_empty() => {
                     context_files(ctx, step, sources, "", &mut b)?;
                     prepared.copy_source = Some(CopySource::Context {
@@ -828,7 +860,28 @@ fn execute(
                 exclude: exclude.clone(),
                 unpack: *add && unpack.unwrap_or(true),
             };
-            let source = if heredocs.is_empty() {
+            let source = if !prepared.downloads.is_empty() {
+                // Remote files are not unpacked unless --unpack says so.
+                copy.unpack = unpack.unwrap_or(false);
+                let dir = state_dir.join("downloads");
+                std::fs::create_dir_all(&dir)?;
+                copy.sources.clear();
+                for got in &prepared.downloads {
+                    let at = dir.join(&got.filename);
+                    if at.exists() {
+                        return Err(step_failed(
+                            ctx,
+                            step,
+                            format!("two URLs download to the same name {}", got.filename),
+                        ));
+                    }
+                    if std::fs::hard_link(&got.path, &at).is_err() {
+                        std::fs::copy(&got.path, &at)?;
+                    }
+                    copy.sources.push(got.filename.clone());
+                }
+                CopySource::Context { dir, dockerignore: String::new() }
+            } else if heredocs.is_empty() {
                 prepared.copy_source.context("COPY without a source")?
             } else {
                 let dir = state_dir.join("heredocs");

@@ -3,6 +3,7 @@
 mod args;
 mod build;
 mod commands;
+mod fetch;
 mod progress;
 
 use std::io::Write as _;

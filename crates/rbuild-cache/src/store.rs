@@ -116,8 +116,17 @@ pub struct Store {
     root: PathBuf,
 }
 
-const DIRS: [&str; 8] =
-    ["blobs/sha256", "snapshots", "cache", "steps", "images", "cache-mounts", "tmp", "state"];
+const DIRS: [&str; 9] = [
+    "blobs/sha256",
+    "snapshots",
+    "cache",
+    "steps",
+    "images",
+    "cache-mounts",
+    "downloads",
+    "tmp",
+    "state",
+];
 
 /// Writes `bytes` to `path` atomically: temp file beside it, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
@@ -175,6 +184,12 @@ impl Store {
     /// Where cache mounts live.
     pub fn cache_mounts_dir(&self) -> PathBuf {
         self.root.join("cache-mounts")
+    }
+
+    /// Files fetched by `ADD URL`, by digest, with the validators to
+    /// revalidate them; build cache, so prune empties it.
+    pub fn downloads_dir(&self) -> PathBuf {
+        self.root.join("downloads")
     }
 
     /// Per-step state directories (specs, status files) of running builds.
@@ -372,7 +387,8 @@ impl Store {
     pub fn prune(&self, all: bool) -> Result<PruneStats, StoreError> {
         let _lock = self.lock_exclusive()?;
         let mut stats = PruneStats::default();
-        let mut dirs = vec!["cache", "steps", "snapshots", "cache-mounts", "tmp", "state"];
+        let mut dirs =
+            vec!["cache", "steps", "snapshots", "cache-mounts", "downloads", "tmp", "state"];
         if all {
             dirs.extend(["images", "blobs/sha256"]);
         }

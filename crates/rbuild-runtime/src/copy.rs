@@ -31,7 +31,7 @@ pub struct CopySpec {
     pub parents: bool,
     /// `--exclude` patterns, matched against paths relative to each source.
     pub exclude: Vec<String>,
-    /// ADD: a local source that is a tar archive (plain, gzip or zstd) is
+    /// ADD: a local source that is a tar archive (plain, gzip, bzip2, xz or zstd) is
     /// unpacked into the destination instead of copied.
     #[serde(default)]
     pub unpack: bool,
@@ -441,7 +441,7 @@ impl Writer<'_> {
     }
 }
 
-/// A reader of the tar inside `path` when it is one (plain, gzip or zstd,
+/// A reader of the tar inside `path` when it is one (plain, gzip, bzip2, xz or zstd,
 /// told by its first bytes as BuildKit does, not by its name).
 fn archive_reader(path: &Path) -> Result<Option<Box<dyn io::Read>>, CopyError> {
     use std::io::{BufRead as _, BufReader, Read as _};
@@ -456,6 +456,10 @@ fn archive_reader(path: &Path) -> Result<Option<Box<dyn io::Read>>, CopyError> {
         Box::new(flate2::bufread::MultiGzDecoder::new(reader))
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         Box::new(zstd::Decoder::with_buffer(reader).map_err(io_at(path))?)
+    } else if head.starts_with(b"BZh") {
+        Box::new(bzip2::bufread::MultiBzDecoder::new(reader))
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(reader))
     } else if head.len() >= 262 && &head[257..262] == b"ustar" {
         return Ok(Some(Box::new(reader)));
     } else {

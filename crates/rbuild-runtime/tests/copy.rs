@@ -238,6 +238,29 @@ fn add_unpacks_local_archives_and_keeps_them_inside() {
     );
     add("plain.tar", "/srv/p").unwrap();
     assert!(fx.root.join("srv/p/vendor/lib.txt").exists());
+    // Every compression BuildKit knows, told by content, not by name.
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    std::io::Write::write_all(&mut bz, &raw).unwrap();
+    fs::write(fx.ctx.join("b.archive"), bz.finish().unwrap()).unwrap();
+    let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+    std::io::Write::write_all(&mut xz, &raw).unwrap();
+    fs::write(fx.ctx.join("x.archive"), xz.finish().unwrap()).unwrap();
+    fs::write(fx.ctx.join("z.archive"), zstd::encode_all(&raw[..], 1).unwrap()).unwrap();
+    for (name, dest) in [("b.archive", "/srv/b"), ("x.archive", "/srv/x"), ("z.archive", "/srv/z")]
+    {
+        add(name, dest).unwrap();
+        assert_eq!(
+            fs::read_to_string(fx.root.join(&dest[1..]).join("vendor/lib.txt")).unwrap(),
+            "lib\n",
+            "{name}"
+        );
+    }
+    // Compressed but not a tar: copied as it is.
+    let mut not_tar = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    std::io::Write::write_all(&mut not_tar, b"just text").unwrap();
+    fs::write(fx.ctx.join("text.bz2"), not_tar.finish().unwrap()).unwrap();
+    add("text.bz2", "/srv/t/").unwrap();
+    assert!(fx.root.join("srv/t/text.bz2").is_file());
     // Not an archive: copied as it is.
     add("one.txt", "/srv/o/").unwrap();
     assert_eq!(fs::read_to_string(fx.root.join("srv/o/one.txt")).unwrap(), "1");

@@ -1,0 +1,221 @@
+//! `ADD <http(s) URL>`: the file is fetched into the store once and
+//! revalidated on later builds with the server's ETag and Last-Modified, so
+//! an unchanged URL costs one small request; `--checksum` pins the content
+//! and then no request is made at all when it is already here.
+
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context as _, bail};
+use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
+
+/// A fetched file, ready to be copied.
+#[derive(Clone, Debug)]
+pub(crate) struct Download {
+    /// The content in the store (mode 0600, mtime from Last-Modified).
+    pub(crate) path: PathBuf,
+    /// `sha256:<hex>` of the content: what the step's key holds.
+    pub(crate) digest: String,
+    /// The name the file gets when the destination is a directory.
+    pub(crate) filename: String,
+}
+
+/// What the store remembers of a URL to revalidate it.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Record {
+    url: String,
+    digest: String,
+    filename: String,
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+/// Whether an ADD source is fetched over HTTP rather than read from the context.
+pub(crate) fn is_url(source: &str) -> bool {
+    source.starts_with("http://") || source.starts_with("https://")
+}
+
+/// Whether an ADD source names a git repository (BuildKit's rules).
+pub(crate) fn is_git(source: &str) -> bool {
+    let base = source.split('#').next().unwrap_or(source);
+    source.starts_with("git@")
+        || source.starts_with("git://")
+        || source.starts_with("ssh://")
+        || (is_url(source) && (base.ends_with(".git") || source.contains(".git#")))
+}
+
+/// Checks a `--checksum` value: only SHA-256 is supported, as in BuildKit.
+pub(crate) fn parse_checksum(text: &str) -> anyhow::Result<String> {
+    let hex = text.strip_prefix("sha256:").unwrap_or_default();
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("--checksum={text}: expected sha256:<64 hex digits>");
+    }
+    Ok(format!("sha256:{}", hex.to_ascii_lowercase()))
+}
+
+fn record_path(dir: &Path, url: &str) -> PathBuf {
+    let name = blake3::hash(url.as_bytes()).to_hex();
+    dir.join(format!("url-{}.json", &name[..32]))
+}
+
+fn data_path(dir: &Path, digest: &str) -> PathBuf {
+    dir.join(digest.replace(':', "-"))
+}
+
+/// Fetches `url` into `dir` (the store's downloads), or revalidates the
+/// copy already there; `tmp` is on the same file system, for atomic renames.
+pub(crate) fn fetch(
+    dir: &Path,
+    tmp: &Path,
+    url: &str,
+    checksum: Option<&str>,
+) -> anyhow::Result<Download> {
+    let record_file = record_path(dir, url);
+    let known: Option<Record> =
+        std::fs::read(&record_file).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    let known = known.filter(|r| r.url == url && data_path(dir, &r.digest).is_file());
+    if let (Some(r), Some(sum)) = (&known, checksum)
+        && r.digest == sum
+    {
+        return Ok(done(dir, r));
+    }
+
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(Duration::from_secs(30)))
+        .user_agent(concat!("rbuild/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let mut request = agent.get(url);
+    if let Some(r) = &known {
+        if let Some(etag) = &r.etag {
+            request = request.header("If-None-Match", etag);
+        }
+        if let Some(date) = &r.last_modified {
+            request = request.header("If-Modified-Since", date);
+        }
+    }
+    let response = request.call().with_context(|| format!("GET {url}"))?;
+    let status = response.status();
+    if status.as_u16() == 304
+        && let Some(r) = known
+    {
+        return verified(&r, checksum).map(|()| done(dir, &r));
+    }
+    if !status.is_success() {
+        bail!("GET {url}: {status}");
+    }
+    let header =
+        |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let etag = header("etag");
+    let last_modified = header("last-modified");
+    let filename = filename(url, header("content-disposition").as_deref());
+
+    // Stream to a temp file while hashing, then move into place by digest.
+    std::fs::create_dir_all(tmp)?;
+    let mut file = tempfile::NamedTempFile::new_in(tmp)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut body = response.into_body().into_reader();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = body.read(&mut buf).with_context(|| format!("GET {url}: reading the body"))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        file.write_all(&buf[..n])?;
+    }
+    let digest = format!("sha256:{}", hex(&hasher.finalize()));
+    let record = Record { url: url.to_owned(), digest, filename, etag, last_modified };
+    verified(&record, checksum)?;
+    file.as_file().sync_all()?;
+    std::fs::set_permissions(file.path(), std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    let mtime = record
+        .last_modified
+        .as_deref()
+        .and_then(|d| httpdate::parse_http_date(d).ok())
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    filetime::set_file_mtime(file.path(), filetime::FileTime::from_system_time(mtime))?;
+    file.persist(data_path(dir, &record.digest)).map_err(|e| e.error)?;
+    rbuild_cache::write_atomic(&record_file, &serde_json::to_vec_pretty(&record)?)?;
+    Ok(done(dir, &record))
+}
+
+fn verified(record: &Record, checksum: Option<&str>) -> anyhow::Result<()> {
+    match checksum {
+        Some(sum) if sum != record.digest => bail!(
+            "{}: checksum mismatch: expected {sum}, the content is {}",
+            record.url,
+            record.digest
+        ),
+        _ => Ok(()),
+    }
+}
+
+fn done(dir: &Path, r: &Record) -> Download {
+    Download {
+        path: data_path(dir, &r.digest),
+        digest: r.digest.clone(),
+        filename: r.filename.clone(),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// BuildKit's choice of name: Content-Disposition's filename, else the
+/// URL path's last segment, else `download`.
+fn filename(url: &str, disposition: Option<&str>) -> String {
+    if let Some(d) = disposition {
+        for param in d.split(';').skip(1) {
+            if let Some((k, v)) = param.trim().split_once('=')
+                && k.trim().eq_ignore_ascii_case("filename")
+            {
+                let v = v.trim().trim_matches('"');
+                let base = v.rsplit('/').next().unwrap_or(v);
+                if !v.ends_with('/') && !base.is_empty() && base != "." && base != ".." {
+                    return base.to_owned();
+                }
+            }
+        }
+    }
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let path = rest.split(['?', '#']).next().unwrap_or(rest);
+    match path.split_once('/') {
+        Some((_, p)) => match p.trim_end_matches('/').rsplit('/').next() {
+            Some(base) if !base.is_empty() && base != "." && base != ".." => base.to_owned(),
+            _ => "download".to_owned(),
+        },
+        None => "download".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_buildkit() {
+        assert_eq!(filename("http://h/a/b.tar.gz?x=1", None), "b.tar.gz");
+        assert_eq!(filename("http://h/", None), "download");
+        assert_eq!(filename("http://h", None), "download");
+        assert_eq!(filename("http://h/a/", None), "a");
+        assert_eq!(filename("http://h/x", Some("attachment; filename=\"y.txt\"")), "y.txt");
+        assert_eq!(filename("http://h/x", Some("attachment; filename=\"../../etc\"")), "etc");
+        assert_eq!(filename("http://h/x", Some("attachment; filename=\"..\"")), "x");
+    }
+
+    #[test]
+    fn checksums_and_git_urls() {
+        let hex = "a".repeat(64);
+        assert_eq!(parse_checksum(&format!("sha256:{hex}")).unwrap(), format!("sha256:{hex}"));
+        assert!(parse_checksum("sha512:abc").is_err());
+        assert!(parse_checksum("sha256:xyz").is_err());
+        assert!(is_git("https://github.com/moby/buildkit.git#v0.10.1"));
+        assert!(is_git("git@github.com:moby/buildkit.git"));
+        assert!(!is_git("https://example.com/file.tar.gz"));
+    }
+}
