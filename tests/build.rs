@@ -595,3 +595,33 @@ fn add_fetches_urls_revalidates_them_and_checks_checksums() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.code() == Some(1) && err.contains("404"), "{err}");
 }
+
+#[test]
+fn copy_chmod_takes_symbolic_modes() {
+    if !have_root() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = Env::new();
+    let ctx = env.context(
+        "chmod",
+        &[
+            (
+                "Dockerfile",
+                "FROM scratch\nCOPY --chmod=u=rwX,go=rX src/ /s/\nCOPY --chmod=640 src/run.sh /o\n",
+            ),
+            ("src/data.txt", "d"),
+            ("src/run.sh", "r"),
+        ],
+    );
+    let set = |p: &str, m: u32| {
+        std::fs::set_permissions(ctx.join(p), std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    set("src/data.txt", 0o600);
+    set("src/run.sh", 0o700);
+    let dest = env.dir.path().join("rootfs");
+    let out_arg = format!("type=local,dest={}", dest.display());
+    env.build_report(&ctx, &["-t", "chmod:1", "--output", &out_arg]);
+    let mode = |p: &str| std::fs::metadata(dest.join(p)).unwrap().permissions().mode() & 0o7777;
+    assert_eq!((mode("s/data.txt"), mode("s/run.sh"), mode("o")), (0o644, 0o755, 0o640));
+}

@@ -627,7 +627,7 @@ fn copy_steps_write_through_the_overlay() {
         spec: rbuild_runtime::CopySpec {
             sources: vec!["app".into()],
             dest: "/bin/".into(),
-            chmod: Some(0o755),
+            chmod: Some(rbuild_runtime::Chmod::Octal(0o755)),
             ..Default::default()
         },
         source: rbuild_runtime::CopySource::Context {

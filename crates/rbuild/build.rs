@@ -842,13 +842,9 @@ fn execute(
             add, sources, dest, chown, chmod, parents, exclude, heredocs, unpack, ..
         } => {
             let chmod = match chmod {
-                Some(text) => Some(u32::from_str_radix(text, 8).map_err(|_| {
-                    step_failed(
-                        ctx,
-                        step,
-                        format!("--chmod={text}: only octal modes are supported yet"),
-                    )
-                })?),
+                Some(text) => Some(
+                    rbuild_runtime::Chmod::parse(text).map_err(|e| step_failed(ctx, step, e))?,
+                ),
                 None => None,
             };
             let mut copy = CopySpec {

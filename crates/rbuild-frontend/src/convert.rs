@@ -1576,27 +1576,10 @@ fn csv_quote(field: &str) -> String {
     }
 }
 
-/// `--chmod`: octal (`0755`) or symbolic (`u=rwX,go=rX`).
+/// `--chmod`: octal up to 07777 (`0755`) or a symbolic mode (`u=rwX,go=rX`)
+/// the copier can apply.
 fn valid_chmod(mode: &str) -> bool {
-    if mode.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-        return u32::from_str_radix(mode, 8).is_ok_and(|m| m <= 0o7777);
-    }
-    mode.split(',').all(|clause| {
-        let who_end = clause.find(|c: char| !"ugoa".contains(c)).unwrap_or(clause.len());
-        let mut rest = &clause[who_end..];
-        if rest.is_empty() {
-            return false;
-        }
-        while !rest.is_empty() {
-            let Some(op) = rest.chars().next().filter(|c| "+-=".contains(*c)) else {
-                return false;
-            };
-            rest = &rest[op.len_utf8()..];
-            let perm_end = rest.find(|c: char| !"rwxXstugo".contains(c)).unwrap_or(rest.len());
-            rest = &rest[perm_end..];
-        }
-        true
-    })
+    rbuild_runtime::Chmod::parse(mode).is_ok()
 }
 
 /// Signal names Docker knows (`SIGTERM`, `TERM`) or numbers.

@@ -25,8 +25,8 @@ pub struct CopySpec {
     /// `--chown` as written (`user`, `user:group`, ids), resolved against
     /// the destination rootfs's /etc/passwd and /etc/group.
     pub chown: Option<String>,
-    /// `--chmod` as an octal mode.
-    pub chmod: Option<u32>,
+    /// `--chmod`, octal or symbolic.
+    pub chmod: Option<crate::Chmod>,
     /// `--parents`: keep each source's path under the destination.
     pub parents: bool,
     /// `--exclude` patterns, matched against paths relative to each source.
@@ -191,7 +191,7 @@ pub fn copy_into(
     let dest = if dest.is_empty() { "/" } else { dest };
 
     let mut stats = CopyStats::default();
-    let mut writer = Writer { dest_root, ids, chmod: spec.chmod, stats: &mut stats };
+    let mut writer = Writer { dest_root, ids, chmod: spec.chmod.clone(), stats: &mut stats };
     if spec.sources.is_empty() {
         // No sources: make the destination directory (WORKDIR does this),
         // with its missing parents, owned like a copy.
@@ -263,7 +263,7 @@ pub fn copy_into(
 struct Writer<'a> {
     dest_root: &'a Path,
     ids: (u32, u32),
-    chmod: Option<u32>,
+    chmod: Option<crate::Chmod>,
     stats: &'a mut CopyStats,
 }
 
@@ -300,10 +300,18 @@ impl Writer<'_> {
         Ok(if name.is_empty() { dir } else { dir.join(name) })
     }
 
+    /// The mode an entry gets: `--chmod` applied to its own, or its own.
+    fn mode(&self, own: u32, is_dir: bool) -> u32 {
+        match &self.chmod {
+            Some(chmod) => chmod.apply(own, is_dir),
+            None => own,
+        }
+    }
+
     fn finish(&mut self, path: &Path, meta: &fs::Metadata, symlink: bool) -> Result<(), CopyError> {
         std::os::unix::fs::lchown(path, Some(self.ids.0), Some(self.ids.1)).map_err(io_at(path))?;
         if !symlink {
-            let mode = self.chmod.unwrap_or(meta.mode() & 0o7777);
+            let mode = self.mode(meta.mode() & 0o7777, meta.is_dir());
             fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io_at(path))?;
         }
         let mtime = filetime::FileTime::from_last_modification_time(meta);
@@ -381,7 +389,7 @@ impl Writer<'_> {
             }
             std::os::unix::fs::lchown(&host, Some(ids.0), Some(ids.1)).map_err(io_at(&host))?;
             if kind != tar::EntryType::Symlink {
-                let mode = self.chmod.unwrap_or(mode);
+                let mode = self.mode(mode, kind == tar::EntryType::Directory);
                 fs::set_permissions(&host, fs::Permissions::from_mode(mode))
                     .map_err(io_at(&host))?;
             }

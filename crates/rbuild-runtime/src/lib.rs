@@ -21,6 +21,7 @@ tested without root against [`RecordingSys`].
 #![deny(missing_docs)]
 
 mod cachemount;
+mod chmod;
 mod copy;
 mod executor;
 mod helper;
@@ -33,6 +34,7 @@ mod sys;
 pub mod user;
 
 pub use cachemount::{CacheLease, CacheMounts, CacheOwner};
+pub use chmod::{Chmod, Clause};
 pub use copy::{CopyError, CopySpec, CopyStats, copy_into};
 pub use executor::{Cancel, ExecError, Executor, ExitStatus, Secrets, Stream};
 pub use helper::{DEFAULT_PATH, HELPER_COMMAND, SETUP_FAILED, helper_main};

@@ -143,7 +143,7 @@ fn chown_chmod_exclude_and_parents() {
             sources: vec!["src".into()],
             dest: "/owned/".into(),
             chown: Some("app:staff".into()),
-            chmod: Some(0o700),
+            chmod: Some(rbuild_runtime::Chmod::Octal(0o700)),
             exclude: vec!["sub".into()],
             ..Default::default()
         },
@@ -151,6 +151,22 @@ fn chown_chmod_exclude_and_parents() {
     .unwrap();
     let meta = fs::metadata(fx.root.join("owned/a.txt")).unwrap();
     assert_eq!((meta.uid(), meta.gid(), meta.mode() & 0o7777), (1000, 50, 0o700));
+
+    // Symbolic: applied to each entry's own mode, X only where x was or on dirs.
+    copy_with(
+        &fx,
+        CopySpec {
+            sources: vec!["src".into()],
+            dest: "/sym/".into(),
+            chmod: Some(rbuild_runtime::Chmod::parse("u=rwX,go=rX").unwrap()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mode = |p: &str| fs::metadata(fx.root.join(p)).unwrap().mode() & 0o7777;
+    assert_eq!(mode("sym/a.txt"), 0o644, "640 without x");
+    assert_eq!(mode("sym/sub/b.txt"), 0o755, "755 keeps x");
+    assert_eq!(mode("sym/sub"), 0o755, "a directory gets X");
     assert!(!fx.root.join("owned/sub").exists(), "--exclude");
     let dir = fs::metadata(fx.root.join("owned")).unwrap();
     assert_eq!((dir.uid(), dir.gid()), (1000, 50), "a created destination belongs to --chown");
