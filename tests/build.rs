@@ -625,3 +625,36 @@ fn copy_chmod_takes_symbolic_modes() {
     let mode = |p: &str| std::fs::metadata(dest.join(p)).unwrap().permissions().mode() & 0o7777;
     assert_eq!((mode("s/data.txt"), mode("s/run.sh"), mode("o")), (0o644, 0o755, 0o640));
 }
+
+#[test]
+fn a_stage_can_start_from_an_oci_layout() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let first =
+        env.context("first", &[("Dockerfile", "FROM busybox:local\nRUN echo layered > /l\n")]);
+    let ctx = env.context(
+        "second",
+        &[("Dockerfile", "FROM oci-layout://layout:v1\nRUN cat /l > /m\nCMD [\"cat\", \"/m\"]\n")],
+    );
+    let out_arg = format!("type=oci,dest={}", ctx.join("layout").display());
+    env.build_report(&first, &["-t", "lay:v1", "--output", &out_arg]);
+    let dest = env.dir.path().join("rootfs");
+    let local = format!("type=local,dest={}", dest.display());
+    let report = env.build_report(&ctx, &["-t", "fromlayout:1", "--output", &local]);
+    assert_eq!(std::fs::read_to_string(dest.join("m")).unwrap(), "layered\n");
+    assert!(steps(&report).iter().all(|(_, cached, _)| !cached), "{report}");
+    // Built again: the layout's layers are the same, so the step hits.
+    let report = env.build_report(&ctx, &["-t", "fromlayout:1"]);
+    assert!(steps(&report).iter().all(|(_, cached, _)| *cached), "{report}");
+
+    // A tag the layout does not have is a located error.
+    std::fs::write(ctx.join("Dockerfile"), "FROM oci-layout://layout:v2\nRUN true\n").unwrap();
+    let out = env.build(&ctx, &["-t", "fromlayout:2"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(1) && err.contains("no image v2") && err.contains(":1:"),
+        "{err}"
+    );
+}

@@ -95,6 +95,7 @@ struct Ctx<'a> {
     stat_cache: Mutex<rbuild_context::StatCache>,
     reports: Mutex<Vec<(usize, usize, StepReport)>>,
     progress: &'a Progress,
+    images: &'a StoreImages<'a>,
     /// The last vertex of each stage, so `--from` can find its state.
     stage_vertex: Vec<Option<VertexId>>,
 }
@@ -144,7 +145,8 @@ pub(crate) fn build(
     let df = rbuild_syntax::parse(&source)
         .map_err(|e| anyhow::anyhow!("{}", e.render(&path, &source, false)))?;
     let blobs = Blobs::new(store.root())?;
-    let images = StoreImages { store, blobs: &blobs };
+    let images =
+        StoreImages { store, blobs: &blobs, context: &cfg.context, layouts: Mutex::default() };
     let options = rbuild_frontend::BuildOptions {
         build_args: cfg.build_args.clone(),
         target: cfg.target.clone(),
@@ -173,6 +175,7 @@ pub(crate) fn build(
         reports: Mutex::new(Vec::new()),
         progress,
         stage_vertex: vec![None; plan.stages.len()],
+        images: &images,
     };
 
     // The graph: one vertex per base and per step, equal ones merged.
@@ -271,15 +274,77 @@ fn stat_cache_path(store: &Store, context: &Path) -> PathBuf {
     store.root().join("state").join(format!("context-{}.json", &name[..24]))
 }
 
-/// Base images from the store, for the frontend.
+/// Base images: tags in the store, or images in an OCI layout directory
+/// (`oci-layout://PATH[:TAG][@DIGEST]`, PATH relative to the context),
+/// whose blobs are imported into the store the first time a build asks.
 struct StoreImages<'a> {
     store: &'a Store,
     blobs: &'a Blobs,
+    context: &'a Path,
+    layouts: Mutex<BTreeMap<String, Result<String, String>>>,
+}
+
+impl StoreImages<'_> {
+    /// The manifest digest `reference` names, or why there is none.
+    fn resolve(&self, reference: &str) -> Result<String, String> {
+        let Some(rest) = reference.strip_prefix("oci-layout://") else {
+            return self.store.resolve(reference).ok_or_else(|| {
+                format!(
+                    "image {reference} is not in the store; put it there with `rbuild load -i FILE`"
+                )
+            });
+        };
+        let mut layouts = self.layouts.lock().unwrap_or_else(|p| p.into_inner());
+        layouts.entry(reference.to_owned()).or_insert_with(|| self.from_layout(rest)).clone()
+    }
+
+    fn from_layout(&self, rest: &str) -> Result<String, String> {
+        let (rest, digest) = match rest.split_once('@') {
+            Some((p, d)) => (p, Some(d)),
+            None => (rest, None),
+        };
+        let last = rest.rfind('/').map_or(0, |i| i + 1);
+        let (path, tag) = match rest[last..].rfind(':') {
+            Some(i) => (&rest[..last + i], Some(&rest[last + i + 1..])),
+            None => (rest, None),
+        };
+        let dir = self.context.join(path);
+        let images = rbuild_image::import(self.blobs, &dir)
+            .map_err(|e| format!("oci-layout://{path}: {e}"))?;
+        let matching = |i: &&rbuild_image::ImportedImage| match (digest, tag) {
+            (Some(d), _) => i.manifest.digest().to_string() == d,
+            (None, Some(t)) => {
+                i.ref_name.as_deref() == Some(t)
+                    || i.name.as_deref().is_some_and(|n| n.ends_with(&format!(":{t}")))
+            }
+            (None, None) => true,
+        };
+        let mut found: Vec<_> = images.iter().filter(matching).collect();
+        if found.len() > 1 && digest.is_none() && tag.is_none() {
+            found.retain(|i| i.ref_name.as_deref() == Some("latest"));
+        }
+        match found.as_slice() {
+            [one] => Ok(one.manifest.digest().to_string()),
+            [] => Err(format!(
+                "oci-layout://{path}: no image {} among its {} image(s)",
+                digest.or(tag).unwrap_or("latest"),
+                images.len()
+            )),
+            _ => Err(format!(
+                "oci-layout://{path} holds {} images; name one with :TAG or @sha256:…",
+                images.len()
+            )),
+        }
+    }
 }
 
 impl rbuild_frontend::BaseImages for StoreImages<'_> {
+    fn why_missing(&self, reference: &str) -> Option<String> {
+        self.resolve(reference).err()
+    }
+
     fn config(&self, reference: &str) -> Option<rbuild_frontend::ImageConfig> {
-        let manifest = self.store.resolve(reference)?;
+        let manifest = self.resolve(reference).ok()?;
         let digest = Digest::from_str(&manifest).ok()?;
         let config = rbuild_image::read_config(self.blobs, &digest).ok()?;
         let value = serde_json::to_value(config.config.unwrap_or_default()).ok()?;
@@ -311,9 +376,7 @@ fn run_vertex(
 /// Unpacks each layer of a store image into a snapshot (once: snapshots
 /// are cached by layer), stacked in order.
 fn base_image(ctx: &Ctx<'_>, reference: &str) -> anyhow::Result<State> {
-    let manifest = ctx.store.resolve(reference).with_context(|| {
-        format!("image {reference} is not in the store; put it there with `rbuild load -i FILE`")
-    })?;
+    let manifest = ctx.images.resolve(reference).map_err(|e| anyhow::anyhow!(e))?;
     let digest = Digest::from_str(&manifest)?;
     let layers = rbuild_image::read_layers(ctx.blobs, &digest)?;
     let config = rbuild_image::read_config(ctx.blobs, &digest)?;

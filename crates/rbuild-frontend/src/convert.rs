@@ -186,11 +186,7 @@ impl<'a> Planner<'a> {
                     Base::Image(reference) => {
                         let config = self.images.config(reference).ok_or_else(|| {
                             FrontendError::new(
-                                format!(
-                                    "image {reference} is not in the store; add it with \
-                                     `rbuild load -i FILE` (a `docker save` archive or an OCI \
-                                     layout)"
-                                ),
+                                missing_image(self.images, reference),
                                 stages[i].from.span,
                             )
                         })?;
@@ -234,13 +230,7 @@ impl<'a> Planner<'a> {
                 if let StageRef::Image(reference) = dep
                     && self.images.config(reference).is_none()
                 {
-                    return Err(FrontendError::new(
-                        format!(
-                            "image {reference} is not in the store; add it with `rbuild load -i \
-                             FILE` (a `docker save` archive or an OCI layout)"
-                        ),
-                        *span,
-                    ));
+                    return Err(FrontendError::new(missing_image(self.images, reference), *span));
                 }
             }
         }
@@ -1574,6 +1564,16 @@ fn csv_quote(field: &str) -> String {
     } else {
         field.to_owned()
     }
+}
+
+/// The error for a base image that cannot be had.
+fn missing_image(images: &dyn BaseImages, reference: &str) -> String {
+    images.why_missing(reference).unwrap_or_else(|| {
+        format!(
+            "image {reference} is not in the store; add it with `rbuild load -i FILE` (a \
+             `docker save` archive or an OCI layout)"
+        )
+    })
 }
 
 /// `--chmod`: octal up to 07777 (`0755`) or a symbolic mode (`u=rwX,go=rX`)

@@ -95,4 +95,11 @@ pub trait BaseImages {
     /// [`normalize_reference`](crate::normalize_reference)); `None` when
     /// the store does not have it.
     fn config(&self, reference: &str) -> Option<ImageConfig>;
+
+    /// Why `config` found nothing, when the source knows better than "not
+    /// in the store" (an unreadable `oci-layout://` directory, a missing tag).
+    fn why_missing(&self, reference: &str) -> Option<String> {
+        let _ = reference;
+        None
+    }
 }
