@@ -295,10 +295,10 @@ impl StoreImages<'_> {
             });
         };
         let mut layouts = self.layouts.lock().unwrap_or_else(|p| p.into_inner());
-        layouts.entry(reference.to_owned()).or_insert_with(|| self.from_layout(rest)).clone()
+        layouts.entry(reference.to_owned()).or_insert_with(|| self.in_layout(rest)).clone()
     }
 
-    fn from_layout(&self, rest: &str) -> Result<String, String> {
+    fn in_layout(&self, rest: &str) -> Result<String, String> {
         let (rest, digest) = match rest.split_once('@') {
             Some((p, d)) => (p, Some(d)),
             None => (rest, None),
