@@ -658,3 +658,70 @@ fn a_stage_can_start_from_an_oci_layout() {
         "{err}"
     );
 }
+
+/// The layer digests of the only image in an OCI layout.
+fn layout_layers(layout: &Path) -> Vec<String> {
+    let read = |digest: &str| -> serde_json::Value {
+        let hex = digest.trim_start_matches("sha256:");
+        serde_json::from_slice(&std::fs::read(layout.join("blobs/sha256").join(hex)).unwrap())
+            .unwrap()
+    };
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let manifest = read(index["manifests"][0]["digest"].as_str().unwrap());
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn copy_link_layers_survive_a_changed_base() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let dockerfile = "ARG BASE=one\n\
+        FROM busybox:local AS one\nRUN echo a > /marker\n\
+        FROM busybox:local AS two\nRUN echo b > /marker\n\
+        FROM $BASE\nCOPY --link app/ /app/\nRUN cat /marker /app/f > /out\n";
+    let ctx = env.context("link", &[("Dockerfile", dockerfile), ("app/f", "file\n")]);
+    let layout = |name: &str| env.dir.path().join(name);
+    let build = |base: &str| {
+        let dest = layout(base);
+        let out_arg = format!("type=oci,dest={}", dest.display());
+        let local = format!("type=local,dest={}", layout(&format!("{base}-root")).display());
+        let arg = format!("BASE={base}");
+        let report = env.build_report(
+            &ctx,
+            &["-t", "link:1", "--build-arg", &arg, "--output", &out_arg, "--output", &local],
+        );
+        (steps(&report), layout_layers(&dest))
+    };
+    let (first, one) = build("one");
+    let copy =
+        |s: &[(String, bool, String)]| s.iter().find(|(i, _, _)| i.starts_with("COPY")).unwrap().1;
+    assert!(!copy(&first), "{first:?}");
+    let (second, two) = build("two");
+    assert!(copy(&second), "the linked COPY is reused over another base: {second:?}");
+    let run = second.iter().find(|(i, _, _)| i.starts_with("RUN cat")).unwrap();
+    assert!(!run.1, "{second:?}");
+    assert_eq!(std::fs::read_to_string(layout("two-root").join("out")).unwrap(), "b\nfile\n");
+    assert_eq!(std::fs::read_to_string(layout("one-root").join("out")).unwrap(), "a\nfile\n");
+    // busybox:local has 2 layers, the stage's RUN 1, then the linked COPY:
+    // the same blob in both images, over different bases.
+    assert_ne!(one[2], two[2]);
+    assert_eq!(one[3], two[3]);
+
+    // Names in --chown cannot be resolved in a linked layer.
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox:local\nCOPY --link --chown=app app/ /app/\n",
+    )
+    .unwrap();
+    let out = env.build(&ctx, &["-t", "link:2"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(1) && err.contains("needs numeric ids"), "{err}");
+}

@@ -506,9 +506,14 @@ fn run_step(
         }
         return Ok(state);
     }
-    // The key, from the parent, the operation and what it reads.
+    // The key, from the parent, the operation and what it reads. COPY
+    // --link's layer is made on an empty root, so its key leaves the
+    // parent out and a changed base reuses it (stacked anew).
+    let link = matches!(step.op, Op::Copy { link: true, .. });
     let mut b = KeyBuilder::new();
-    b.add(Kind::Parent, "parent", parent.key.to_string());
+    if !link {
+        b.add(Kind::Parent, "parent", parent.key.to_string());
+    }
     let mut prepared = Inputs::default();
     match &step.op {
         Op::Run { args, env, cwd, user, mounts, network, insecure, files, .. } => {
@@ -640,7 +645,13 @@ fn run_step(
         state.key = key;
         state.snapshot = record.snapshot.clone();
         if let Some(layer) = &record.layer {
-            state.layers.push(layer_from_ref(layer)?);
+            let layer = layer_from_ref(layer)?;
+            if link {
+                let (key, id) = stack_link(ctx, parent, &layer, &step.text)?;
+                state.key = key;
+                state.snapshot = Some(id);
+            }
+            state.layers.push(layer);
         }
         state.history.push(history(step, false, epoch));
         return Ok(state);
@@ -657,10 +668,12 @@ fn run_step(
     ctx.progress.started(&info, &reason);
     let started = Instant::now();
 
-    // Run it on a new snapshot over the parent's.
-    let snap = ctx.store.create_snapshot(parent.snapshot.as_ref())?;
+    // Run it on a new snapshot over the parent's (over nothing for --link).
+    let empty = State { key: parent.key.clone(), snapshot: None, layers: vec![], history: vec![] };
+    let base = if link { &empty } else { parent };
+    let snap = ctx.store.create_snapshot(base.snapshot.as_ref())?;
     let state_dir = ctx.store.state_dir().join(&snap.id);
-    let result = execute(ctx, &info, step, parent, &snap, &state_dir, prepared, inputs, cancel);
+    let result = execute(ctx, &info, step, base, &snap, &state_dir, prepared, inputs, cancel);
     let _ = std::fs::remove_dir_all(&state_dir);
     if let Err(e) = result {
         ctx.store.discard_snapshot(snap);
@@ -700,9 +713,52 @@ fn run_step(
     let mut state = parent.clone();
     state.key = key;
     state.snapshot = Some(id);
+    if link {
+        let (key, id) = stack_link(ctx, parent, &layer, &step.text)?;
+        state.key = key;
+        state.snapshot = Some(id);
+    }
     state.layers.push(layer);
     state.history.push(history(step, false, epoch));
     Ok(state)
+}
+
+/// Puts a `COPY --link` layer on top of its parent: its tar applied to a
+/// snapshot over the parent's, once per (parent, layer) pair. The layer's
+/// blob is the same whatever the parent, so images share it.
+fn stack_link(
+    ctx: &Ctx<'_>,
+    parent: &State,
+    layer: &Layer,
+    instruction: &str,
+) -> anyhow::Result<(CacheKey, SnapshotId)> {
+    let (key, components) = KeyBuilder::new()
+        .add(Kind::Parent, "parent", parent.key.to_string())
+        .add(Kind::Op, "linked layer", layer.diff_id.to_string())
+        .finish();
+    if let Some(id) = ctx.store.cache_get(&key).and_then(|r| r.snapshot) {
+        return Ok((key, id));
+    }
+    let snap = ctx.store.create_snapshot(parent.snapshot.as_ref())?;
+    let applied = rbuild_image::open_layer(ctx.blobs, layer)
+        .map_err(anyhow::Error::from)
+        .and_then(|tar| rbuild_image::apply(tar, &snap.upper).map_err(anyhow::Error::from));
+    if let Err(e) = applied {
+        ctx.store.discard_snapshot(snap);
+        return Err(e.context("stacking a --link layer"));
+    }
+    let id = ctx.store.commit_snapshot(snap)?;
+    ctx.store.cache_put(&CacheRecord {
+        key: key.clone(),
+        components,
+        snapshot: Some(id.clone()),
+        layer: Some(layer_ref(layer)),
+        instruction: format!("{instruction} (stacked)"),
+        seconds: 0.0,
+        bytes: 0,
+        created: rbuild_cache::unix_now(),
+    })?;
+    Ok((key, id))
 }
 
 fn report(

@@ -1102,6 +1102,19 @@ impl<'a> Planner<'a> {
         message.push_str(&format!(" {dest_written} # buildkit"));
         // BuildKit links (a layer merged on top) only when no --chmod is given.
         let link = flags.boolean("link").unwrap_or(false) && chmod.is_none();
+        if link
+            && let Some(owner) = &chown
+            && !owner.split(':').all(|id| id == "root" || id.parse::<u32>().is_ok())
+        {
+            let span = flags.string("chown").map_or(inst.span, |(_, s)| s);
+            return Err(FrontendError::new(
+                format!(
+                    "--chown={owner} with --link needs numeric ids (UID[:GID]): a linked layer \
+                     is made apart from the stage below, so names cannot be looked up"
+                ),
+                span,
+            ));
+        }
         let op = Op::Copy {
             add,
             sources: sources.into_iter().map(|(s, _)| s).collect(),
