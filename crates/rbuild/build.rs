@@ -669,7 +669,7 @@ fn run_step(
     let started = Instant::now();
 
     // Run it on a new snapshot over the parent's (over nothing for --link).
-    let empty = State { key: parent.key.clone(), snapshot: None, layers: vec![], history: vec![] };
+    let empty = State { key: parent.key, snapshot: None, layers: vec![], history: vec![] };
     let base = if link { &empty } else { parent };
     let snap = ctx.store.create_snapshot(base.snapshot.as_ref())?;
     let state_dir = ctx.store.state_dir().join(&snap.id);
@@ -749,7 +749,7 @@ fn stack_link(
     }
     let id = ctx.store.commit_snapshot(snap)?;
     ctx.store.cache_put(&CacheRecord {
-        key: key.clone(),
+        key,
         components,
         snapshot: Some(id.clone()),
         layer: Some(layer_ref(layer)),
