@@ -725,3 +725,116 @@ fn copy_link_layers_survive_a_changed_base() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.code() == Some(1) && err.contains("needs numeric ids"), "{err}");
 }
+
+#[test]
+fn concurrent_builds_share_a_store_and_prune_waits_for_them() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let dockerfile = |n: usize| {
+        format!(
+            "FROM busybox:local\nRUN echo shared > /shared\nRUN sleep 1 && echo {n} > /n\nCOPY f /f\n"
+        )
+    };
+    let contexts: Vec<PathBuf> = (0..4)
+        .map(|n| env.context(&format!("c{n}"), &[("Dockerfile", &dockerfile(n % 2)), ("f", "x\n")]))
+        .collect();
+    let spawn = |ctx: &Path, tag: &str, dest: &Path| {
+        let mut cmd = rbuild();
+        cmd.env("RBUILD_ROOT", &env.store)
+            .args(["build", "--progress=plain", "-t", tag, "--output"])
+            .arg(format!("type=local,dest={}", dest.display()))
+            .arg(ctx)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd.spawn().unwrap()
+    };
+    // Four builds at once, two pairs of equal Dockerfiles.
+    let children: Vec<_> = contexts
+        .iter()
+        .enumerate()
+        .map(|(n, ctx)| {
+            let dest = env.dir.path().join(format!("out{n}"));
+            (dest.clone(), spawn(ctx, &format!("conc:{n}"), &dest))
+        })
+        .collect();
+    for (n, (dest, child)) in children.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "build {n}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(std::fs::read_to_string(dest.join("n")).unwrap(), format!("{}\n", n % 2));
+        assert_eq!(std::fs::read_to_string(dest.join("shared")).unwrap(), "shared\n");
+    }
+    // Everything is in the cache now, whoever wrote it.
+    let report = env.build_report(&contexts[3], &["-t", "conc:3"]);
+    assert!(steps(&report).iter().all(|(_, cached, _)| *cached), "{report}");
+
+    // A prune started during a build waits for it to end.
+    std::fs::write(contexts[0].join("f"), "changed\n").unwrap();
+    std::fs::write(
+        contexts[0].join("Dockerfile"),
+        "FROM busybox:local\nRUN sleep 1.5 && echo slow > /slow\n",
+    )
+    .unwrap();
+    let dest = env.dir.path().join("slow");
+    let build = spawn(&contexts[0], "conc:slow", &dest);
+    std::thread::sleep(Duration::from_millis(500));
+    let prune = rbuild().env("RBUILD_ROOT", &env.store).args(["prune", "-f"]).output().unwrap();
+    assert!(prune.status.success(), "{}", String::from_utf8_lossy(&prune.stderr));
+    let out = build.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(dest.join("slow")).unwrap(), "slow\n");
+    // The prune ran after the build: the store holds no snapshot now, and
+    // the next build runs its steps again and succeeds.
+    let snapshots = std::fs::read_dir(env.store.join("snapshots")).unwrap().count();
+    assert_eq!(snapshots, 0);
+    let report = env.build_report(&contexts[1], &["-t", "conc:1"]);
+    assert!(steps(&report).iter().all(|(_, cached, _)| !cached), "{report}");
+}
+
+#[test]
+fn tar_and_docker_outputs() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let ctx = env.context("outs", &[("Dockerfile", APP), ("src/a.txt", "1\n")]);
+    let tar_path = env.dir.path().join("rootfs.tar");
+    let archive = env.dir.path().join("image.tar");
+    let tar_arg = format!("type=tar,dest={}", tar_path.display());
+    let docker_arg = format!("type=docker,dest={}", archive.display());
+    env.build_report(&ctx, &["-t", "outs:1", "--output", &tar_arg, "--output", &docker_arg]);
+    let list = Command::new("tar").arg("-tf").arg(&tar_path).output().unwrap();
+    let names = String::from_utf8_lossy(&list.stdout);
+    assert!(names.lines().any(|l| l.trim_start_matches("./") == "app/message"), "{names}");
+    assert!(names.lines().any(|l| l.trim_start_matches("./") == "bin/busybox"), "{names}");
+
+    // The docker-archive goes back into a store with `rbuild load`...
+    let other = env.dir.path().join("other-store");
+    let out =
+        rbuild().env("RBUILD_ROOT", &other).args(["load", "-i"]).arg(&archive).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Loaded image: outs:1\n");
+    // ...and into docker, when an engine runs here (not in CI).
+    let docker_up = Command::new("docker")
+        .arg("info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !docker_up {
+        eprintln!("skipped the docker load check: no docker engine here");
+        return;
+    }
+    let tag = format!("rbuild-test-outs:{}", std::process::id());
+    let retag = env.dir.path().join("retag.tar");
+    let retag_arg = format!("type=docker,dest={}", retag.display());
+    env.build_report(&ctx, &["-t", &tag, "--output", &retag_arg]);
+    let load = Command::new("docker").arg("load").arg("-i").arg(&retag).output().unwrap();
+    assert!(load.status.success(), "{}", String::from_utf8_lossy(&load.stderr));
+    let run =
+        Command::new("docker").args(["run", "--rm", "--network=none", &tag]).output().unwrap();
+    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "hello from 1 lines\n");
+}
