@@ -823,7 +823,10 @@ fn tar_and_docker_outputs() {
         .status()
         .is_ok_and(|s| s.success());
     if !docker_up {
-        eprintln!("skipped the docker load check: no docker engine here");
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"skipped the docker load check: no docker engine here\n",
+        );
         return;
     }
     let tag = format!("rbuild-test-outs:{}", std::process::id());
