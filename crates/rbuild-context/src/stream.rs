@@ -210,6 +210,7 @@ pub fn read_stream<R: Read>(
     let decoder = zstd::Decoder::new(input).map_err(io_at(stream))?;
     let mut archive = tar::Archive::new(decoder);
     let mut stats = StreamStats::default();
+    let mut dirs = Vec::new();
     let as_root = nix::unistd::geteuid().is_root();
     for item in archive.entries().map_err(io_at(stream))? {
         let mut item = item.map_err(io_at(stream))?;
@@ -245,15 +246,11 @@ pub fn read_stream<R: Read>(
         let kind = header.entry_type();
         stats.entries += 1;
         match kind {
-            tar::EntryType::Directory => {
-                match fs::symlink_metadata(&target) {
-                    Ok(meta) if meta.is_dir() => {}
-                    Ok(_) => return Err(refused("a directory would replace a file")),
-                    Err(_) => fs::create_dir(&target).map_err(io_at(&target))?,
-                }
-                fs::set_permissions(&target, fs::Permissions::from_mode(mode))
-                    .map_err(io_at(&target))?;
-            }
+            tar::EntryType::Directory => match fs::symlink_metadata(&target) {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(_) => return Err(refused("a directory would replace a file")),
+                Err(_) => fs::create_dir(&target).map_err(io_at(&target))?,
+            },
             tar::EntryType::Symlink => {
                 let link = item.link_name().map_err(io_at(stream))?;
                 let link = link.ok_or_else(|| refused("symlink without a target"))?;
@@ -294,6 +291,14 @@ pub fn read_stream<R: Read>(
             }
             _ => return Err(refused("only files, directories and symlinks are accepted")),
         }
+        let time = filetime::FileTime::from_unix_time(i64::try_from(mtime).unwrap_or(0), 0);
+        if kind == tar::EntryType::Directory {
+            // Its mode and times once everything inside is written: a
+            // read-only directory must still take its entries, and each
+            // entry made in it would move its mtime.
+            dirs.push((target, mode, uid, gid, time));
+            continue;
+        }
         if as_root && let (Some(uid), Some(gid)) = (uid, gid) {
             let (uid, gid) = (u32::try_from(uid).ok(), u32::try_from(gid).ok());
             std::os::unix::fs::lchown(&target, uid, gid).map_err(io_at(&target))?;
@@ -303,8 +308,15 @@ pub fn read_stream<R: Read>(
                     .map_err(io_at(&target))?;
             }
         }
-        let time = filetime::FileTime::from_unix_time(i64::try_from(mtime).unwrap_or(0), 0);
         filetime::set_symlink_file_times(&target, time, time).map_err(io_at(&target))?;
+    }
+    for (target, mode, uid, gid, time) in dirs.into_iter().rev() {
+        if as_root && let (Some(uid), Some(gid)) = (uid, gid) {
+            let (uid, gid) = (u32::try_from(uid).ok(), u32::try_from(gid).ok());
+            std::os::unix::fs::lchown(&target, uid, gid).map_err(io_at(&target))?;
+        }
+        fs::set_permissions(&target, fs::Permissions::from_mode(mode)).map_err(io_at(&target))?;
+        filetime::set_file_times(&target, time, time).map_err(io_at(&target))?;
     }
     Ok(stats)
 }

@@ -191,7 +191,13 @@ pub fn copy_into(
     let dest = if dest.is_empty() { "/" } else { dest };
 
     let mut stats = CopyStats::default();
-    let mut writer = Writer { dest_root, ids, chmod: spec.chmod.clone(), stats: &mut stats };
+    let mut writer = Writer {
+        dest_root,
+        ids,
+        chmod: spec.chmod.clone(),
+        stats: &mut stats,
+        dir_times: Vec::new(),
+    };
     if spec.sources.is_empty() {
         // No sources: make the destination directory (WORKDIR does this),
         // with its missing parents, owned like a copy.
@@ -257,6 +263,7 @@ pub fn copy_into(
             writer.entry(&target, &source_file, kind)?;
         }
     }
+    writer.settle()?;
     Ok(stats)
 }
 
@@ -265,6 +272,9 @@ struct Writer<'a> {
     ids: (u32, u32),
     chmod: Option<crate::Chmod>,
     stats: &'a mut CopyStats,
+    /// Directory mtimes, set once their entries are written (writing an
+    /// entry moves its directory's mtime).
+    dir_times: Vec<(PathBuf, filetime::FileTime)>,
 }
 
 impl Writer<'_> {
@@ -315,8 +325,20 @@ impl Writer<'_> {
             fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io_at(path))?;
         }
         let mtime = filetime::FileTime::from_last_modification_time(meta);
-        filetime::set_symlink_file_times(path, mtime, mtime).map_err(io_at(path))?;
+        if meta.is_dir() {
+            self.dir_times.push((path.to_owned(), mtime));
+        } else {
+            filetime::set_symlink_file_times(path, mtime, mtime).map_err(io_at(path))?;
+        }
         self.stats.entries += 1;
+        Ok(())
+    }
+
+    /// Sets the deferred directory mtimes, deepest last-made first.
+    fn settle(&mut self) -> Result<(), CopyError> {
+        for (path, mtime) in self.dir_times.drain(..).rev() {
+            filetime::set_file_times(&path, mtime, mtime).map_err(io_at(&path))?;
+        }
         Ok(())
     }
 
@@ -394,7 +416,11 @@ impl Writer<'_> {
                     .map_err(io_at(&host))?;
             }
             let time = filetime::FileTime::from_unix_time(mtime, 0);
-            filetime::set_symlink_file_times(&host, time, time).map_err(io_at(&host))?;
+            if kind == tar::EntryType::Directory {
+                self.dir_times.push((host.clone(), time));
+            } else {
+                filetime::set_symlink_file_times(&host, time, time).map_err(io_at(&host))?;
+            }
             self.stats.entries += 1;
         }
         Ok(())

@@ -153,6 +153,9 @@ fn chown_chmod_exclude_and_parents() {
     assert_eq!((meta.uid(), meta.gid(), meta.mode() & 0o7777), (1000, 50, 0o700));
 
     // Symbolic: applied to each entry's own mode, X only where x was or on dirs.
+    let old = filetime::FileTime::from_unix_time(1_500_000_000, 0);
+    filetime::set_file_times(fx.ctx.join("src/sub"), old, old).unwrap();
+    filetime::set_file_times(fx.ctx.join("src"), old, old).unwrap();
     copy_with(
         &fx,
         CopySpec {
@@ -167,6 +170,9 @@ fn chown_chmod_exclude_and_parents() {
     assert_eq!(mode("sym/a.txt"), 0o644, "640 without x");
     assert_eq!(mode("sym/sub/b.txt"), 0o755, "755 keeps x");
     assert_eq!(mode("sym/sub"), 0o755, "a directory gets X");
+    // Directory mtimes survive the entries written into them.
+    let mtime = |p: &str| fs::metadata(fx.root.join(p)).unwrap().mtime();
+    assert_eq!(mtime("sym/sub"), 1_500_000_000);
     assert!(!fx.root.join("owned/sub").exists(), "--exclude");
     let dir = fs::metadata(fx.root.join("owned")).unwrap();
     assert_eq!((dir.uid(), dir.gid()), (1000, 50), "a created destination belongs to --chown");
