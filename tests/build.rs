@@ -841,3 +841,98 @@ fn tar_and_docker_outputs() {
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     assert_eq!(String::from_utf8_lossy(&run.stdout), "hello from 1 lines\n");
 }
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .output()
+        .expect("git (installed by .ci/setup)");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn add_checks_out_git_refs_by_commit() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let work = env.dir.path().join("work");
+    std::fs::create_dir_all(work.join("sub")).unwrap();
+    git(&work, &["init", "-q"]);
+    std::fs::write(work.join("README"), "readme v1\n").unwrap();
+    std::fs::write(work.join("sub/tool.sh"), "#!/bin/sh\necho tool\n").unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(work.join("sub/tool.sh"), std::fs::Permissions::from_mode(0o775))
+        .unwrap();
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "one"]);
+    git(&work, &["tag", "-a", "v1", "-m", "v1"]);
+    let v1 = git(&work, &["rev-parse", "HEAD"]);
+    // Served over dumb HTTP from a bare copy.
+    let www = env.dir.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    git(&www, &["clone", "-q", "--bare", work.to_str().unwrap(), "repo.git"]);
+    let bare = www.join("repo.git");
+    git(&bare, &["update-server-info"]);
+    let server = Server::start(&www, env.dir.path().join("http.log"));
+    let url = format!("http://127.0.0.1:{}/repo.git", server.port);
+    let dockerfile = format!(
+        "FROM busybox:local\n\
+         ADD {url}#v1 /src/\n\
+         ADD {url}#main:sub /sub/\n\
+         RUN ls -a /src > /ls && stat -c %a /sub/tool.sh > /mode\n"
+    );
+    let ctx = env.context("git", &[("Dockerfile", &dockerfile)]);
+    let dest = env.dir.path().join("rootfs");
+    let out_arg = format!("type=local,dest={}", dest.display());
+    env.build_report(&ctx, &["-t", "git:1", "--output", &out_arg]);
+    assert_eq!(std::fs::read_to_string(dest.join("src/README")).unwrap(), "readme v1\n");
+    assert_eq!(
+        std::fs::read_to_string(dest.join("ls")).unwrap(),
+        ".\n..\nREADME\nsub\n",
+        "no .git"
+    );
+    assert_eq!(std::fs::read_to_string(dest.join("mode")).unwrap(), "755\n");
+    let report = env.build_report(&ctx, &["-t", "git:1"]);
+    assert!(steps(&report).iter().all(|(_, cached, _)| *cached), "{report}");
+
+    // main moves on: only what reads main reruns, and the report says so.
+    std::fs::write(work.join("sub/new.txt"), "new\n").unwrap();
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "two"]);
+    git(&work, &["push", "-q", bare.to_str().unwrap(), "main"]);
+    git(&bare, &["update-server-info"]);
+    let s = steps(&env.build_report(&ctx, &["-t", "git:1", "--output", &out_arg]));
+    assert!(s.iter().find(|(i, _, _)| i.contains("#v1")).unwrap().1, "{s:?}");
+    let main = s.iter().find(|(i, _, _)| i.contains("#main")).unwrap();
+    assert!(!main.1 && main.2.contains(&format!("{url}#main:sub changed")), "{s:?}");
+    assert_eq!(std::fs::read_to_string(dest.join("sub/new.txt")).unwrap(), "new\n");
+
+    // --checksum pins the commit.
+    let pinned = |sum: &str| {
+        std::fs::write(
+            ctx.join("Dockerfile"),
+            format!("FROM busybox:local\nADD --checksum={sum} {url}#v1 /p/\n"),
+        )
+        .unwrap();
+        env.build(&ctx, &["-t", "git:2"])
+    };
+    assert!(pinned(&v1[..12]).status.success());
+    let out = pinned("0000000000000000000000000000000000000000");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(1) && err.contains("checksum mismatch") && err.contains(&v1),
+        "{err}"
+    );
+}

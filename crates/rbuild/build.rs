@@ -435,6 +435,8 @@ struct Inputs {
     context_binds: BTreeMap<usize, rbuild_context::Listing>,
     /// Files `ADD <URL>` fetched, in source order.
     downloads: Vec<crate::fetch::Download>,
+    /// The commit `ADD <git URL>` checked out.
+    git: Option<crate::git::Checkout>,
 }
 
 /// The context files `sources` select (through `.dockerignore`), each
@@ -553,15 +555,35 @@ fn run_step(
             exclude,
             heredocs,
             checksum,
+            keep_git_dir,
             ..
         } => {
             if *add {
                 if let Some(git) = sources.iter().find(|s| crate::fetch::is_git(s)) {
-                    return Err(step_failed(
-                        ctx,
-                        step,
-                        format!("ADD {git}: git sources are not supported yet; use RUN git clone"),
-                    ));
+                    if sources.len() > 1 {
+                        return Err(step_failed(
+                            ctx,
+                            step,
+                            "ADD of a git repository takes no other source; split it in two",
+                        ));
+                    }
+                    let got = crate::git::fetch(
+                        &ctx.store.downloads_dir(),
+                        &ctx.store.tmp_dir(),
+                        git,
+                        *keep_git_dir,
+                        checksum.as_deref(),
+                    )
+                    .map_err(|e| step_failed(ctx, step, format!("{e:#}")))?;
+                    b.add(
+                        Kind::File,
+                        git.clone(),
+                        format!(
+                            "commit {} subdir {} keep-git-dir {keep_git_dir}",
+                            got.commit, got.subdir
+                        ),
+                    );
+                    prepared.git = Some(got);
                 }
                 let urls = sources.iter().filter(|s| crate::fetch::is_url(s)).count();
                 if urls > 0 && urls < sources.len() {
@@ -571,7 +593,7 @@ fn run_step(
                         "ADD of URLs and context files together is not supported yet; split it in two",
                     ));
                 }
-                if urls > 0 {
+                if urls > 0 && prepared.git.is_none() {
                     let sum = match checksum {
                         Some(c) => Some(
                             crate::fetch::parse_checksum(c)
@@ -610,7 +632,7 @@ fn run_step(
                     b.add(Kind::Parent, "from", from.key.to_string());
                     prepared.copy_source = Some(CopySource::Layers { lowers: lowers(ctx, from)? });
                 }
-                None if !prepared.downloads.is_empty() => {}
+                None if !prepared.downloads.is_empty() || prepared.git.is_some() => {}
                 None if heredocs.is_empty() => {
                     context_files(ctx, step, sources, "", &mut b)?;
                     prepared.copy_source = Some(CopySource::Context {
@@ -975,7 +997,11 @@ fn execute(
                 exclude: exclude.clone(),
                 unpack: *add && unpack.unwrap_or(true),
             };
-            let source = if !prepared.downloads.is_empty() {
+            let source = if let Some(got) = &prepared.git {
+                copy.sources = vec![".".to_owned()];
+                copy.unpack = false;
+                CopySource::Context { dir: got.dir.clone(), dockerignore: String::new() }
+            } else if !prepared.downloads.is_empty() {
                 // Remote files are not unpacked unless --unpack says so.
                 copy.unpack = unpack.unwrap_or(false);
                 let dir = state_dir.join("downloads");

@@ -4,6 +4,7 @@ mod args;
 mod build;
 mod commands;
 mod fetch;
+mod git;
 mod progress;
 
 use std::io::Write as _;
