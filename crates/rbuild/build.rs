@@ -388,29 +388,13 @@ fn base_image(ctx: &Ctx<'_>, reference: &str) -> anyhow::Result<State> {
             b.add(Kind::Parent, "parent", key.to_string());
         }
         let (key, components) = b.finish();
-        let snapshot = match ctx.store.cache_get(&key).and_then(|r| r.snapshot) {
-            Some(s) => s,
-            None => {
-                let snap = ctx.store.create_snapshot(parent.as_ref().map(|p| &p.1))?;
-                let tar = rbuild_image::open_layer(ctx.blobs, layer)?;
-                if let Err(e) = rbuild_image::apply(tar, &snap.upper) {
-                    ctx.store.discard_snapshot(snap);
-                    return Err(e).with_context(|| format!("unpacking a layer of {reference}"));
-                }
-                let id = ctx.store.commit_snapshot(snap)?;
-                ctx.store.cache_put(&CacheRecord {
-                    key,
-                    components,
-                    snapshot: Some(id.clone()),
-                    layer: Some(layer_ref(layer)),
-                    instruction: format!("layer of {reference}"),
-                    seconds: 0.0,
-                    bytes: 0,
-                    created: rbuild_cache::unix_now(),
-                })?;
-                id
-            }
-        };
+        let snapshot = applied_snapshot(
+            ctx,
+            parent.as_ref().map(|p| &p.1),
+            layer,
+            (key, components),
+            &format!("a layer of {reference}"),
+        )?;
         parent = Some((key, snapshot));
     }
     let key = KeyBuilder::new().add(Kind::Op, "image", manifest.clone()).finish().0;
@@ -758,16 +742,30 @@ fn stack_link(
         .add(Kind::Parent, "parent", parent.key.to_string())
         .add(Kind::Op, "linked layer", layer.diff_id.to_string())
         .finish();
+    let what = format!("{instruction} (stacked)");
+    let id = applied_snapshot(ctx, parent.snapshot.as_ref(), layer, (key, components), &what)?;
+    Ok((key, id))
+}
+
+/// A snapshot of `layer` applied over `parent`, made once per key and
+/// recorded in the cache: base image layers, stacked `COPY --link` layers.
+fn applied_snapshot(
+    ctx: &Ctx<'_>,
+    parent: Option<&SnapshotId>,
+    layer: &Layer,
+    (key, components): (CacheKey, Vec<rbuild_cache::Component>),
+    what: &str,
+) -> anyhow::Result<SnapshotId> {
     if let Some(id) = ctx.store.cache_get(&key).and_then(|r| r.snapshot) {
-        return Ok((key, id));
+        return Ok(id);
     }
-    let snap = ctx.store.create_snapshot(parent.snapshot.as_ref())?;
+    let snap = ctx.store.create_snapshot(parent)?;
     let applied = rbuild_image::open_layer(ctx.blobs, layer)
         .map_err(anyhow::Error::from)
         .and_then(|tar| rbuild_image::apply(tar, &snap.upper).map_err(anyhow::Error::from));
     if let Err(e) = applied {
         ctx.store.discard_snapshot(snap);
-        return Err(e.context("stacking a --link layer"));
+        return Err(e.context(format!("unpacking {what}")));
     }
     let id = ctx.store.commit_snapshot(snap)?;
     ctx.store.cache_put(&CacheRecord {
@@ -775,12 +773,12 @@ fn stack_link(
         components,
         snapshot: Some(id.clone()),
         layer: Some(layer_ref(layer)),
-        instruction: format!("{instruction} (stacked)"),
+        instruction: what.to_owned(),
         seconds: 0.0,
         bytes: 0,
         created: rbuild_cache::unix_now(),
     })?;
-    Ok((key, id))
+    Ok(id)
 }
 
 fn report(
