@@ -936,3 +936,57 @@ fn add_checks_out_git_refs_by_commit() {
         "{err}"
     );
 }
+
+#[test]
+fn symlinked_sources_are_followed_inside_their_root_and_never_outside() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let dockerfile = "FROM busybox:local AS s\n\
+        RUN mkdir -p /usr/lib /data && echo lib > /usr/lib/x.so && echo in-stage > /data/f \
+            && ln -s usr/lib /lib && ln -s data /link && ln -s /usr/share/doc /hostdoc\n\
+        FROM busybox:local\n\
+        COPY --from=s /lib/x.so /from-stage/\n\
+        COPY link/a.txt ctxlink /from-context/\n\
+        RUN --mount=type=bind,from=s,source=/link,target=/d cat /d/f > /via-link\n\
+        RUN --mount=type=bind,from=s,source=/data/f,target=/f \
+            cat /f > /file && (echo x > /f 2>/dev/null || echo refused > /file-ro)\n\
+        RUN --mount=type=bind,source=ctxlink,target=/c cat /c/a.txt > /ctx-via-link\n";
+    let ctx = env.context("links", &[("Dockerfile", dockerfile), ("src/a.txt", "one\n")]);
+    std::os::unix::fs::symlink("src", ctx.join("link")).unwrap();
+    std::os::unix::fs::symlink("/src", ctx.join("ctxlink")).unwrap();
+    std::os::unix::fs::symlink("/usr/share/doc", ctx.join("escape")).unwrap();
+    let dest = env.dir.path().join("rootfs");
+    let out_arg = format!("type=local,dest={}", dest.display());
+    env.build_report(&ctx, &["-t", "links:1", "--output", &out_arg]);
+    let read = |p: &str| std::fs::read_to_string(dest.join(p)).unwrap();
+    assert_eq!(read("from-stage/x.so"), "lib\n");
+    assert_eq!(read("from-context/a.txt"), "one\n");
+    assert_eq!(read("via-link"), "in-stage\n");
+    assert_eq!(read("file"), "in-stage\n");
+    assert_eq!(read("file-ro"), "refused\n");
+    assert_eq!(read("ctx-via-link"), "one\n");
+
+    // The file behind a link is in the key of the steps that read through it.
+    std::fs::write(ctx.join("src/a.txt"), "two\n").unwrap();
+    let s = steps(&env.build_report(&ctx, &["-t", "links:1"]));
+    let copy = s.iter().find(|(i, _, _)| i.starts_with("COPY link")).unwrap();
+    assert!(!copy.1 && copy.2.contains("src/a.txt changed"), "{s:?}");
+
+    // Links that point at host paths resolve inside the context or stage,
+    // where there is nothing: the host's files are never mounted.
+    assert!(Path::new("/usr/share/doc").is_dir());
+    for (name, line) in [
+        ("escape-context", "RUN --mount=type=bind,source=escape,target=/x ls /x\n"),
+        ("escape-stage", "RUN --mount=type=bind,from=s,source=/hostdoc,target=/x ls /x\n"),
+    ] {
+        let text =
+            format!("{}{line}", dockerfile.lines().take(3).collect::<Vec<_>>().join("\n") + "\n");
+        std::fs::write(ctx.join(name), text).unwrap();
+        let out = env.build(&ctx, &["-t", "links:2", "-f", &ctx.join(name).display().to_string()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("source=") && err.contains("not found in"), "{err}");
+    }
+}

@@ -282,10 +282,14 @@ fn tmpfs_and_bind_mounts() {
     let shared = fx.root.join("shared");
     std::fs::create_dir_all(&shared).unwrap();
     std::fs::write(shared.join("in.txt"), "from host\n").unwrap();
+    let below = fx.root.join("below");
+    std::fs::create_dir_all(&below).unwrap();
+    std::fs::write(below.join("low.txt"), "from below\n").unwrap();
     let mut spec = fx.spec(
         "cat /ro/in.txt; echo no > /ro/x 2>/dev/null || echo ro-refused; \
          echo kept > /rw/out.txt; echo t > /scratch/t; mount | grep -c ' /scratch '; \
-         echo thrown-away > /discard/in.txt; cat /discard/in.txt",
+         echo thrown-away > /discard/in.txt; cat /discard/in.txt; \
+         cat /merged/in.txt /merged/low.txt; echo no > /merged/x 2>/dev/null || echo ro-overlay-refused",
     );
     spec.mounts = vec![
         Mount::Bind { source: shared.clone(), target: "/ro".into(), readonly: true },
@@ -296,10 +300,23 @@ fn tmpfs_and_bind_mounts() {
             lowers: vec![shared.clone()],
             scratch: fx.root.join("discard"),
             target: "/discard".into(),
+            readonly: false,
+        },
+        // A read-only bind of several layers of another stage.
+        Mount::Overlay {
+            lowers: vec![shared.clone(), below.clone()],
+            scratch: fx.root.join("merged"),
+            target: "/merged".into(),
+            readonly: true,
         },
     ];
     let out = run(&spec);
-    assert_eq!(out.stdout, "from host\nro-refused\n1\nthrown-away\n", "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "from host\nro-refused\n1\nthrown-away\nfrom host\nfrom below\nro-overlay-refused\n",
+        "{}",
+        out.stderr
+    );
     assert_eq!(std::fs::read_to_string(shared.join("in.txt")).unwrap(), "from host\n");
     assert_eq!(std::fs::read_to_string(shared.join("out.txt")).unwrap(), "kept\n");
     assert!(

@@ -432,8 +432,10 @@ fn context_files(
     prefix: &str,
     b: &mut KeyBuilder,
 ) -> anyhow::Result<rbuild_context::Listing> {
+    rbuild_context::Selection::new(sources).map_err(|e| step_failed(ctx, step, e))?;
+    let followed = rbuild_context::follow_links(&ctx.cfg.context, sources)?;
     let selection =
-        rbuild_context::Selection::new(sources).map_err(|e| step_failed(ctx, step, e))?;
+        rbuild_context::Selection::new(&followed).map_err(|e| step_failed(ctx, step, e))?;
     let ignore = rbuild_context::IgnoreFile::parse(&ctx.dockerignore)?;
     let listing = rbuild_context::scan(&ctx.cfg.context, &ignore, &selection)?;
     let hashes = {
@@ -802,6 +804,36 @@ fn report(
     ctx.reports.lock().unwrap_or_else(|p| p.into_inner()).push((stage, step.line, entry));
 }
 
+/// The mount that shows `resolved` at `target`, read-only unless `rw`, when
+/// writes go to a throw-away overlay (a file mounted `rw` is a copy), so
+/// nothing ever writes through to the store or the context.
+fn bind_mount(
+    resolved: rbuild_runtime::InLayers,
+    rw: bool,
+    target: &str,
+    scratch: &Path,
+) -> anyhow::Result<Mount> {
+    let target = target.to_owned();
+    Ok(match resolved {
+        rbuild_runtime::InLayers::Dir(mut dirs) if dirs.len() == 1 && !rw => {
+            Mount::Bind { source: dirs.remove(0), target, readonly: true }
+        }
+        rbuild_runtime::InLayers::Dir(lowers) => {
+            Mount::Overlay { lowers, scratch: scratch.to_owned(), target, readonly: !rw }
+        }
+        rbuild_runtime::InLayers::Other(file) if rw => {
+            std::fs::create_dir_all(scratch)?;
+            let copy = scratch.join("file");
+            std::fs::copy(&file, &copy)
+                .with_context(|| format!("copying {} for a rw mount", file.display()))?;
+            Mount::Bind { source: copy, target, readonly: false }
+        }
+        rbuild_runtime::InLayers::Other(file) => {
+            Mount::Bind { source: file, target, readonly: true }
+        }
+    })
+}
+
 fn lowers(ctx: &Ctx<'_>, state: &State) -> anyhow::Result<Vec<PathBuf>> {
     Ok(match &state.snapshot {
         Some(s) => ctx.store.chain(s)?,
@@ -866,54 +898,38 @@ fn execute(
                         });
                         leases.push(lease);
                     }
-                    RunMount::Bind { target, source, rw, .. } => match from_state {
-                        Some(s) => {
-                            let mut lowers = lowers(ctx, s)?;
-                            if !source.is_empty() && source != "/" {
-                                lowers = lowers
-                                    .iter()
-                                    .map(|l| l.join(source.trim_start_matches('/')))
-                                    .collect();
+                    RunMount::Bind { target, source, rw, .. } => {
+                        let (layers, what) = match from_state {
+                            Some(s) => (lowers(ctx, s)?, "the source stage or image"),
+                            None => {
+                                let view = state_dir.join(format!("context-{i}"));
+                                let listing = prepared
+                                    .context_binds
+                                    .get(&i)
+                                    .context("a context bind mount without its listing")?;
+                                rbuild_context::materialize(&ctx.cfg.context, listing, &view)?;
+                                (vec![view], "the build context")
                             }
-                            spec.mounts.push(Mount::Overlay {
-                                lowers,
-                                scratch: scratch.join(format!("mount-{}", spec.mounts.len())),
-                                target: target.clone(),
-                            });
-                        }
-                        None => {
-                            let view = state_dir.join(format!("context-{i}"));
-                            let listing = prepared
-                                .context_binds
-                                .get(&i)
-                                .context("a context bind mount without its listing")?;
-                            rbuild_context::materialize(&ctx.cfg.context, listing, &view)?;
-                            let rel = rbuild_context::context_path(source);
-                            let dir = if rel == "." { view } else { view.join(rel) };
-                            if !dir.exists() {
-                                return Err(step_failed(
+                        };
+                        let not_found = || {
+                            step_failed(
+                                ctx,
+                                step,
+                                format!("--mount=type=bind,source={source}: not found in {what}"),
+                            )
+                        };
+                        let resolved = rbuild_runtime::resolve_in_layers(&layers, source)
+                            .map_err(|e| {
+                                step_failed(
                                     ctx,
                                     step,
-                                    format!(
-                                        "--mount=type=bind,source={source}: not found in the build context"
-                                    ),
-                                ));
-                            }
-                            if *rw {
-                                spec.mounts.push(Mount::Overlay {
-                                    lowers: vec![dir],
-                                    scratch: scratch.join(format!("mount-{}", spec.mounts.len())),
-                                    target: target.clone(),
-                                });
-                            } else {
-                                spec.mounts.push(Mount::Bind {
-                                    source: dir,
-                                    target: target.clone(),
-                                    readonly: true,
-                                });
-                            }
-                        }
-                    },
+                                    format!("--mount=type=bind,source={source}: {e}"),
+                                )
+                            })?
+                            .ok_or_else(not_found)?;
+                        let scratch_dir = scratch.join(format!("mount-{}", spec.mounts.len()));
+                        spec.mounts.push(bind_mount(resolved, *rw, target, &scratch_dir)?);
+                    }
                     RunMount::Tmpfs { target, size } => {
                         spec.mounts.push(Mount::Tmpfs { target: target.clone(), size: *size });
                     }

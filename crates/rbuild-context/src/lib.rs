@@ -73,7 +73,7 @@ use std::str::FromStr;
 pub use error::{Error, Result};
 pub use hash::{BadDigest, ContextHashes, Digest, HashStats, Hashed, StatCache, hash};
 pub use materialize::materialize;
-pub use select::{Selection, context_path};
+pub use select::{Selection, context_path, follow_links};
 pub use stream::{StreamError, StreamStats, read_stream, write_stream};
 pub use unpack::{ParentError, prepare_parents, relative_entry_path};
 pub use walk::{

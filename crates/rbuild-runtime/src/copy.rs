@@ -147,7 +147,7 @@ pub fn copy_into(
     // Expand the sources into top-level matches.
     let mut matches: Vec<(String, EntryKind)> = Vec::new();
     for source in &spec.sources {
-        let clean = rbuild_context::context_path(source);
+        let clean = resolve_parents(src_root, &rbuild_context::context_path(source))?;
         if clean == "." {
             matches.push((String::new(), EntryKind::Dir));
             continue;
@@ -265,6 +265,23 @@ pub fn copy_into(
     }
     writer.settle()?;
     Ok(stats)
+}
+
+/// `clean` with the directories above its last part (up to the first
+/// wildcard) resolved through symlinks inside `src_root`, as BuildKit
+/// resolves a source before matching it: `lib/x.so` with `lib -> usr/lib`
+/// is `usr/lib/x.so`.
+fn resolve_parents(src_root: &Path, clean: &str) -> Result<String, CopyError> {
+    let parts: Vec<&str> = clean.split('/').collect();
+    let fixed = parts[..parts.len() - 1].iter().take_while(|p| !has_wildcard(p)).count();
+    if fixed == 0 || clean == "." {
+        return Ok(clean.to_owned());
+    }
+    let resolved = resolve_in_root(src_root, &parts[..fixed].join("/")).map_err(io_at(src_root))?;
+    let rel = resolved.strip_prefix(src_root).unwrap_or(&resolved).to_string_lossy().into_owned();
+    let mut out: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
+    out.extend(&parts[fixed..]);
+    Ok(out.join("/"))
 }
 
 struct Writer<'a> {

@@ -259,8 +259,10 @@ fn copy_step(
             (view, rbuild_context::IgnoreFile::default())
         }
     };
-    let selection = rbuild_context::Selection::new(&action.spec.sources)
+    let followed = rbuild_context::follow_links(&root, &action.spec.sources)
         .map_err(|e| format!("COPY sources: {e}"))?;
+    let selection =
+        rbuild_context::Selection::new(&followed).map_err(|e| format!("COPY sources: {e}"))?;
     let listing = rbuild_context::scan(&root, &ignore, &selection)
         .map_err(|e| format!("COPY sources: {e}"))?;
     crate::copy::copy_into(&spec.rootfs.merged, &root, &listing, &action.spec)

@@ -38,7 +38,7 @@ pub use chmod::{Chmod, Clause};
 pub use copy::{CopyError, CopySpec, CopyStats, copy_into};
 pub use executor::{Cancel, ExecError, Executor, ExitStatus, Secrets, Stream};
 pub use helper::{DEFAULT_PATH, HELPER_COMMAND, SETUP_FAILED, helper_main};
-pub use rootfs::resolve_in_root;
+pub use rootfs::{InLayers, resolve_in_layers, resolve_in_root};
 pub use runmount::{MountError, RunMount, Sharing, csv_fields};
 pub use spec::{CopyAction, CopySource, Mount, NetworkMode, RootFs, SecretMount, StepSpec};
 pub use sys::{RealSys, RecordingSys, Sys};

@@ -387,7 +387,7 @@ pub fn build_rootfs(
                     (!data.is_empty()).then_some(data.as_str()),
                 )?;
             }
-            Mount::Overlay { lowers, scratch, .. } => {
+            Mount::Overlay { lowers, scratch, readonly, .. } => {
                 let rootfs = RootFs {
                     lowers: lowers.clone(),
                     upper: scratch.join("upper"),
@@ -395,6 +395,9 @@ pub fn build_rootfs(
                     merged: target.to_owned(),
                 };
                 mount_overlay(sys, &rootfs, &scratch.join("empty"))?;
+                if *readonly {
+                    sys.mount(None, target, None, ro_remount, None)?;
+                }
             }
         }
     }

@@ -95,8 +95,8 @@ pub enum Mount {
         /// Mounted read-only.
         readonly: bool,
     },
-    /// A writable view of read-only directories whose writes are discarded
-    /// with `scratch` (`RUN --mount=type=bind,rw`).
+    /// A merged view of read-only directories: read-only, or writable with
+    /// the writes discarded with `scratch` (`RUN --mount=type=bind,rw`).
     Overlay {
         /// Read-only layers, topmost first.
         lowers: Vec<PathBuf>,
@@ -104,6 +104,9 @@ pub enum Mount {
         scratch: PathBuf,
         /// Path inside the rootfs.
         target: String,
+        /// Writes fail (EROFS) instead of being discarded.
+        #[serde(default)]
+        readonly: bool,
     },
     /// An empty tmpfs.
     Tmpfs {
