@@ -657,6 +657,19 @@ fn a_stage_can_start_from_an_oci_layout() {
         out.status.code() == Some(1) && err.contains("no image v2") && err.contains(":1:"),
         "{err}"
     );
+
+    // A layout outside the context is out of reach, by `..` or by a link.
+    let outside = env.dir.path().join("outside");
+    let out_arg = format!("type=oci,dest={}", outside.display());
+    env.build_report(&first, &["-t", "lay:v1", "--output", &out_arg]);
+    std::os::unix::fs::symlink(&outside, ctx.join("lnk")).unwrap();
+    for reference in ["../outside:v1", "lnk:v1", &format!("{}:v1", outside.display())] {
+        let text = format!("FROM oci-layout://{reference}\nRUN true\n");
+        std::fs::write(ctx.join("Dockerfile"), text).unwrap();
+        let out = env.build(&ctx, &["-t", "fromlayout:3"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.code() == Some(1) && err.contains("oci-layout://"), "{err}");
+    }
 }
 
 /// The layer digests of the only image in an OCI layout.
@@ -988,5 +1001,33 @@ fn symlinked_sources_are_followed_inside_their_root_and_never_outside() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{err}");
         assert!(err.contains("source=") && err.contains("not found in"), "{err}");
+    }
+}
+
+#[test]
+fn add_unpack_flag_is_part_of_the_key() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let ctx = env.context("unpack", &[("inner.txt", "inside\n")]);
+    let made = Command::new("tar")
+        .arg("-cf")
+        .arg(ctx.join("a.tar"))
+        .arg("-C")
+        .arg(&ctx)
+        .arg("inner.txt")
+        .status();
+    assert!(made.unwrap().success());
+    let dest = env.dir.path().join("rootfs");
+    let out_arg = format!("type=local,dest={}", dest.display());
+    for (flag, present, absent) in
+        [("", "x/inner.txt", "x/a.tar"), ("--unpack=false ", "x/a.tar", "x/inner.txt")]
+    {
+        std::fs::write(ctx.join("Dockerfile"), format!("FROM scratch\nADD {flag}a.tar /x/\n"))
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&dest);
+        env.build_report(&ctx, &["-t", "unpack:1", "--output", &out_arg]);
+        assert!(dest.join(present).is_file() && !dest.join(absent).exists(), "ADD {flag}");
     }
 }

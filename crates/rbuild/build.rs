@@ -308,7 +308,10 @@ impl StoreImages<'_> {
             Some(i) => (&rest[..last + i], Some(&rest[last + i + 1..])),
             None => (rest, None),
         };
-        let dir = self.context.join(path);
+        // Inside the context only: `..` stops at its root and links resolve
+        // within it, like every other path a Dockerfile names.
+        let dir = rbuild_runtime::resolve_in_root(self.context, path)
+            .map_err(|e| format!("oci-layout://{path}: {e}"))?;
         let images = rbuild_image::import(self.blobs, &dir)
             .map_err(|e| format!("oci-layout://{path}: {e}"))?;
         let matching = |i: &&rbuild_image::ImportedImage| match (digest, tag) {
@@ -542,6 +545,7 @@ fn run_step(
             heredocs,
             checksum,
             keep_git_dir,
+            unpack,
             ..
         } => {
             if *add {
@@ -603,7 +607,7 @@ fn run_step(
             b.add(
                 Kind::Op,
                 "copy",
-                serde_json::to_string(&(add, dest, chown, chmod, link, parents, exclude))?,
+                serde_json::to_string(&(add, dest, chown, chmod, link, parents, exclude, unpack))?,
             );
             b.add(Kind::Op, "sources", serde_json::to_string(sources)?);
             for (name, content) in heredocs {

@@ -311,12 +311,16 @@ pub fn read_stream<R: Read>(
         filetime::set_symlink_file_times(&target, time, time).map_err(io_at(&target))?;
     }
     for (target, mode, uid, gid, time) in dirs.into_iter().rev() {
+        // Entries cannot replace a directory, but never follow a link here.
+        if !target.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
         if as_root && let (Some(uid), Some(gid)) = (uid, gid) {
             let (uid, gid) = (u32::try_from(uid).ok(), u32::try_from(gid).ok());
             std::os::unix::fs::lchown(&target, uid, gid).map_err(io_at(&target))?;
         }
         fs::set_permissions(&target, fs::Permissions::from_mode(mode)).map_err(io_at(&target))?;
-        filetime::set_file_times(&target, time, time).map_err(io_at(&target))?;
+        filetime::set_symlink_file_times(&target, time, time).map_err(io_at(&target))?;
     }
     Ok(stats)
 }

@@ -354,7 +354,11 @@ impl Writer<'_> {
     /// Sets the deferred directory mtimes, deepest last-made first.
     fn settle(&mut self) -> Result<(), CopyError> {
         for (path, mtime) in self.dir_times.drain(..).rev() {
-            filetime::set_file_times(&path, mtime, mtime).map_err(io_at(&path))?;
+            // A later entry (an archive's symlink, say) may have replaced the
+            // directory: never set times through a link.
+            if path.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+                filetime::set_symlink_file_times(&path, mtime, mtime).map_err(io_at(&path))?;
+            }
         }
         Ok(())
     }
