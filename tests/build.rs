@@ -575,6 +575,43 @@ fn add_fetches_urls_revalidates_them_and_checks_checksums() {
     assert!(!add.1 && add.2.contains(&format!("{base}/hello.txt changed")), "{s:?}");
     assert!(s.iter().find(|(i, _, _)| i.contains("pinned")).unwrap().1, "{s:?}");
 
+    // The same bytes with a new Last-Modified: the mtime lands in the layer,
+    // so the step reruns and the file carries the new time.
+    set_mtime(&www.join("hello.txt"), 1_600_000_200);
+    std::fs::remove_dir_all(&dest).unwrap();
+    let s = steps(&env.build_report(&ctx, &["-t", "url:1", "--output", &out_arg]));
+    assert!(!s.iter().find(|(i, _, _)| i.contains("/hello.txt")).unwrap().1, "{s:?}");
+    assert_eq!(std::fs::read_to_string(dest.join("mode")).unwrap(), "600 1600000200\n");
+
+    // Credentials in a URL reach the server but no report, history, store
+    // file or image; errors mask them too.
+    let with_auth = format!("http://me:s3cret@127.0.0.1:{}", server.port);
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM busybox:local\nADD {with_auth}/pinned.txt /p\nRUN cat /p\n"),
+    )
+    .unwrap();
+    let layout = env.dir.path().join("auth-layout");
+    let oci = format!("type=oci,dest={}", layout.display());
+    let report = env.build_report(&ctx, &["-t", "url:auth", "--output", &oci]);
+    assert!(report.to_string().contains("me:xxxxx@"), "{report}");
+    for dir in [&env.store, &layout] {
+        assert!(
+            files_containing(dir, b"s3cret").is_empty(),
+            "{:?}",
+            files_containing(dir, b"s3cret")
+        );
+    }
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM busybox:local\nADD {with_auth}/nope /x\n"),
+    )
+    .unwrap();
+    let out = env.build(&ctx, &["-t", "url:auth2"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(1) && err.contains("404"), "{err}");
+    assert!(!err.contains("s3cret") && err.contains("me:xxxxx@"), "{err}");
+
     // A wrong checksum fails the build and names both digests.
     std::fs::write(
         ctx.join("Dockerfile"),
@@ -948,6 +985,28 @@ fn add_checks_out_git_refs_by_commit() {
         out.status.code() == Some(1) && err.contains("checksum mismatch") && err.contains(&v1),
         "{err}"
     );
+    let out = pinned("abc");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(1) && err.contains("7 to 40 hex digits"), "{err}");
+
+    // A branch named like the tag: the tag wins, as in git, and exactly the
+    // resolved ref is fetched. The caller's GIT_* environment is ignored.
+    git(&work, &["push", "-q", bare.to_str().unwrap(), "main:refs/heads/v1"]);
+    git(&bare, &["update-server-info"]);
+    std::fs::write(ctx.join("Dockerfile"), format!("FROM scratch\nADD {url}#v1 /src/\n")).unwrap();
+    let _ = std::fs::remove_dir_all(&dest);
+    let stray = env.dir.path().join("stray-git-dir");
+    let out = rbuild()
+        .env("RBUILD_ROOT", env.dir.path().join("fresh-store"))
+        .env("GIT_DIR", &stray)
+        .env("GIT_CONFIG_PARAMETERS", "'protocol.http.allow'='never'")
+        .args(["build", "-t", "git:3", "--output", &out_arg])
+        .arg(&ctx)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dest.join("src/README").is_file() && !dest.join("src/sub/new.txt").exists());
+    assert!(!stray.exists(), "git used the caller's GIT_DIR");
 }
 
 #[test]

@@ -567,7 +567,7 @@ fn run_step(
                     .map_err(|e| step_failed(ctx, step, format!("{e:#}")))?;
                     b.add(
                         Kind::File,
-                        git.clone(),
+                        rbuild_frontend::redact_credentials(git).into_owned(),
                         format!(
                             "commit {} subdir {} keep-git-dir {keep_git_dir}",
                             got.commit, got.subdir
@@ -599,7 +599,16 @@ fn run_step(
                             sum.as_deref(),
                         )
                         .map_err(|e| step_failed(ctx, step, format!("{e:#}")))?;
-                        b.add(Kind::File, url.clone(), format!("{} {}", got.digest, got.filename));
+                        b.add(
+                            Kind::File,
+                            rbuild_frontend::redact_credentials(url).into_owned(),
+                            format!(
+                                "{} {} modified {}",
+                                got.digest,
+                                got.filename,
+                                got.last_modified.as_deref().unwrap_or("-")
+                            ),
+                        );
                         prepared.downloads.push(got);
                     }
                 }
@@ -609,7 +618,11 @@ fn run_step(
                 "copy",
                 serde_json::to_string(&(add, dest, chown, chmod, link, parents, exclude, unpack))?,
             );
-            b.add(Kind::Op, "sources", serde_json::to_string(sources)?);
+            // Credentials in URLs stay out of the key and its records: the
+            // content fetched with them is what counts.
+            let shown: Vec<_> =
+                sources.iter().map(|s| rbuild_frontend::redact_credentials(s)).collect();
+            b.add(Kind::Op, "sources", serde_json::to_string(&shown)?);
             for (name, content) in heredocs {
                 b.add(
                     Kind::File,

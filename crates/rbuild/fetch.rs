@@ -20,11 +20,16 @@ pub(crate) struct Download {
     pub(crate) digest: String,
     /// The name the file gets when the destination is a directory.
     pub(crate) filename: String,
+    /// The server's Last-Modified, which becomes the file's mtime and so
+    /// is part of the step's key too (as in BuildKit).
+    pub(crate) last_modified: Option<String>,
 }
 
 /// What the store remembers of a URL to revalidate it.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Record {
+    /// The URL with any credentials masked; the file name is a hash of the
+    /// whole URL.
     url: String,
     digest: String,
     filename: String,
@@ -60,8 +65,19 @@ fn record_path(dir: &Path, url: &str) -> PathBuf {
     dir.join(format!("url-{}.json", &name[..32]))
 }
 
-fn data_path(dir: &Path, digest: &str) -> PathBuf {
-    dir.join(digest.replace(':', "-"))
+/// Where a fetched file lives: by digest and mtime, so each variant is
+/// written once and never changed after (two URLs may serve the same
+/// bytes with different Last-Modified dates).
+fn data_path(dir: &Path, r: &Record) -> PathBuf {
+    dir.join(format!("{}-{}", r.digest.replace(':', "-"), mtime_secs(r)))
+}
+
+fn mtime_secs(r: &Record) -> u64 {
+    r.last_modified
+        .as_deref()
+        .and_then(|d| httpdate::parse_http_date(d).ok())
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Fetches `url` into `dir` (the store's downloads), or revalidates the
@@ -72,10 +88,11 @@ pub(crate) fn fetch(
     url: &str,
     checksum: Option<&str>,
 ) -> anyhow::Result<Download> {
+    let shown = rbuild_frontend::redact_credentials(url).into_owned();
     let record_file = record_path(dir, url);
     let known: Option<Record> =
         std::fs::read(&record_file).ok().and_then(|b| serde_json::from_slice(&b).ok());
-    let known = known.filter(|r| r.url == url && data_path(dir, &r.digest).is_file());
+    let known = known.filter(|r| r.url == shown && data_path(dir, r).is_file());
     if let (Some(r), Some(sum)) = (&known, checksum)
         && r.digest == sum
     {
@@ -85,6 +102,9 @@ pub(crate) fn fetch(
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_connect(Some(Duration::from_secs(30)))
+        // A server that stops sending must not hang the build forever.
+        .timeout_recv_response(Some(Duration::from_secs(60)))
+        .timeout_per_call(Some(Duration::from_secs(3600)))
         .user_agent(concat!("rbuild/", env!("CARGO_PKG_VERSION")))
         .build()
         .into();
@@ -97,7 +117,9 @@ pub(crate) fn fetch(
             request = request.header("If-Modified-Since", date);
         }
     }
-    let response = request.call().with_context(|| format!("GET {url}"))?;
+    let response = request.call().map_err(|e| {
+        anyhow::anyhow!("GET {shown}: {}", rbuild_frontend::redact_credentials(&e.to_string()))
+    })?;
     let status = response.status();
     if status.as_u16() == 304
         && let Some(r) = known
@@ -105,7 +127,7 @@ pub(crate) fn fetch(
         return verified(&r, checksum).map(|()| done(dir, &r));
     }
     if !status.is_success() {
-        bail!("GET {url}: {status}");
+        bail!("GET {shown}: {status}");
     }
     let header =
         |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -120,7 +142,7 @@ pub(crate) fn fetch(
     let mut body = response.into_body().into_reader();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
-        let n = body.read(&mut buf).with_context(|| format!("GET {url}: reading the body"))?;
+        let n = body.read(&mut buf).with_context(|| format!("GET {shown}: reading the body"))?;
         if n == 0 {
             break;
         }
@@ -128,17 +150,13 @@ pub(crate) fn fetch(
         file.write_all(&buf[..n])?;
     }
     let digest = format!("sha256:{}", hex(&hasher.finalize()));
-    let record = Record { url: url.to_owned(), digest, filename, etag, last_modified };
+    let record = Record { url: shown, digest, filename, etag, last_modified };
     verified(&record, checksum)?;
     file.as_file().sync_all()?;
     std::fs::set_permissions(file.path(), std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-    let mtime = record
-        .last_modified
-        .as_deref()
-        .and_then(|d| httpdate::parse_http_date(d).ok())
-        .unwrap_or(SystemTime::UNIX_EPOCH);
-    filetime::set_file_mtime(file.path(), filetime::FileTime::from_system_time(mtime))?;
-    file.persist(data_path(dir, &record.digest)).map_err(|e| e.error)?;
+    let mtime = filetime::FileTime::from_unix_time(mtime_secs(&record) as i64, 0);
+    filetime::set_file_mtime(file.path(), mtime)?;
+    file.persist(data_path(dir, &record)).map_err(|e| e.error)?;
     rbuild_cache::write_atomic(&record_file, &serde_json::to_vec_pretty(&record)?)?;
     Ok(done(dir, &record))
 }
@@ -156,9 +174,10 @@ fn verified(record: &Record, checksum: Option<&str>) -> anyhow::Result<()> {
 
 fn done(dir: &Path, r: &Record) -> Download {
     Download {
-        path: data_path(dir, &r.digest),
+        path: data_path(dir, r),
         digest: r.digest.clone(),
         filename: r.filename.clone(),
+        last_modified: r.last_modified.clone(),
     }
 }
 

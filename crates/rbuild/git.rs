@@ -37,6 +37,13 @@ fn split(source: &str) -> Source<'_> {
 /// no prompts, no hooks and no system or user configuration.
 fn git() -> Command {
     let mut cmd = Command::new("git");
+    // Nothing of the caller's git environment (GIT_DIR, GIT_CONFIG_*, an
+    // object directory…) may steer what is fetched or where it lands.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("GIT_") {
+            cmd.env_remove(name);
+        }
+    }
     cmd.env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -52,7 +59,7 @@ fn run(cmd: &mut Command, what: &str) -> anyhow::Result<String> {
     let out = cmd.output().with_context(|| format!("{what}: cannot run git (is it installed?)"))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        bail!("{what}: {}", err.trim());
+        bail!("{what}: {}", rbuild_frontend::redact_credentials(err.trim()));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -61,29 +68,41 @@ fn is_commit(text: &str) -> bool {
     text.len() == 40 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// The commit `reference` names on `remote`: a branch, a tag (peeled), a
-/// full ref name, `HEAD` when empty, or a full commit id as it is.
-fn resolve(remote: &str, reference: &str) -> anyhow::Result<String> {
+/// The ref `reference` names on `remote` and its commit: a branch, a tag
+/// (peeled to its commit), a full ref name, `HEAD` when empty, or a full
+/// commit id as it is (then the ref is the id itself).
+fn resolve(remote: &str, reference: &str) -> anyhow::Result<(String, String)> {
     if is_commit(reference) {
-        return Ok(reference.to_ascii_lowercase());
+        let id = reference.to_ascii_lowercase();
+        return Ok((id.clone(), id));
     }
-    let listing = run(git().args(["ls-remote", "--", remote]), &format!("git ls-remote {remote}"))?;
+    let shown = rbuild_frontend::redact_credentials(remote);
+    let listing = run(git().args(["ls-remote", "--", remote]), &format!("git ls-remote {shown}"))?;
     let refs: Vec<(&str, &str)> =
         listing.lines().filter_map(|l| l.split_once('\t')).map(|(sha, name)| (name, sha)).collect();
     let wanted = if reference.is_empty() { "HEAD" } else { reference };
-    let candidates = [
-        format!("{wanted}^{{}}"),
-        wanted.to_owned(),
-        format!("refs/heads/{wanted}"),
-        format!("refs/tags/{wanted}^{{}}"),
-        format!("refs/tags/{wanted}"),
-    ];
+    // git's own order: the name as given, then a tag, then a branch.
+    let candidates =
+        [wanted.to_owned(), format!("refs/tags/{wanted}"), format!("refs/heads/{wanted}")];
     for candidate in &candidates {
-        if let Some((_, sha)) = refs.iter().find(|(name, _)| name == candidate) {
-            return Ok(sha.to_string());
+        let peeled = format!("{candidate}^{{}}");
+        let found = refs
+            .iter()
+            .find(|(name, _)| *name == peeled)
+            .or_else(|| refs.iter().find(|(name, _)| name == candidate));
+        if let Some((_, sha)) = found {
+            return Ok((candidate.clone(), sha.to_string()));
         }
     }
-    bail!("{remote}: no branch, tag or ref named {wanted:?}")
+    bail!("{shown}: no branch, tag or ref named {wanted:?}")
+}
+
+/// A `--checksum` for a git source: a commit id or a prefix of one.
+fn parse_commit_prefix(sum: &str) -> anyhow::Result<String> {
+    if sum.len() < 7 || sum.len() > 40 || !sum.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("--checksum={sum}: expected a commit id (7 to 40 hex digits)");
+    }
+    Ok(sum.to_ascii_lowercase())
 }
 
 /// Resolves `source` and checks its commit out under `dir` (the store's
@@ -96,18 +115,20 @@ pub(crate) fn fetch(
     checksum: Option<&str>,
 ) -> anyhow::Result<Checkout> {
     let src = split(source);
-    let commit = resolve(src.remote, src.reference)?;
-    if let Some(sum) = checksum
-        && !commit.starts_with(&sum.to_ascii_lowercase())
+    let shown = rbuild_frontend::redact_credentials(source);
+    let sum = checksum.map(parse_commit_prefix).transpose()?;
+    let (reference, commit) = resolve(src.remote, src.reference)?;
+    if let Some(sum) = sum
+        && !commit.starts_with(&sum)
     {
-        bail!("{source}: checksum mismatch: expected commit {sum}, the ref is at {commit}");
+        bail!("{shown}: checksum mismatch: expected commit {sum}, the ref is at {commit}");
     }
     let name = format!("git-{commit}{}", if keep_git_dir { "-with-git" } else { "" });
     let root = dir.join(name);
     if !root.is_dir() {
         std::fs::create_dir_all(tmp)?;
         let work = tempfile::Builder::new().prefix("git-").tempdir_in(tmp)?;
-        checkout(src.remote, src.reference, &commit, work.path())?;
+        checkout(src.remote, &reference, &commit, work.path())?;
         normalize(work.path(), keep_git_dir, &commit)?;
         match std::fs::rename(work.path(), &root) {
             Ok(()) => {}
@@ -119,17 +140,20 @@ pub(crate) fn fetch(
     let subdir = rbuild_context::context_path(src.subdir);
     let at = if subdir == "." { root.clone() } else { root.join(&subdir) };
     // The subdirectory must be a real directory inside the checkout.
-    let real = at.canonicalize().with_context(|| format!("{source}: no directory {subdir}"))?;
+    let real = at.canonicalize().with_context(|| format!("{shown}: no directory {subdir}"))?;
     if !real.starts_with(root.canonicalize()?) || !real.is_dir() {
-        bail!("{source}: {subdir} is not a directory inside the repository");
+        bail!("{shown}: {subdir} is not a directory inside the repository");
     }
     Ok(Checkout { dir: real, commit, subdir })
 }
 
+/// Fetches exactly `reference` (the full ref that was resolved, or the
+/// commit id) and checks `commit` out in `work`.
 fn checkout(remote: &str, reference: &str, commit: &str, work: &Path) -> anyhow::Result<()> {
-    let what = format!("git fetch {remote}");
+    let shown = rbuild_frontend::redact_credentials(remote);
+    let what = format!("git fetch {shown}");
     run(git().arg("init").arg("-q").arg(work), "git init")?;
-    let want = if reference.is_empty() || is_commit(reference) { commit } else { reference };
+    let want = reference;
     let fetch = |shallow: bool| {
         let mut cmd = git();
         cmd.arg("-C").arg(work).args(["fetch", "-q", "--no-tags"]);
@@ -146,7 +170,7 @@ fn checkout(remote: &str, reference: &str, commit: &str, work: &Path) -> anyhow:
     let fetched =
         run(git().arg("-C").arg(work).args(["rev-parse", "FETCH_HEAD^{commit}"]), "git rev-parse")?;
     if fetched.trim() != commit {
-        bail!("{remote}: {reference} moved to {} during the build; build again", fetched.trim());
+        bail!("{shown}: {reference} moved to {} during the build; build again", fetched.trim());
     }
     run(
         git()
@@ -216,5 +240,9 @@ mod tests {
         );
         assert!(is_commit(&"a".repeat(40)));
         assert!(!is_commit("main"));
+        assert_eq!(parse_commit_prefix("ABCDEF0").unwrap(), "abcdef0");
+        assert!(parse_commit_prefix("abc").is_err());
+        assert!(parse_commit_prefix("main-branch").is_err());
+        assert!(parse_commit_prefix(&"a".repeat(41)).is_err());
     }
 }

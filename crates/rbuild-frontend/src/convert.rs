@@ -818,6 +818,9 @@ impl<'a> Planner<'a> {
                 span: Some(at),
             });
         }
+        // Credentials in ADD URLs stay out of reports, history and errors.
+        let text = crate::redact_credentials(&text).into_owned();
+        let history = history.map(|h| crate::redact_credentials(&h).into_owned());
         Ok(Step { line, end_line, text, history, op })
     }
 
