@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use rbuild_runtime::{Cancel, Executor, NetworkMode, RootFs, Secrets, StepSpec};
+use rbuild_llb::{Cancel, NetworkMode};
+use rbuild_runtime::{Executor, RootFs, Secrets, StepSpec};
 
 fn main() {
     divan::main();

@@ -5,9 +5,9 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use rbuild_llb::{Cancel, NetworkMode, RunMount, Stream};
 use rbuild_runtime::{
-    CacheMounts, CacheOwner, Cancel, ExecError, Executor, Mount, NetworkMode, RootFs, RunMount,
-    SecretMount, Secrets, StepSpec, Stream,
+    CacheMounts, CacheOwner, ExecError, Executor, Mount, RootFs, SecretMount, Secrets, StepSpec,
 };
 
 use crate::util::{busybox_rootfs, have_root, tempdir};
@@ -644,7 +644,7 @@ fn copy_steps_write_through_the_overlay() {
         spec: rbuild_runtime::CopySpec {
             sources: vec!["app".into()],
             dest: "/bin/".into(),
-            chmod: Some(rbuild_runtime::Chmod::Octal(0o755)),
+            chmod: Some(rbuild_llb::Chmod::Octal(0o755)),
             ..Default::default()
         },
         source: rbuild_runtime::CopySource::Context {

@@ -6,19 +6,23 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr as _;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
-use rbuild_cache::{CacheKey, CacheRecord, KeyBuilder, Kind, LayerRef, SnapshotId, Store};
+use rbuild_cache::{CacheRecord, LayerRef, SnapshotId, Store};
 use rbuild_frontend::{Base, Op, Plan, StageRef, Step};
 use rbuild_image::oci_spec::image::{Descriptor, Digest, MediaType};
 use rbuild_image::{Blobs, Compression, DiffOptions, History, Layer};
-use rbuild_runtime::{
-    CacheMounts, CacheOwner, CopyAction, CopySource, CopySpec, Executor, Mount, NetworkMode,
-    RootFs, RunMount, Secrets, StepSpec,
+use rbuild_llb::{
+    CacheKey, Cancel, Fields, KeyBuilder, KeyText as _, Kind, NetworkMode, Platform, Reference,
+    RunMount, SecurityMode,
 };
-use rbuild_solver::{Cancel, Graph, SolveError, VertexId};
+use rbuild_runtime::{
+    CacheMounts, CacheOwner, CopyAction, CopySource, CopySpec, Executor, Mount, RootFs, Secrets,
+    StepSpec,
+};
+use rbuild_solver::{Graph, SolveError, VertexId};
 use serde::Serialize;
 
 use crate::progress::{Progress, StepInfo};
@@ -150,7 +154,7 @@ pub(crate) fn build(
     let options = rbuild_frontend::BuildOptions {
         build_args: cfg.build_args.clone(),
         target: cfg.target.clone(),
-        platform: rbuild_frontend::Platform::default(),
+        platform: Platform::host(),
         host_env: std::env::vars().collect(),
         labels: cfg.labels.clone(),
         network: cfg.network.unwrap_or_default(),
@@ -210,8 +214,11 @@ pub(crate) fn build(
             }
             let dep_keys: Vec<&str> =
                 deps.iter().map(|d| vertex_key.get(d).map_or("", String::as_str)).collect();
-            let key =
-                blake3::hash(format!("{dep_keys:?}|{:?}", step.op).as_bytes()).to_hex().to_string();
+            let identity = Fields::new("vertex")
+                .list("deps", &dep_keys)
+                .raw("step", &step.key_text())
+                .finish();
+            let key = blake3::hash(identity.as_bytes()).to_hex().to_string();
             let id = graph.add(key.clone(), Vertex::Step { stage: index, ordinal, step }, &deps);
             vertex_key.insert(id, key);
             prev = id;
@@ -252,7 +259,7 @@ pub(crate) fn build(
     let config_digest =
         rbuild_image::read_manifest(&blobs, manifest.digest())?.config().digest().to_string();
     for tag in &cfg.tags {
-        let name = rbuild_image::normalize_name(tag)?;
+        let name = Reference::parse(tag)?.to_string();
         store.tag(&name, manifest.digest().as_ref())?;
     }
     if let Ok(stat) = ctx.stat_cache.get_mut() {
@@ -449,7 +456,11 @@ fn context_files(
         b.add(
             Kind::File,
             format!("{prefix}{}", h.path),
-            format!("{} {:o} {:?}", h.digest, h.meta.mode & 0o7777, h.kind),
+            Fields::new("entry")
+                .str("digest", &h.digest.to_string())
+                .mode("mode", h.meta.mode & 0o7777)
+                .str("kind", h.kind.as_str())
+                .finish(),
         );
     }
     Ok(listing)
@@ -462,7 +473,7 @@ fn context_files(
 /// context's path when tagged, so a context copied elsewhere keeps it.
 fn step_identity(ctx: &Ctx<'_>, stage: usize, ordinal: usize) -> String {
     let owner = match ctx.cfg.tags.first() {
-        Some(tag) => rbuild_image::normalize_name(tag).unwrap_or_else(|_| tag.clone()),
+        Some(tag) => Reference::parse(tag).map_or_else(|_| tag.clone(), |r| r.to_string()),
         None => ctx
             .cfg
             .context
@@ -507,7 +518,14 @@ fn run_step(
     }
     let mut prepared = Inputs::default();
     match &step.op {
-        Op::Run { args, env, cwd, user, mounts, network, insecure, files, .. } => {
+        Op::Run { args, env, cwd, user, mounts, network, security, files, .. } => {
+            if *security == SecurityMode::Insecure {
+                return Err(step_failed(
+                    ctx,
+                    step,
+                    "RUN --security=insecure is not supported: steps always run in the sandbox",
+                ));
+            }
             b.add(Kind::Op, "command", serde_json::to_string(args)?);
             for kv in env {
                 let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
@@ -515,10 +533,10 @@ fn run_step(
             }
             b.add(Kind::Op, "workdir", cwd.clone());
             b.add(Kind::Op, "user", user.clone());
-            b.add(Kind::Op, "network", format!("{network:?}"));
-            b.add(Kind::Op, "security", if *insecure { "insecure" } else { "sandbox" });
+            b.add(Kind::Op, "network", network.as_str());
+            b.add(Kind::Op, "security", security.as_str());
             for (i, m) in mounts.iter().enumerate() {
-                b.add(Kind::Op, format!("mount {i}"), format!("{:?}", m.spec));
+                b.add(Kind::Op, format!("mount {i}"), m.spec.key_text());
                 if let (RunMount::Bind { source, .. }, None) = (&m.spec, &m.from) {
                     let prefix = format!("mount {i}: ");
                     let listing =
@@ -549,7 +567,7 @@ fn run_step(
             ..
         } => {
             if *add {
-                if let Some(git) = sources.iter().find(|s| crate::fetch::is_git(s)) {
+                if let Some(git) = sources.iter().find(|s| rbuild_llb::is_git(s)) {
                     if sources.len() > 1 {
                         return Err(step_failed(
                             ctx,
@@ -567,7 +585,7 @@ fn run_step(
                     .map_err(|e| step_failed(ctx, step, format!("{e:#}")))?;
                     b.add(
                         Kind::File,
-                        rbuild_frontend::redact_credentials(git).into_owned(),
+                        rbuild_llb::redact_credentials(git).into_owned(),
                         format!(
                             "commit {} subdir {} keep-git-dir {keep_git_dir}",
                             got.commit, got.subdir
@@ -575,7 +593,7 @@ fn run_step(
                     );
                     prepared.git = Some(got);
                 }
-                let urls = sources.iter().filter(|s| crate::fetch::is_url(s)).count();
+                let urls = sources.iter().filter(|s| rbuild_llb::is_http(s)).count();
                 if urls > 0 && urls < sources.len() {
                     return Err(step_failed(
                         ctx,
@@ -601,7 +619,7 @@ fn run_step(
                         .map_err(|e| step_failed(ctx, step, format!("{e:#}")))?;
                         b.add(
                             Kind::File,
-                            rbuild_frontend::redact_credentials(url).into_owned(),
+                            rbuild_llb::redact_credentials(url).into_owned(),
                             format!(
                                 "{} {} modified {}",
                                 got.digest,
@@ -620,8 +638,7 @@ fn run_step(
             );
             // Credentials in URLs stay out of the key and its records: the
             // content fetched with them is what counts.
-            let shown: Vec<_> =
-                sources.iter().map(|s| rbuild_frontend::redact_credentials(s)).collect();
+            let shown: Vec<_> = sources.iter().map(|s| rbuild_llb::redact_credentials(s)).collect();
             b.add(Kind::Op, "sources", serde_json::to_string(&shown)?);
             for (name, content) in heredocs {
                 b.add(
@@ -685,7 +702,7 @@ fn run_step(
         "--no-cache".to_owned()
     } else {
         match &previous {
-            Some(old) => rbuild_cache::explain(old, &components)
+            Some(old) => rbuild_llb::explain(old, &components)
                 .unwrap_or_else(|| "not in the cache (pruned or never stored)".to_owned()),
             None => "no earlier build".to_owned(),
         }
@@ -772,7 +789,7 @@ fn applied_snapshot(
     ctx: &Ctx<'_>,
     parent: Option<&SnapshotId>,
     layer: &Layer,
-    (key, components): (CacheKey, Vec<rbuild_cache::Component>),
+    (key, components): (CacheKey, Vec<rbuild_llb::Component>),
     what: &str,
 ) -> anyhow::Result<SnapshotId> {
     if let Some(id) = ctx.store.cache_get(&key).and_then(|r| r.snapshot) {
@@ -1013,17 +1030,11 @@ fn execute(
         Op::Copy {
             add, sources, dest, chown, chmod, parents, exclude, heredocs, unpack, ..
         } => {
-            let chmod = match chmod {
-                Some(text) => Some(
-                    rbuild_runtime::Chmod::parse(text).map_err(|e| step_failed(ctx, step, e))?,
-                ),
-                None => None,
-            };
             let mut copy = CopySpec {
                 sources: sources.clone(),
                 dest: dest.clone(),
                 chown: chown.clone(),
-                chmod,
+                chmod: chmod.clone(),
                 parents: *parents,
                 exclude: exclude.clone(),
                 unpack: *add && unpack.unwrap_or(true),
@@ -1080,37 +1091,19 @@ fn execute(
         Op::Config => {}
     }
 
-    // Bridge the solver's cancellation to the executor's.
-    let exec_cancel = rbuild_runtime::Cancel::new();
-    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watcher = {
-        let (exec_cancel, done, cancel) = (exec_cancel.clone(), done.clone(), cancel.clone());
-        std::thread::spawn(move || {
-            while !done.load(std::sync::atomic::Ordering::SeqCst) {
-                if cancel.is_cancelled() {
-                    exec_cancel.cancel();
-                    return;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-        })
-    };
     let mut tail: Vec<String> = Vec::new();
-    let status =
-        ctx.executor.run(&spec, &ctx.cfg.secrets, state_dir, &exec_cancel, |stream, line| {
-            let text = String::from_utf8_lossy(line).trim_end().to_owned();
-            let stream = match stream {
-                rbuild_runtime::Stream::Stdout => "stdout",
-                rbuild_runtime::Stream::Stderr => "stderr",
-            };
-            ctx.progress.output(info, stream, &text);
-            tail.push(text);
-            if tail.len() > 20 {
-                tail.remove(0);
-            }
-        });
-    done.store(true, std::sync::atomic::Ordering::SeqCst);
-    let _ = watcher.join();
+    let status = ctx.executor.run(&spec, &ctx.cfg.secrets, state_dir, cancel, |stream, line| {
+        let text = String::from_utf8_lossy(line).trim_end().to_owned();
+        let stream = match stream {
+            rbuild_llb::Stream::Stdout => "stdout",
+            rbuild_llb::Stream::Stderr => "stderr",
+        };
+        ctx.progress.output(info, stream, &text);
+        tail.push(text);
+        if tail.len() > 20 {
+            tail.remove(0);
+        }
+    });
     drop(leases);
     let status = status.map_err(|e| step_failed(ctx, step, e))?;
     if !status.success() {

@@ -37,20 +37,6 @@ struct Record {
     last_modified: Option<String>,
 }
 
-/// Whether an ADD source is fetched over HTTP rather than read from the context.
-pub(crate) fn is_url(source: &str) -> bool {
-    source.starts_with("http://") || source.starts_with("https://")
-}
-
-/// Whether an ADD source names a git repository (BuildKit's rules).
-pub(crate) fn is_git(source: &str) -> bool {
-    let base = source.split('#').next().unwrap_or(source);
-    source.starts_with("git@")
-        || source.starts_with("git://")
-        || source.starts_with("ssh://")
-        || (is_url(source) && (base.ends_with(".git") || source.contains(".git#")))
-}
-
 /// Checks a `--checksum` value: only SHA-256 is supported, as in BuildKit.
 pub(crate) fn parse_checksum(text: &str) -> anyhow::Result<String> {
     let hex = text.strip_prefix("sha256:").unwrap_or_default();
@@ -88,7 +74,7 @@ pub(crate) fn fetch(
     url: &str,
     checksum: Option<&str>,
 ) -> anyhow::Result<Download> {
-    let shown = rbuild_frontend::redact_credentials(url).into_owned();
+    let shown = rbuild_llb::redact_credentials(url).into_owned();
     let record_file = record_path(dir, url);
     let known: Option<Record> =
         std::fs::read(&record_file).ok().and_then(|b| serde_json::from_slice(&b).ok());
@@ -118,7 +104,7 @@ pub(crate) fn fetch(
         }
     }
     let response = request.call().map_err(|e| {
-        anyhow::anyhow!("GET {shown}: {}", rbuild_frontend::redact_credentials(&e.to_string()))
+        anyhow::anyhow!("GET {shown}: {}", rbuild_llb::redact_credentials(&e.to_string()))
     })?;
     let status = response.status();
     if status.as_u16() == 304
@@ -228,13 +214,10 @@ mod tests {
     }
 
     #[test]
-    fn checksums_and_git_urls() {
+    fn checksums_are_sha256() {
         let hex = "a".repeat(64);
         assert_eq!(parse_checksum(&format!("sha256:{hex}")).unwrap(), format!("sha256:{hex}"));
         assert!(parse_checksum("sha512:abc").is_err());
         assert!(parse_checksum("sha256:xyz").is_err());
-        assert!(is_git("https://github.com/moby/buildkit.git#v0.10.1"));
-        assert!(is_git("git@github.com:moby/buildkit.git"));
-        assert!(!is_git("https://example.com/file.tar.gz"));
     }
 }

@@ -59,7 +59,7 @@ fn run(cmd: &mut Command, what: &str) -> anyhow::Result<String> {
     let out = cmd.output().with_context(|| format!("{what}: cannot run git (is it installed?)"))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        bail!("{what}: {}", rbuild_frontend::redact_credentials(err.trim()));
+        bail!("{what}: {}", rbuild_llb::redact_credentials(err.trim()));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -76,7 +76,7 @@ fn resolve(remote: &str, reference: &str) -> anyhow::Result<(String, String)> {
         let id = reference.to_ascii_lowercase();
         return Ok((id.clone(), id));
     }
-    let shown = rbuild_frontend::redact_credentials(remote);
+    let shown = rbuild_llb::redact_credentials(remote);
     let listing = run(git().args(["ls-remote", "--", remote]), &format!("git ls-remote {shown}"))?;
     let refs: Vec<(&str, &str)> =
         listing.lines().filter_map(|l| l.split_once('\t')).map(|(sha, name)| (name, sha)).collect();
@@ -115,7 +115,7 @@ pub(crate) fn fetch(
     checksum: Option<&str>,
 ) -> anyhow::Result<Checkout> {
     let src = split(source);
-    let shown = rbuild_frontend::redact_credentials(source);
+    let shown = rbuild_llb::redact_credentials(source);
     let sum = checksum.map(parse_commit_prefix).transpose()?;
     let (reference, commit) = resolve(src.remote, src.reference)?;
     if let Some(sum) = sum
@@ -150,7 +150,7 @@ pub(crate) fn fetch(
 /// Fetches exactly `reference` (the full ref that was resolved, or the
 /// commit id) and checks `commit` out in `work`.
 fn checkout(remote: &str, reference: &str, commit: &str, work: &Path) -> anyhow::Result<()> {
-    let shown = rbuild_frontend::redact_credentials(remote);
+    let shown = rbuild_llb::redact_credentials(remote);
     let what = format!("git fetch {shown}");
     run(git().arg("init").arg("-q").arg(work), "git init")?;
     let want = reference;

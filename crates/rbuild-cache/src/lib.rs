@@ -6,10 +6,8 @@ lets builds run side by side while keeping prune away from them.
 */
 #![deny(missing_docs)]
 
-mod key;
 mod store;
 
-pub use key::{CacheKey, Component, KeyBuilder, Kind, explain};
 pub use store::{
     CacheRecord, LayerRef, NewSnapshot, PruneStats, SnapshotId, Store, StoreError, StoreLock,
     unix_now, write_atomic,

@@ -15,7 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
-use crate::key::{CacheKey, Component};
+use rbuild_llb::{CacheKey, Component};
 
 /// Why the store could not do something.
 #[derive(Debug, thiserror::Error)]

@@ -3,7 +3,8 @@
 use std::fs;
 use std::time::Duration;
 
-use rbuild_cache::{CacheRecord, KeyBuilder, Kind, Store, explain};
+use rbuild_cache::{CacheRecord, Store};
+use rbuild_llb::{KeyBuilder, Kind, explain};
 
 fn record(store: &Store, command: &str, snapshot: Option<String>) -> CacheRecord {
     let mut b = KeyBuilder::new();

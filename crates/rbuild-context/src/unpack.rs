@@ -55,3 +55,39 @@ pub fn prepare_parents(dest: &Path, rel: &Path) -> Result<(), ParentError> {
     }
     Ok(())
 }
+
+/// The compression a stream starts with, told by its first bytes (as
+/// BuildKit and containerd tell it, never by a file name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compressed {
+    /// No known magic: the bytes as they are.
+    Plain,
+    /// gzip (`1f 8b`), members concatenated allowed.
+    Gzip,
+    /// zstd (`28 b5 2f fd`).
+    Zstd,
+    /// bzip2 (`BZh`).
+    Bzip2,
+    /// xz (`fd 37 7a 58 5a 00`).
+    Xz,
+}
+
+/// A reader of `reader`'s content with its compression undone, and which
+/// compression that was: the one decompressor for layers, archives that
+/// `docker save` wrote and archives that ADD unpacks.
+pub fn decompress<'a, R: std::io::BufRead + 'a>(
+    mut reader: R,
+) -> std::io::Result<(Compressed, Box<dyn std::io::Read + 'a>)> {
+    let head = reader.fill_buf()?;
+    Ok(if head.starts_with(&[0x1f, 0x8b]) {
+        (Compressed::Gzip, Box::new(flate2::bufread::MultiGzDecoder::new(reader)))
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        (Compressed::Zstd, Box::new(zstd::Decoder::with_buffer(reader)?))
+    } else if head.starts_with(b"BZh") {
+        (Compressed::Bzip2, Box::new(bzip2::bufread::MultiBzDecoder::new(reader)))
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        (Compressed::Xz, Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(reader)))
+    } else {
+        (Compressed::Plain, Box::new(reader))
+    })
+}

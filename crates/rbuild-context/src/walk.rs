@@ -46,6 +46,17 @@ pub enum EntryKind {
     Dir,
 }
 
+impl EntryKind {
+    /// A stable name for the kind, as cache keys record it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::File => "file",
+            EntryKind::Symlink => "symlink",
+            EntryKind::Dir => "dir",
+        }
+    }
+}
+
 /// The stat fields a build cares about: the ones in a layer (mode, owner)
 /// and the ones the stat cache uses to know a file is unchanged.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

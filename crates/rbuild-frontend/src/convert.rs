@@ -6,21 +6,20 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
-use rbuild_runtime::{NetworkMode, RunMount, csv_fields};
+use rbuild_llb::{
+    Chmod, NetworkMode, PLATFORM_ARGS, Platform, RunMount, SecurityMode, csv_fields, is_git,
+    is_http, is_predefined_arg, is_proxy_arg, normalize_reference, redact_credentials,
+};
 use rbuild_syntax::{Arguments, Dockerfile, Heredoc, Instruction, Keyword, ShellLexer, Span};
 
 use crate::config::{Empty, Healthcheck, ImageConfig};
 use crate::error::{FrontendError, Warning};
 use crate::flags::Flags;
-use crate::options::{BaseImages, BuildOptions, Platform};
+use crate::options::{BaseImages, BuildOptions};
 use crate::plan::{Base, InlineFile, Mount, Op, Plan, Stage, StageRef, Step};
-use crate::reference::normalize_reference;
 
 /// The PATH BuildKit puts in the env of a Linux image that has none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// The proxy args every build accepts without an ARG (both cases).
-const PROXY_ARGS: [&str; 5] = ["http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy"];
 
 /// Args BuildKit reads itself and never puts in a RUN env.
 const NON_ENV_ARGS: [&str; 2] = ["BUILDKIT_SBOM_SCAN_CONTEXT", "BUILDKIT_SBOM_SCAN_STAGE"];
@@ -329,21 +328,24 @@ impl<'a> Planner<'a> {
     /// overridable by `--build-arg`.
     fn platform_args(&self, target: &str) -> Vec<(String, String)> {
         let p = &self.opts.platform;
-        let pairs = [
-            ("BUILDPLATFORM", p.to_string()),
-            ("BUILDOS", p.os.clone()),
-            ("BUILDOSVERSION", String::new()),
-            ("BUILDARCH", p.arch.clone()),
-            ("BUILDVARIANT", p.variant.clone()),
-            ("TARGETPLATFORM", p.to_string()),
-            ("TARGETOS", p.os.clone()),
-            ("TARGETOSVERSION", String::new()),
-            ("TARGETARCH", p.arch.clone()),
-            ("TARGETVARIANT", p.variant.clone()),
-            ("TARGETSTAGE", target.to_owned()),
+        // In PLATFORM_ARGS's order: the build platform, the target platform
+        // (the same: rbuild builds natively), the stage.
+        let values = [
+            p.to_string(),
+            p.os.clone(),
+            String::new(),
+            p.arch.clone(),
+            p.variant.clone(),
+            p.to_string(),
+            p.os.clone(),
+            String::new(),
+            p.arch.clone(),
+            p.variant.clone(),
+            target.to_owned(),
         ];
-        pairs
+        PLATFORM_ARGS
             .into_iter()
+            .zip(values)
             .map(|(k, v)| {
                 let v = self.build_args.get(k).cloned().unwrap_or(v);
                 (k.to_owned(), v)
@@ -819,8 +821,8 @@ impl<'a> Planner<'a> {
             });
         }
         // Credentials in ADD URLs stay out of reports, history and errors.
-        let text = crate::redact_credentials(&text).into_owned();
-        let history = history.map(|h| crate::redact_credentials(&h).into_owned());
+        let text = redact_credentials(&text).into_owned();
+        let history = history.map(|h| redact_credentials(&h).into_owned());
         Ok(Step { line, end_line, text, history, op })
     }
 
@@ -870,9 +872,10 @@ impl<'a> Planner<'a> {
         }
         let mut mounts = Vec::new();
         for (value, span) in flags.list("mount") {
-            let expanded = self.expand_mount(state, value, span)?;
-            let spec =
-                RunMount::parse(&expanded).map_err(|e| FrontendError::new(e.to_string(), span))?;
+            let fields = self.expand_mount(state, value, span)?;
+            let spec = RunMount::from_fields(&fields).map_err(|why| {
+                FrontendError::new(format!("invalid --mount {value:?}: {why}"), span)
+            })?;
             let from = match mount_from(&spec) {
                 Some(name) => {
                     let r = lookup(stages, name);
@@ -887,25 +890,21 @@ impl<'a> Planner<'a> {
             Some((v, span)) => v.parse::<NetworkMode>().map_err(|e| FrontendError::new(e, span))?,
             None => self.opts.network,
         };
-        let insecure = match flags.string("security") {
-            Some(("insecure", _)) => true,
-            Some(("sandbox", _)) | None => false,
-            Some((other, span)) => {
-                return Err(FrontendError::new(
-                    format!("unsupported security mode {other:?}: expected sandbox or insecure"),
-                    span,
-                ));
+        let security = match flags.string("security") {
+            Some((v, span)) => {
+                v.parse::<SecurityMode>().map_err(|e| FrontendError::new(e, span))?
             }
+            None => SecurityMode::Sandbox,
         };
         let mut proxy_env: Vec<String> = self
             .build_args
             .iter()
-            .filter(|(k, _)| PROXY_ARGS.iter().any(|p| p.eq_ignore_ascii_case(k)))
+            .filter(|(k, _)| is_proxy_arg(k))
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         proxy_env.sort();
         for k in self.build_args.keys() {
-            if PROXY_ARGS.iter().any(|p| p.eq_ignore_ascii_case(k)) {
+            if is_proxy_arg(k) {
                 self.used.insert(k.clone());
             }
         }
@@ -919,22 +918,23 @@ impl<'a> Planner<'a> {
                 user: state.config.user.clone(),
                 mounts,
                 network,
-                insecure,
+                security,
                 files,
             },
             history,
         ))
     }
 
-    /// Expands each `key=value` field of a `--mount` except `from` (which
-    /// may hold no variable), and resolves the target against WORKDIR as
-    /// BuildKit does: a relative or missing target is under the workdir.
+    /// Splits a `--mount` into its fields and expands each value except
+    /// `from` (which may hold no variable), and resolves the target against
+    /// WORKDIR as BuildKit does: a relative or missing target is under the
+    /// workdir.
     fn expand_mount(
         &self,
         state: &State,
         value: &str,
         span: Span,
-    ) -> Result<String, FrontendError> {
+    ) -> Result<Vec<(String, Option<String>)>, FrontendError> {
         let fields = csv_fields(value)
             .map_err(|e| FrontendError::new(format!("invalid --mount {value:?}: {e}"), span))?;
         let mut out = Vec::with_capacity(fields.len());
@@ -942,7 +942,7 @@ impl<'a> Planner<'a> {
         let mut target = None;
         for field in fields {
             let Some((k, v)) = field.split_once('=') else {
-                out.push(field);
+                out.push((field, None));
                 continue;
             };
             let key = k.trim().to_ascii_lowercase();
@@ -965,7 +965,7 @@ impl<'a> Planner<'a> {
                 }
                 _ => {}
             }
-            out.push(format!("{k}={v}"));
+            out.push((k.to_owned(), Some(v)));
         }
         let target = match (kind.as_str(), target) {
             ("secret" | "ssh", t) => t,
@@ -986,9 +986,9 @@ impl<'a> Planner<'a> {
             }
         };
         if let Some(t) = target {
-            out.push(format!("target={t}"));
+            out.push(("target".to_owned(), Some(t)));
         }
-        Ok(out.iter().map(|f| csv_quote(f)).collect::<Vec<_>>().join(","))
+        Ok(out)
     }
 
     fn copy(
@@ -1039,19 +1039,20 @@ impl<'a> Planner<'a> {
             flags.string(key).map(|(v, span)| self.expand(state, v, span)).transpose()
         };
         let chown = opt("chown")?.filter(|v| !v.is_empty());
-        let chmod = opt("chmod")?.filter(|v| !v.is_empty());
-        if let Some(mode) = &chmod
-            && !valid_chmod(mode)
-        {
-            let span = flags.string("chmod").map_or(inst.span, |(_, s)| s);
-            return Err(FrontendError::new(
-                format!(
-                    "invalid chmod parameter: '{mode}'. it should be octal string and between 0 \
-                     and 07777"
-                ),
-                span,
-            ));
-        }
+        let chmod_text = opt("chmod")?.filter(|v| !v.is_empty());
+        let chmod = match &chmod_text {
+            Some(mode) => Some(Chmod::parse(mode).map_err(|_| {
+                let span = flags.string("chmod").map_or(inst.span, |(_, s)| s);
+                FrontendError::new(
+                    format!(
+                        "invalid chmod parameter: '{mode}'. it should be octal string and \
+                         between 0 and 07777"
+                    ),
+                    span,
+                )
+            })?),
+            None => None,
+        };
         let checksum = opt("checksum")?.filter(|v| !v.is_empty());
         if checksum.is_some() {
             let span = flags.string("checksum").map_or(inst.span, |(_, s)| s);
@@ -1093,7 +1094,7 @@ impl<'a> Planner<'a> {
         if let Some(c) = &chown {
             message.push_str(&format!(" --chown={c}"));
         }
-        if let Some(c) = &chmod {
+        if let Some(c) = &chmod_text {
             message.push_str(&format!(" --chmod={c}"));
         }
         for (source, _) in &sources {
@@ -1142,7 +1143,7 @@ impl<'a> Planner<'a> {
         let unused: Vec<&str> = self
             .build_args
             .keys()
-            .filter(|k| !self.used.contains(*k) && !predefined(k))
+            .filter(|k| !self.used.contains(*k) && !is_predefined_arg(k))
             .map(String::as_str)
             .collect();
         if !unused.is_empty() {
@@ -1152,27 +1153,6 @@ impl<'a> Planner<'a> {
             });
         }
     }
-}
-
-/// Args a build accepts without an ARG: proxies, platform args, BuildKit's own.
-fn predefined(name: &str) -> bool {
-    PROXY_ARGS.iter().any(|p| p.eq_ignore_ascii_case(name))
-        || name.starts_with("BUILDKIT_")
-        || matches!(
-            name,
-            "SOURCE_DATE_EPOCH"
-                | "BUILDPLATFORM"
-                | "BUILDOS"
-                | "BUILDOSVERSION"
-                | "BUILDARCH"
-                | "BUILDVARIANT"
-                | "TARGETPLATFORM"
-                | "TARGETOS"
-                | "TARGETOSVERSION"
-                | "TARGETARCH"
-                | "TARGETVARIANT"
-                | "TARGETSTAGE"
-        )
 }
 
 /// Checks what BuildKit checks of every instruction, needed or not: the
@@ -1500,26 +1480,6 @@ fn resolve_dest(workdir: &str, dest: &str) -> String {
     out
 }
 
-/// A git source as BuildKit's `ParseGitRef` tells them from local paths and
-/// plain URLs: `git@host:…`, `git://`, `ssh://`, or an http(s) URL whose
-/// path ends in `.git`.
-fn is_git(source: &str) -> bool {
-    if source.starts_with("git@") || source.starts_with("git://") || source.starts_with("ssh://") {
-        return true;
-    }
-    let Some(rest) = source.strip_prefix("https://").or_else(|| source.strip_prefix("http://"))
-    else {
-        return false;
-    };
-    let path = rest.split(['#', '?']).next().unwrap_or("");
-    path.ends_with(".git") || path.ends_with(".git/")
-}
-
-/// An http(s) URL that is not a git repository.
-fn is_http(source: &str) -> bool {
-    (source.starts_with("http://") || source.starts_with("https://")) && !is_git(source)
-}
-
 /// Whether a RUN line is one heredoc word and nothing else (`<<EOF`).
 fn is_sole_heredoc(line: &str) -> bool {
     let rest = line.trim_start_matches(|c: char| c.is_ascii_digit());
@@ -1574,14 +1534,6 @@ fn run_history(args: &[String], state: &State) -> String {
     parts.join(" ")
 }
 
-fn csv_quote(field: &str) -> String {
-    if field.contains([',', '"', '\n']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_owned()
-    }
-}
-
 /// The error for a base image that cannot be had.
 fn missing_image(images: &dyn BaseImages, reference: &str) -> String {
     images.why_missing(reference).unwrap_or_else(|| {
@@ -1590,12 +1542,6 @@ fn missing_image(images: &dyn BaseImages, reference: &str) -> String {
              `docker save` archive or an OCI layout)"
         )
     })
-}
-
-/// `--chmod`: octal up to 07777 (`0755`) or a symbolic mode (`u=rwX,go=rX`)
-/// the copier can apply.
-fn valid_chmod(mode: &str) -> bool {
-    rbuild_runtime::Chmod::parse(mode).is_ok()
 }
 
 /// Signal names Docker knows (`SIGTERM`, `TERM`) or numbers.
@@ -1835,16 +1781,6 @@ mod tests {
         assert_eq!(resolve_dest("/app", "sub/"), "/app/sub/");
         assert_eq!(resolve_dest("/app", "f"), "/app/f");
         assert_eq!(resolve_dest("/", "/x/."), "/x/");
-    }
-
-    #[test]
-    fn chmod_octal_and_symbolic() {
-        for ok in ["755", "0644", "u=rwX,go=rX", "a+x", "+x", "u+rw-x"] {
-            assert!(valid_chmod(ok), "{ok}");
-        }
-        for bad in ["999", "abc", "u", "u=rwq", "", "77777"] {
-            assert!(!valid_chmod(bad), "{bad}");
-        }
     }
 
     #[test]

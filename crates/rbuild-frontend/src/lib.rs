@@ -47,16 +47,9 @@ mod error;
 mod flags;
 mod options;
 mod plan;
-mod redact;
-mod reference;
 
 pub use config::{Empty, Healthcheck, ImageConfig};
 pub use convert::{DEFAULT_PATH, plan};
 pub use error::{FrontendError, Warning};
-pub use options::{BaseImages, BuildOptions, Platform};
+pub use options::{BaseImages, BuildOptions};
 pub use plan::{Base, InlineFile, Mount, Op, Plan, Stage, StageRef, Step};
-/// The RUN mount and network types appear in [`Op::Run`]; re-exported so a
-/// caller needs no direct dependency on the executor crate to read a plan.
-pub use rbuild_runtime::{NetworkMode, RunMount, Sharing};
-pub use redact::redact_credentials;
-pub use reference::normalize_reference;

@@ -1,10 +1,9 @@
 //! The build plan: stages of typed steps, what the solver turns into work.
 
-use rbuild_runtime::{NetworkMode, RunMount};
+use rbuild_llb::{Chmod, Fields, KeyText, NetworkMode, Platform, RunMount, SecurityMode};
 
 use crate::config::ImageConfig;
 use crate::error::Warning;
-use crate::options::Platform;
 
 /// The whole build, stage by stage, so the solver can build what the target
 /// needs and nothing else.
@@ -108,8 +107,8 @@ pub enum Op {
         mounts: Vec<Mount>,
         /// `--network`.
         network: NetworkMode,
-        /// `--security=insecure`.
-        insecure: bool,
+        /// `--security`.
+        security: SecurityMode,
         /// Files to mount read-only for the command: a heredoc with a
         /// shebang becomes `/dev/pipes/<name>` (mode 0755), run as the command.
         files: Vec<InlineFile>,
@@ -127,8 +126,8 @@ pub enum Op {
         from: Option<StageRef>,
         /// `--chown`, expanded.
         chown: Option<String>,
-        /// `--chmod`, expanded and checked (octal or symbolic).
-        chmod: Option<String>,
+        /// `--chmod`, expanded and parsed (octal or symbolic).
+        chmod: Option<Chmod>,
         /// `--link`.
         link: bool,
         /// `--parents`.
@@ -181,4 +180,110 @@ pub struct InlineFile {
     pub content: String,
     /// Permission bits.
     pub mode: u32,
+}
+
+impl KeyText for StageRef {
+    fn key_text(&self) -> String {
+        match self {
+            StageRef::Stage(i) => Fields::new("stage").num("index", *i as u64).finish(),
+            StageRef::Scratch => Fields::new("scratch").finish(),
+            StageRef::Image(r) => Fields::new("image").str("ref", r).finish(),
+        }
+    }
+}
+
+impl KeyText for Step {
+    /// What the step does and records (its op and history entry), field by
+    /// field: equal texts on equal inputs are one vertex of the build graph.
+    /// The line and text are left out, so equal steps of two stages merge.
+    fn key_text(&self) -> String {
+        Fields::new("step")
+            .raw("op", &self.op.key_text())
+            .opt("history", self.history.as_deref())
+            .finish()
+    }
+}
+
+impl KeyText for Op {
+    fn key_text(&self) -> String {
+        match self {
+            Op::Run { args, env, proxy_env, cwd, user, mounts, network, security, files } => {
+                let mounts: Vec<String> = mounts
+                    .iter()
+                    .map(|Mount { spec, from }| {
+                        let from = from.as_ref().map(KeyText::key_text);
+                        Fields::new("mount")
+                            .raw("spec", &spec.key_text())
+                            .raw("from", from.as_deref().unwrap_or("null"))
+                            .finish()
+                    })
+                    .collect();
+                let files: Vec<String> = files
+                    .iter()
+                    .map(|InlineFile { path, content, mode }| {
+                        Fields::new("file")
+                            .str("path", path)
+                            .str("content", content)
+                            .mode("mode", *mode)
+                            .finish()
+                    })
+                    .collect();
+                Fields::new("run")
+                    .list("args", args)
+                    .list("env", env)
+                    .list("proxy_env", proxy_env)
+                    .str("cwd", cwd)
+                    .str("user", user)
+                    .list("mounts", &mounts)
+                    .str("network", network.as_str())
+                    .str("security", security.as_str())
+                    .list("files", &files)
+                    .finish()
+            }
+            Op::Copy {
+                add,
+                sources,
+                dest,
+                from,
+                chown,
+                chmod,
+                link,
+                parents,
+                exclude,
+                heredocs,
+                checksum,
+                keep_git_dir,
+                unpack,
+                user,
+            } => {
+                let from = from.as_ref().map(KeyText::key_text);
+                let heredocs: Vec<String> = heredocs
+                    .iter()
+                    .map(|(name, content)| {
+                        Fields::new("heredoc").str("name", name).str("content", content).finish()
+                    })
+                    .collect();
+                let unpack = unpack.map(|u| if u { "true" } else { "false" });
+                Fields::new(if *add { "add" } else { "copy" })
+                    .list("sources", sources)
+                    .str("dest", dest)
+                    .raw("from", from.as_deref().unwrap_or("null"))
+                    .opt("chown", chown.as_deref())
+                    .opt("chmod", chmod.as_ref().map(ToString::to_string).as_deref())
+                    .bool("link", *link)
+                    .bool("parents", *parents)
+                    .list("exclude", exclude)
+                    .list("heredocs", &heredocs)
+                    .opt("checksum", checksum.as_deref())
+                    .bool("keep_git_dir", *keep_git_dir)
+                    .opt("unpack", unpack)
+                    .str("user", user)
+                    .finish()
+            }
+            Op::Workdir { path, user } => {
+                Fields::new("workdir").str("path", path).str("user", user).finish()
+            }
+            Op::Config => Fields::new("config").finish(),
+        }
+    }
 }

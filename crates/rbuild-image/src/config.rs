@@ -171,24 +171,10 @@ impl ImageConfig {
     /// the CPU), as `FROM scratch` starts.
     pub fn for_host() -> ImageConfig {
         ImageConfig {
-            architecture: go_arch(std::env::consts::ARCH).to_owned(),
+            architecture: rbuild_llb::go_arch(std::env::consts::ARCH).to_owned(),
             os: "linux".to_owned(),
             ..ImageConfig::default()
         }
-    }
-}
-
-/// Go's (and so OCI's) name of a Rust target architecture.
-pub fn go_arch(rust_arch: &str) -> &str {
-    match rust_arch {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "arm" => "arm",
-        "powerpc64" => "ppc64le",
-        "riscv64" => "riscv64",
-        "s390x" => "s390x",
-        other => other,
     }
 }
 

@@ -66,13 +66,8 @@ pub enum Error {
         source: oci_spec::OciSpecError,
     },
     /// An image name does not follow the reference grammar.
-    #[error("invalid image name {name:?}: {why}")]
-    Name {
-        /// The name as given.
-        name: String,
-        /// What is wrong with it.
-        why: &'static str,
-    },
+    #[error(transparent)]
+    Name(#[from] rbuild_llb::ReferenceError),
     /// Writing a layer from a directory failed.
     #[error(transparent)]
     Layer(#[from] LayerError),

@@ -14,7 +14,6 @@ use serde::Serialize;
 use crate::blobs::Blobs;
 use crate::error::{Error, Result, invalid, io_err};
 use crate::image::{canonical_json, read_manifest};
-use crate::name::normalize_name;
 
 /// The annotation containerd and BuildKit put on an index entry: the full
 /// image name (`docker.io/library/busybox:local`).
@@ -251,11 +250,11 @@ pub fn export_docker_archive(
     let mut tags = Vec::new();
     let mut entries = Vec::new();
     for tag in repo_tags {
-        let full = normalize_name(tag)?;
+        let full = rbuild_llb::Reference::parse(tag)?.to_string();
         if full.contains('@') {
             return Err(invalid(dest, format!("a docker archive tag has no digest: {tag}")));
         }
-        let short = crate::name::familiar_name(&full).to_owned();
+        let short = rbuild_llb::familiar_name(&full).to_owned();
         let ref_name = full.rsplit_once(':').map_or("latest", |(_, t)| t).to_owned();
         entries.push(entry_for(
             manifest,

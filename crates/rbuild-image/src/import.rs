@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use oci_spec::image::{
@@ -19,16 +19,16 @@ use rbuild_context::relative_entry_path;
 
 use crate::blobs::{Blobs, hex_digest};
 use crate::compress::{Compression, Layer, LayerWriter};
-use crate::config::{ImageConfig, go_arch};
+use crate::config::ImageConfig;
 use crate::error::{Error, Result, invalid, io_err};
 use crate::export::ANNOTATION_IMAGE_NAME;
 use crate::image::write_manifest;
-use crate::name::normalize_name;
+use rbuild_llb::{Reference, go_arch};
 
 /// One image an import put in the store.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ImportedImage {
-    /// The image's name in normalized form ([`normalize_name`]), from the
+    /// The image's name in normalized form ([`Reference`]), from the
     /// archive's `RepoTags`, or an index entry's `io.containerd.image.name`,
     /// else its `org.opencontainers.image.ref.name` when that parses as a
     /// name (`busybox` → `docker.io/library/busybox:latest`). `None` for an
@@ -92,21 +92,14 @@ fn rename_source(error: Error, temp: &Path, archive: &Path) -> Error {
     }
 }
 
-/// A reader that undoes gzip or zstd when the stream starts with their
-/// magic, and passes plain bytes through.
+/// A reader that undoes the compression the stream starts with (gzip,
+/// zstd, bzip2, xz) and passes plain bytes through.
 pub(crate) fn decompressed<'a, R: Read + 'a>(
     reader: R,
     source: &Path,
 ) -> Result<Box<dyn Read + 'a>> {
-    let mut buffered = BufReader::new(reader);
-    let head = buffered.fill_buf().map_err(io_err(source))?;
-    Ok(if head.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(zstd::Decoder::with_buffer(buffered).map_err(io_err(source))?)
-    } else {
-        Box::new(buffered)
-    })
+    let (_, reader) = rbuild_context::decompress(BufReader::new(reader)).map_err(io_err(source))?;
+    Ok(reader)
 }
 
 /// Unpacks the regular files of the archive `archive` into `dest`; links
@@ -318,7 +311,7 @@ fn import_docker(blobs: &Blobs, dir: &Path) -> Result<Vec<ImportedImage>> {
             out.push(ImportedImage { name: None, ref_name: None, manifest: manifest.clone() });
         }
         for tag in tags {
-            let name = normalize_name(&tag)?;
+            let name = Reference::parse(&tag)?.to_string();
             out.push(ImportedImage {
                 name: Some(name),
                 ref_name: None,
@@ -342,8 +335,10 @@ fn import_oci(blobs: &Blobs, dir: &Path) -> Result<Vec<ImportedImage>> {
         let ref_name = annotations.get(ANNOTATION_REF_NAME).cloned();
         let name = annotations
             .get(ANNOTATION_IMAGE_NAME)
-            .and_then(|n| normalize_name(n).ok())
-            .or_else(|| ref_name.as_deref().and_then(|n| normalize_name(n).ok()));
+            .and_then(|n| Reference::parse(n).ok().map(|r| r.to_string()))
+            .or_else(|| {
+                ref_name.as_deref().and_then(|n| Reference::parse(n).ok().map(|r| r.to_string()))
+            });
         let manifest = import_oci_entry(blobs, &layout, entry, 0)?;
         out.push(ImportedImage { name, ref_name, manifest });
     }

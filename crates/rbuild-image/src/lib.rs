@@ -19,10 +19,8 @@ images made of them.
   [`export_docker_archive`] write an image out; [`import`] reads `docker
   save` archives and OCI archives or layouts in.
 
-Image names: the store keys images by [`normalize_name`] (`busybox` →
-`docker.io/library/busybox:latest`, `busybox:local` →
-`docker.io/library/busybox:local`); look a `FROM` up by normalizing what
-the user typed, and print names with [`familiar_name`].
+Image names: the store keys images by `rbuild_llb::Reference`'s normalized
+form (`busybox` → `docker.io/library/busybox:latest`).
 
 # Example
 
@@ -65,7 +63,6 @@ mod export;
 mod image;
 mod import;
 mod layer;
-mod name;
 
 /// oci-spec's types (descriptors, digests, manifests) are part of this API.
 pub use oci_spec;
@@ -76,8 +73,7 @@ pub use compress::{
     Compression, Layer, LayerWriter, compress_layer, layer_from_dir, open_layer, tar_dir,
 };
 pub use config::{
-    ContainerConfig, Healthcheck, History, ImageConfig, RootFs, go_arch, parse_rfc3339, rfc3339,
-    timestamp,
+    ContainerConfig, Healthcheck, History, ImageConfig, RootFs, parse_rfc3339, rfc3339, timestamp,
 };
 pub use error::{Error, Result};
 pub use export::{
@@ -92,4 +88,3 @@ pub use layer::{
     DiffOptions, LayerError, LayerStats, OPAQUE_WHITEOUT, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX,
     diff,
 };
-pub use name::{familiar_name, normalize_name};

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
 
-use crate::runmount::Sharing;
+use rbuild_llb::Sharing;
 
 /// The cache-mount directories of a store.
 #[derive(Clone, Debug)]

@@ -26,7 +26,7 @@ pub struct CopySpec {
     /// the destination rootfs's /etc/passwd and /etc/group.
     pub chown: Option<String>,
     /// `--chmod`, octal or symbolic.
-    pub chmod: Option<crate::Chmod>,
+    pub chmod: Option<rbuild_llb::Chmod>,
     /// `--parents`: keep each source's path under the destination.
     pub parents: bool,
     /// `--exclude` patterns, matched against paths relative to each source.
@@ -287,7 +287,7 @@ fn resolve_parents(src_root: &Path, clean: &str) -> Result<String, CopyError> {
 struct Writer<'a> {
     dest_root: &'a Path,
     ids: (u32, u32),
-    chmod: Option<crate::Chmod>,
+    chmod: Option<rbuild_llb::Chmod>,
     stats: &'a mut CopyStats,
     /// Directory mtimes, set once their entries are written (writing an
     /// entry moves its directory's mtime).
@@ -506,19 +506,13 @@ fn archive_reader(path: &Path) -> Result<Option<Box<dyn io::Read>>, CopyError> {
         .open(path)
         .map_err(io_at(path))?;
     let mut reader = BufReader::with_capacity(1 << 16, file);
-    let head = reader.fill_buf().map_err(io_at(path))?.to_vec();
-    let inner: Box<dyn io::Read> = if head.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::bufread::MultiGzDecoder::new(reader))
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(zstd::Decoder::with_buffer(reader).map_err(io_at(path))?)
-    } else if head.starts_with(b"BZh") {
-        Box::new(bzip2::bufread::MultiBzDecoder::new(reader))
-    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
-        Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(reader))
-    } else if head.len() >= 262 && &head[257..262] == b"ustar" {
+    let head = reader.fill_buf().map_err(io_at(path))?;
+    if head.len() >= 262 && &head[257..262] == b"ustar" {
         return Ok(Some(Box::new(reader)));
-    } else {
-        return Ok(None);
+    }
+    let inner = match rbuild_context::decompress(reader).map_err(io_at(path))? {
+        (rbuild_context::Compressed::Plain, _) => return Ok(None),
+        (_, inner) => inner,
     };
     // A compressed file is an archive only if a tar header is inside.
     let mut probe = inner;

@@ -4,20 +4,13 @@
 use std::fs;
 use std::io::{self, BufRead as _, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
+
+use rbuild_llb::{Cancel, Stream};
 
 use crate::helper::{HELPER_COMMAND, SETUP_FAILED};
 use crate::spec::StepSpec;
-
-/// Which stream a line of output came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stream {
-    /// The command's standard output.
-    Stdout,
-    /// The command's standard error.
-    Stderr,
-}
 
 /// How a step's command ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,39 +53,6 @@ pub enum ExecError {
     /// The step was cancelled and killed.
     #[error("cancelled")]
     Cancelled,
-}
-
-/// Cancels a running step from another thread: the helper sees its stdin
-/// close and kills the step's whole PID namespace. Cancelling before the
-/// step starts makes it not start.
-#[derive(Clone, Debug, Default)]
-pub struct Cancel {
-    inner: Arc<Mutex<CancelState>>,
-}
-
-#[derive(Debug, Default)]
-struct CancelState {
-    cancelled: bool,
-    lifeline: Option<ChildStdin>,
-}
-
-impl Cancel {
-    /// A token that has not fired.
-    pub fn new() -> Cancel {
-        Cancel::default()
-    }
-
-    /// Fires: kills the step this token was given to, now or when it starts.
-    pub fn cancel(&self) {
-        let mut state = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        state.cancelled = true;
-        state.lifeline = None;
-    }
-
-    /// Whether `cancel` was called.
-    pub fn is_cancelled(&self) -> bool {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).cancelled
-    }
 }
 
 /// Secret values by id, for the steps that mount them. Kept out of every
@@ -182,36 +142,38 @@ impl Executor {
         }
 
         let spawn_err = |source| ExecError::Spawn { helper: self.helper.clone(), source };
-        let mut child = {
-            let mut guard = cancel.inner.lock().unwrap_or_else(|p| p.into_inner());
-            if guard.cancelled {
-                return Err(ExecError::Cancelled);
-            }
-            let mut child = Command::new(&self.helper)
-                .arg(HELPER_COMMAND)
-                .arg(&spec_path)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .map_err(spawn_err)?;
-            // The first line tells the helper the secrets the step uses;
-            // the pipe then stays open as the step's lifeline.
-            let mut lifeline = child.stdin.take();
-            if let Some(pipe) = lifeline.as_mut() {
-                let used: std::collections::BTreeMap<&String, &Vec<u8>> = secrets
-                    .0
-                    .iter()
-                    .filter(|(id, _)| spec.secrets.iter().any(|s| &s.id == *id))
-                    .collect();
-                let mut line =
-                    serde_json::to_vec(&used).map_err(|e| spawn_err(io::Error::other(e)))?;
-                line.push(b'\n');
-                // A helper that died at once shows in its exit status.
-                let _ = std::io::Write::write_all(pipe, &line);
-            }
-            guard.lifeline = lifeline;
-            child
+        if cancel.is_cancelled() {
+            return Err(ExecError::Cancelled);
+        }
+        let mut child = Command::new(&self.helper)
+            .arg(HELPER_COMMAND)
+            .arg(&spec_path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(spawn_err)?;
+        // The first line tells the helper the secrets the step uses; the
+        // pipe then stays open as the step's lifeline: cancelling the build
+        // closes it, and the helper kills the step's PID namespace.
+        let mut pipe = child.stdin.take();
+        if let Some(pipe) = pipe.as_mut() {
+            let used: std::collections::BTreeMap<&String, &Vec<u8>> = secrets
+                .0
+                .iter()
+                .filter(|(id, _)| spec.secrets.iter().any(|s| &s.id == *id))
+                .collect();
+            let mut line = serde_json::to_vec(&used).map_err(|e| spawn_err(io::Error::other(e)))?;
+            line.push(b'\n');
+            // A helper that died at once shows in its exit status.
+            let _ = std::io::Write::write_all(pipe, &line);
+        }
+        let lifeline = Arc::new(Mutex::new(pipe));
+        let hook = {
+            let lifeline = lifeline.clone();
+            cancel.on_cancel(move || {
+                lifeline.lock().unwrap_or_else(|p| p.into_inner()).take();
+            })
         };
 
         let (tx, rx) = mpsc::channel::<(Stream, Vec<u8>)>();
@@ -242,13 +204,10 @@ impl Executor {
             let _ = reader.join();
         }
         let status = child.wait().map_err(spawn_err);
-        let cancelled = {
-            let mut guard = cancel.inner.lock().unwrap_or_else(|p| p.into_inner());
-            guard.lifeline = None;
-            guard.cancelled
-        };
+        drop(hook);
+        lifeline.lock().unwrap_or_else(|p| p.into_inner()).take();
         let status = status?;
-        if cancelled {
+        if cancel.is_cancelled() {
             return Err(ExecError::Cancelled);
         }
         use std::os::unix::process::ExitStatusExt as _;

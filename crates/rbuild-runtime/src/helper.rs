@@ -26,7 +26,9 @@ use nix::unistd::ForkResult;
 use nix::unistd::{Gid, Uid};
 
 use crate::plan;
-use crate::spec::{NetworkMode, StepSpec};
+use rbuild_llb::NetworkMode;
+
+use crate::spec::StepSpec;
 use crate::sys::{RealSys, Sys as _};
 use crate::user;
 

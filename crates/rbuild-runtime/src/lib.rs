@@ -21,24 +21,20 @@ tested without root against [`RecordingSys`].
 #![deny(missing_docs)]
 
 mod cachemount;
-mod chmod;
 mod copy;
 mod executor;
 mod helper;
 mod net;
 pub mod plan;
 mod rootfs;
-mod runmount;
 mod spec;
 mod sys;
 pub mod user;
 
 pub use cachemount::{CacheLease, CacheMounts, CacheOwner};
-pub use chmod::{Chmod, Clause};
 pub use copy::{CopyError, CopySpec, CopyStats, copy_into};
-pub use executor::{Cancel, ExecError, Executor, ExitStatus, Secrets, Stream};
+pub use executor::{ExecError, Executor, ExitStatus, Secrets};
 pub use helper::{DEFAULT_PATH, HELPER_COMMAND, SETUP_FAILED, helper_main};
 pub use rootfs::{InLayers, resolve_in_layers, resolve_in_root};
-pub use runmount::{MountError, RunMount, Sharing, csv_fields};
-pub use spec::{CopyAction, CopySource, Mount, NetworkMode, RootFs, SecretMount, StepSpec};
+pub use spec::{CopyAction, CopySource, Mount, RootFs, SecretMount, StepSpec};
 pub use sys::{RealSys, RecordingSys, Sys};

@@ -8,7 +8,9 @@ use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
 
 use crate::rootfs::resolve_in_root;
-use crate::spec::{Mount, NetworkMode, RootFs, StepSpec};
+use rbuild_llb::NetworkMode;
+
+use crate::spec::{Mount, RootFs, StepSpec};
 use crate::sys::Sys;
 
 /// overlayfs takes its options in one page.

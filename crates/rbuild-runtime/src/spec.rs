@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use rbuild_llb::NetworkMode;
 use serde::{Deserialize, Serialize};
 
 /// Everything the helper needs to run one step, and nothing secret: secret
@@ -37,34 +38,6 @@ pub struct StepSpec {
     pub resolv_conf: PathBuf,
     /// See `resolv_conf`.
     pub hosts: PathBuf,
-}
-
-/// The network a step gets: the host's by default, as users expect of
-/// `apt-get install`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NetworkMode {
-    /// The host's network (no network namespace).
-    #[default]
-    Default,
-    /// A network namespace holding only `lo`, up.
-    None,
-    /// The host's network, asked for explicitly.
-    Host,
-}
-
-impl std::str::FromStr for NetworkMode {
-    type Err = String;
-
-    /// `default`, `none` or `host`, as `--network` spells them.
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "default" | "" => Ok(NetworkMode::Default),
-            "none" => Ok(NetworkMode::None),
-            "host" => Ok(NetworkMode::Host),
-            other => Err(format!("unknown network mode {other:?}: expected default, none or host")),
-        }
-    }
 }
 
 /// The root file system of a step: an overlay of read-only parent

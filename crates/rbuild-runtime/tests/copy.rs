@@ -143,7 +143,7 @@ fn chown_chmod_exclude_and_parents() {
             sources: vec!["src".into()],
             dest: "/owned/".into(),
             chown: Some("app:staff".into()),
-            chmod: Some(rbuild_runtime::Chmod::Octal(0o700)),
+            chmod: Some(rbuild_llb::Chmod::Octal(0o700)),
             exclude: vec!["sub".into()],
             ..Default::default()
         },
@@ -161,7 +161,7 @@ fn chown_chmod_exclude_and_parents() {
         CopySpec {
             sources: vec!["src".into()],
             dest: "/sym/".into(),
-            chmod: Some(rbuild_runtime::Chmod::parse("u=rwX,go=rX").unwrap()),
+            chmod: Some(rbuild_llb::Chmod::parse("u=rwX,go=rX").unwrap()),
             ..Default::default()
         },
     )

@@ -17,12 +17,12 @@ closure does the work and returns whatever the next vertices need.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use petgraph::Direction;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use petgraph::visit::{Dfs, Reversed};
+use rbuild_llb::Cancel;
 
 /// A vertex's place in the graph.
 pub type VertexId = NodeIndex;
@@ -101,22 +101,6 @@ impl<V, K: Eq + Hash + Clone> Graph<V, K> {
         }
         seen.sort();
         seen
-    }
-}
-
-/// Tells a running vertex that the build is being cancelled.
-#[derive(Clone, Debug, Default)]
-pub struct Cancel(Arc<AtomicBool>);
-
-impl Cancel {
-    /// Whether the build was cancelled (a vertex failed, or the user asked).
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-
-    /// Cancels the build.
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
     }
 }
 

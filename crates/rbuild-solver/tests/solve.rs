@@ -3,7 +3,8 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use rbuild_solver::{Cancel, Graph, SolveError, solve};
+use rbuild_llb::Cancel;
+use rbuild_solver::{Graph, SolveError, solve};
 
 #[derive(Debug)]
 struct Step {

@@ -245,7 +245,7 @@ pub(crate) fn load(args: &LoadArgs) -> anyhow::Result<ExitCode> {
         match &image.name {
             Some(name) => {
                 store.tag(name, &digest)?;
-                writeln!(stdout, "Loaded image: {}", rbuild_image::familiar_name(name))?;
+                writeln!(stdout, "Loaded image: {}", rbuild_llb::familiar_name(name))?;
             }
             None => writeln!(stdout, "Loaded image ID: {digest}")?,
         }

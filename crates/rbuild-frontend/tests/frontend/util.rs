@@ -2,9 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use rbuild_frontend::{
-    BaseImages, BuildOptions, FrontendError, ImageConfig, Op, Plan, Platform, Step,
-};
+use rbuild_frontend::{BaseImages, BuildOptions, FrontendError, ImageConfig, Op, Plan, Step};
+use rbuild_llb::Platform;
 
 /// Base images by normalized reference.
 pub(crate) struct Store(pub(crate) BTreeMap<String, ImageConfig>);

@@ -5,7 +5,6 @@ mod export_import;
 mod hostile;
 mod image;
 mod layers;
-mod names;
 mod store;
 mod tools;
 

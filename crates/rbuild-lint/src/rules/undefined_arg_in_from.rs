@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use rbuild_syntax::{Arguments, Keyword, ShellLexer};
 
-use super::vars::{PREDEFINED, global_args};
+use super::vars::global_args;
 use crate::context::Context;
 use crate::rule::{Findings, Rule, Severity};
 
@@ -40,7 +40,8 @@ FROM node:${NODE_VERSION}-alpine
 
 fn check(cx: &Context<'_>, out: &mut Findings<'_>) {
     let globals = global_args(cx);
-    let mut env: HashMap<&str, &str> = PREDEFINED.iter().map(|n| (*n, "x")).collect();
+    let predefined = rbuild_llb::predefined_args();
+    let mut env: HashMap<&str, &str> = predefined.iter().map(|n| (n.as_str(), "x")).collect();
     env.extend(globals.iter().map(|(k, v)| (k.as_str(), v.as_deref().unwrap_or(""))));
     let lexer = ShellLexer::new(cx.dockerfile().escape);
     for inst in cx.instructions().iter().filter(|i| i.kind == Keyword::From) {

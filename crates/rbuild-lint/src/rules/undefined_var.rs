@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use rbuild_syntax::{Arguments, Instruction, Keyword, ShellLexer};
 
-use super::vars::{PREDEFINED, declared};
+use super::vars::declared;
 use crate::context::Context;
 use crate::rule::{Findings, Rule, Severity};
 
@@ -129,7 +129,7 @@ fn check(cx: &Context<'_>, out: &mut Findings<'_>) {
     for stage in cx.stages() {
         let mut defined: HashMap<String, String> = match stage.base_stage {
             Some(b) => finals[b].clone(),
-            None => PREDEFINED.iter().map(|n| ((*n).to_owned(), String::new())).collect(),
+            None => rbuild_llb::predefined_args().into_iter().map(|n| (n, String::new())).collect(),
         };
         let mut root = stage;
         while let Some(b) = root.base_stage {

@@ -6,34 +6,6 @@ use rbuild_syntax::{Arguments, Instruction, Keyword, ShellLexer};
 
 use crate::context::Context;
 
-/// Arguments BuildKit defines in every build.
-pub(super) const PREDEFINED: &[&str] = &[
-    "BUILDPLATFORM",
-    "BUILDOS",
-    "BUILDOSVERSION",
-    "BUILDARCH",
-    "BUILDVARIANT",
-    "TARGETPLATFORM",
-    "TARGETOS",
-    "TARGETOSVERSION",
-    "TARGETARCH",
-    "TARGETVARIANT",
-    "TARGETSTAGE",
-    "HTTP_PROXY",
-    "http_proxy",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "FTP_PROXY",
-    "ftp_proxy",
-    "NO_PROXY",
-    "no_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "BUILDKIT_SYNTAX",
-    "BUILDKIT_DOCKERFILE_CHECK",
-    "SOURCE_DATE_EPOCH",
-];
-
 /// Values for the platform arguments when a FROM line is resolved without a
 /// build: any real platform gives the same shape of reference.
 pub(crate) const PLATFORM_DEFAULTS: &[(&str, &str)] = &[

@@ -46,6 +46,116 @@ impl<'de> Deserialize<'de> for CacheKey {
     }
 }
 
+/// Written first into every key: a store holding keys of another version
+/// (another encoding) simply misses, it is never misread.
+const KEY_VERSION: &[u8] = b"rbuild cache key v2\0";
+
+/// A canonical text for a value with several fields, made field by field in
+/// a fixed order (never from `Debug`, whose output changes when a type is
+/// renamed): `kind{name:value,…}` with every value a JSON literal, so the
+/// text is unambiguous and stays the same across releases.
+#[derive(Clone, Debug)]
+pub struct Fields {
+    text: String,
+    first: bool,
+}
+
+impl Fields {
+    /// Starts the text of a value of `kind` (`bind`, `run`…).
+    pub fn new(kind: &str) -> Fields {
+        let mut text = String::with_capacity(64);
+        text.push_str(kind);
+        text.push('{');
+        Fields { text, first: true }
+    }
+
+    fn name(&mut self, name: &str) {
+        if !self.first {
+            self.text.push(',');
+        }
+        self.first = false;
+        self.text.push_str(name);
+        self.text.push(':');
+    }
+
+    /// A text field.
+    pub fn str(&mut self, name: &str, value: &str) -> &mut Fields {
+        self.name(name);
+        self.text.push_str(&json_string(value));
+        self
+    }
+
+    /// An optional text field (`null` when absent).
+    pub fn opt(&mut self, name: &str, value: Option<&str>) -> &mut Fields {
+        match value {
+            Some(v) => self.str(name, v),
+            None => {
+                self.name(name);
+                self.text.push_str("null");
+                self
+            }
+        }
+    }
+
+    /// A number.
+    pub fn num(&mut self, name: &str, value: u64) -> &mut Fields {
+        self.name(name);
+        self.text.push_str(&value.to_string());
+        self
+    }
+
+    /// A file mode, in octal as people read it.
+    pub fn mode(&mut self, name: &str, value: u32) -> &mut Fields {
+        self.str(name, &format!("{value:o}"))
+    }
+
+    /// A flag.
+    pub fn bool(&mut self, name: &str, value: bool) -> &mut Fields {
+        self.name(name);
+        self.text.push_str(if value { "true" } else { "false" });
+        self
+    }
+
+    /// A list of texts, in order.
+    pub fn list<S: AsRef<str>>(&mut self, name: &str, values: &[S]) -> &mut Fields {
+        self.name(name);
+        self.text.push('[');
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.text.push(',');
+            }
+            self.text.push_str(&json_string(v.as_ref()));
+        }
+        self.text.push(']');
+        self
+    }
+
+    /// A nested value's canonical text, as it is.
+    pub fn raw(&mut self, name: &str, text: &str) -> &mut Fields {
+        self.name(name);
+        self.text.push_str(text);
+        self
+    }
+
+    /// The finished text.
+    pub fn finish(&mut self) -> String {
+        let mut text = std::mem::take(&mut self.text);
+        text.push('}');
+        text
+    }
+}
+
+/// `value` as a JSON string literal.
+fn json_string(value: &str) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| String::from("\"\""))
+}
+
+/// A value with a canonical text for cache keys, written with [`Fields`].
+pub trait KeyText {
+    /// The canonical text; equal values give equal texts, always.
+    fn key_text(&self) -> String;
+}
+
 /// What kind of input a component is, which decides how a change reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -99,7 +209,7 @@ impl KeyBuilder {
     /// The key and the components it was made of, in canonical order.
     pub fn finish(&self) -> (CacheKey, Vec<Component>) {
         let mut hasher = blake3::Hasher::new();
-        hasher.update(b"rbuild cache key v1\0");
+        hasher.update(KEY_VERSION);
         let mut out = Vec::with_capacity(self.components.len());
         for ((kind, name), value) in &self.components {
             let kind_tag = match kind {
@@ -198,6 +308,19 @@ mod tests {
         let text = a.0.to_string();
         let back: CacheKey = serde_json::from_str(&format!("\"{text}\"")).unwrap();
         assert_eq!(back, a.0);
+    }
+
+    #[test]
+    fn fields_are_canonical_and_unambiguous() {
+        let a = Fields::new("m").str("a", "x,y").opt("b", None).num("n", 7).finish();
+        assert_eq!(a, r#"m{a:"x,y",b:null,n:7}"#);
+        let list =
+            Fields::new("l").list("v", &["a\"b", "c"]).bool("f", true).mode("m", 0o755).finish();
+        assert_eq!(list, r#"l{v:["a\"b","c"],f:true,m:"755"}"#);
+        assert_ne!(
+            Fields::new("x").str("a", "1").str("b", "2").finish(),
+            Fields::new("x").str("a", "1,b:2").finish()
+        );
     }
 
     #[test]

@@ -93,14 +93,21 @@ pub enum RunMount {
 }
 
 /// A `--mount` value that could not be read.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("invalid --mount {value:?}: {why}")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MountError {
     /// The flag value.
     pub value: String,
     /// What is wrong.
     pub why: String,
 }
+
+impl fmt::Display for MountError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid --mount {:?}: {}", self.value, self.why)
+    }
+}
+
+impl std::error::Error for MountError {}
 
 /// Splits a CSV record as Go's encoding/csv does for one line (how
 /// `--mount` and other flag values with several fields are read).
@@ -172,17 +179,28 @@ impl RunMount {
     }
 
     fn parse_inner(value: &str) -> Result<RunMount, String> {
+        let fields: Vec<(String, Option<String>)> = csv_fields(value)?
+            .into_iter()
+            .map(|field| match field.split_once('=') {
+                Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
+                None => (field, None),
+            })
+            .collect();
+        Self::from_fields(&fields)
+    }
+
+    /// Builds a mount from `key[=value]` fields already split (and, in the
+    /// frontend, expanded): the one reading of `--mount`, so nothing is
+    /// quoted back into CSV to be parsed again.
+    pub fn from_fields(fields: &[(String, Option<String>)]) -> Result<RunMount, String> {
         let mut kind = "bind".to_owned();
         let mut pairs = Vec::new();
-        for field in csv_fields(value)? {
-            let (key, val) = match field.split_once('=') {
-                Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.to_owned())),
-                None => (field.trim().to_ascii_lowercase(), None),
-            };
+        for (key, val) in fields {
+            let key = key.trim().to_ascii_lowercase();
             if key == "type" {
-                kind = val.ok_or("type needs a value")?.to_ascii_lowercase();
+                kind = val.clone().ok_or("type needs a value")?.to_ascii_lowercase();
             } else {
-                pairs.push((key, val));
+                pairs.push((key, val.clone()));
             }
         }
         let mut target = None;
@@ -270,14 +288,70 @@ impl RunMount {
     }
 }
 
-impl fmt::Display for Sharing {
+impl crate::KeyText for RunMount {
+    /// Every field, by name, in a fixed order: the mount's part of a RUN
+    /// step's key. Secrets are named by id only; their values are never here.
+    fn key_text(&self) -> String {
+        use crate::Fields;
+        match self {
+            RunMount::Bind { target, source, from, rw } => Fields::new("bind")
+                .str("target", target)
+                .str("source", source)
+                .opt("from", from.as_deref())
+                .bool("rw", *rw)
+                .finish(),
+            RunMount::Cache { target, id, sharing, readonly, mode, uid, gid, from, source } => {
+                Fields::new("cache")
+                    .str("target", target)
+                    .str("id", id)
+                    .str("sharing", sharing.as_str())
+                    .bool("readonly", *readonly)
+                    .mode("mode", *mode)
+                    .num("uid", u64::from(*uid))
+                    .num("gid", u64::from(*gid))
+                    .opt("from", from.as_deref())
+                    .str("source", source)
+                    .finish()
+            }
+            RunMount::Tmpfs { target, size } => {
+                Fields::new("tmpfs").str("target", target).num("size", *size).finish()
+            }
+            RunMount::Secret { id, target, env, required, mode, uid, gid } => Fields::new("secret")
+                .str("id", id)
+                .opt("target", target.as_deref())
+                .opt("env", env.as_deref())
+                .bool("required", *required)
+                .mode("mode", *mode)
+                .num("uid", u64::from(*uid))
+                .num("gid", u64::from(*gid))
+                .finish(),
+            RunMount::Ssh { id, target, required, mode, uid, gid } => Fields::new("ssh")
+                .str("id", id)
+                .str("target", target)
+                .bool("required", *required)
+                .mode("mode", *mode)
+                .num("uid", u64::from(*uid))
+                .num("gid", u64::from(*gid))
+                .finish(),
+        }
+    }
+}
+
+impl Sharing {
     /// As written in the flag.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+    pub fn as_str(self) -> &'static str {
+        match self {
             Sharing::Shared => "shared",
             Sharing::Private => "private",
             Sharing::Locked => "locked",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Sharing {
+    /// As written in the flag.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -1,4 +1,6 @@
-//! Credentials in URLs (`https://user:token@host/…`) are cut out of
+//! What an ADD source names (a git repository, an http(s) download or a
+//! context path), told apart once by BuildKit's rules; and credentials in
+//! URLs (`https://user:token@host/…`) are cut out of
 //! everything a build shows or keeps: history, reports, progress, errors
 //! and cache records, as BuildKit's `RedactCredentials` does.
 
@@ -43,9 +45,50 @@ pub fn redact_credentials(text: &str) -> Cow<'_, str> {
     if changed { Cow::Owned(out) } else { Cow::Borrowed(text) }
 }
 
+/// A git repository as BuildKit's `ParseGitRef` tells it from a local path
+/// or a plain download: `git@host:…`, `git://`, `ssh://`, or an http(s) URL
+/// whose path (before `?` and `#`) ends in `.git`.
+pub fn is_git(source: &str) -> bool {
+    if source.starts_with("git@") || source.starts_with("git://") || source.starts_with("ssh://") {
+        return true;
+    }
+    let Some(rest) = source.strip_prefix("https://").or_else(|| source.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let path = rest.split(['#', '?']).next().unwrap_or("");
+    path.ends_with(".git") || path.ends_with(".git/")
+}
+
+/// An http(s) URL that ADD downloads (one that is not a git repository).
+pub fn is_http(source: &str) -> bool {
+    (source.starts_with("http://") || source.starts_with("https://")) && !is_git(source)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn git_urls_downloads_and_paths_are_told_apart_once() {
+        for git in [
+            "git@github.com:o/r.git",
+            "git://h/r",
+            "ssh://git@h/r",
+            "https://h/r.git",
+            "https://h/r.git#main:sub",
+            "https://h/r.git?x=1",
+            "http://h/r.git/",
+        ] {
+            assert!(is_git(git) && !is_http(git), "{git}");
+        }
+        for http in ["https://h/a.tgz", "http://h/r.gitx", "https://h/a?f=r.git"] {
+            assert!(is_http(http) && !is_git(http), "{http}");
+        }
+        for path in ["src/", "r.git", "./x.git"] {
+            assert!(!is_http(path) && !is_git(path), "{path}");
+        }
+    }
 
     #[test]
     fn userinfo_is_masked_wherever_it_appears() {

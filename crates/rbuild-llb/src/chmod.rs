@@ -447,6 +447,16 @@ impl<'de> serde::Deserialize<'de> for Chmod {
 mod tests {
     use super::*;
 
+    #[test]
+    fn octal_and_symbolic_values_parse_and_others_do_not() {
+        for ok in ["755", "0644", "u=rwX,go=rX", "a+x", "+x", "u+rw-x"] {
+            assert!(Chmod::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["999", "abc", "u", "u=rwq", "", "77777"] {
+            assert!(Chmod::parse(bad).is_err(), "{bad}");
+        }
+    }
+
     const FILE: bool = false;
     const DIR: bool = true;
 

@@ -1,0 +1,212 @@
+//! What a build tells while it runs. The engine emits these; the command
+//! line renders them (a live view, plain lines) or writes them as they
+//! serialize, one JSON object per line: that is `--progress=json`.
+
+use serde::{Deserialize, Serialize};
+
+/// One event, stamped with the seconds since the build began, so a reader
+/// can order steps and see which ran at the same time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+    /// Seconds since the build began, to the millisecond.
+    pub time: f64,
+}
+
+/// The kinds of event, tagged by `"event"` in JSON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+pub enum EventKind {
+    /// A step changed status.
+    Step(StepEvent),
+    /// A line a running step printed.
+    Log {
+        /// The step's vertex.
+        vertex: String,
+        /// Which stream.
+        stream: Stream,
+        /// The line, without its end.
+        text: String,
+    },
+    /// Something the user should know that does not stop the build.
+    Warning {
+        /// The warning.
+        message: String,
+    },
+    /// Why the build failed.
+    Error {
+        /// The error, as it is shown.
+        message: String,
+    },
+    /// The build's outcome.
+    Result(BuildSummary),
+}
+
+/// A step's status change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepEvent {
+    /// The new status.
+    pub status: StepStatus,
+    /// Which step.
+    #[serde(flatten)]
+    pub step: StepInfo,
+    /// Why the step missed the cache (`running`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// How long it ran (`done`, `error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
+    /// Bytes its layer holds (`cached`, `done`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// Why it failed (`error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A step's status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    /// Missed the cache and started.
+    Running,
+    /// Found in the cache.
+    Cached,
+    /// Ran to success.
+    Done,
+    /// Failed.
+    Error,
+}
+
+/// Which step an event is about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepInfo {
+    /// Unique within a build: `stage.step`.
+    pub vertex: String,
+    /// The stage's name, or its index.
+    pub stage: String,
+    /// The instruction's first Dockerfile line.
+    pub line: usize,
+    /// The instruction as written (credentials masked).
+    pub instruction: String,
+}
+
+impl StepInfo {
+    /// `[stage] first line of the instruction`, as progress shows a step.
+    pub fn label(&self) -> String {
+        let first = self.instruction.lines().next().unwrap_or(&self.instruction);
+        format!("[{}] {first}", self.stage)
+    }
+}
+
+/// Which output stream a line came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// One line of the cache report (`--report`, and the result event).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepReport {
+    /// The stage's name, or its index.
+    pub stage: String,
+    /// The instruction's first line.
+    pub line: usize,
+    /// The instruction as written.
+    pub instruction: String,
+    /// Whether it came from the cache.
+    pub cached: bool,
+    /// Why it missed.
+    pub reason: Option<String>,
+    /// How long it ran.
+    pub seconds: f64,
+    /// Bytes its layer holds.
+    pub bytes: u64,
+}
+
+/// What a finished build reports in its last event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BuildSummary {
+    /// The first `-t` name.
+    pub image: Option<String>,
+    /// The manifest digest.
+    pub manifest: String,
+    /// The image id (config digest).
+    pub id: String,
+    /// Seconds the build took.
+    pub seconds: f64,
+    /// Every step, in Dockerfile order.
+    pub steps: Vec<StepReport>,
+}
+
+/// Where a build sends its events; shared by the solver's threads.
+pub trait EventSink: Sync {
+    /// Takes one event.
+    fn emit(&self, event: &Event);
+}
+
+/// A sink that keeps every event, for tests and callers that read them after.
+#[derive(Debug, Default)]
+pub struct Recorder(std::sync::Mutex<Vec<Event>>);
+
+impl Recorder {
+    /// Every event so far, in order.
+    pub fn events(&self) -> Vec<Event> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl EventSink for Recorder {
+    fn emit(&self, event: &Event) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(event.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialize_as_the_json_progress_format() {
+        let step = StepInfo {
+            vertex: "0.1".into(),
+            stage: "build".into(),
+            line: 3,
+            instruction: "RUN make".into(),
+        };
+        let running = Event {
+            kind: EventKind::Step(StepEvent {
+                status: StepStatus::Running,
+                step,
+                reason: Some("no earlier build".into()),
+                seconds: None,
+                bytes: None,
+                error: None,
+            }),
+            time: 0.25,
+        };
+        let json = serde_json::to_value(&running).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"event": "step", "status": "running", "vertex": "0.1",
+                "stage": "build", "line": 3, "instruction": "RUN make",
+                "reason": "no earlier build", "time": 0.25})
+        );
+        let back: Event = serde_json::from_value(json).unwrap();
+        assert_eq!(back, running);
+        let log = Event {
+            kind: EventKind::Log { vertex: "0.1".into(), stream: Stream::Stderr, text: "x".into() },
+            time: 1.0,
+        };
+        assert_eq!(
+            serde_json::to_value(&log).unwrap(),
+            serde_json::json!({"event": "log", "vertex": "0.1", "stream": "stderr", "text": "x", "time": 1.0})
+        );
+    }
+}

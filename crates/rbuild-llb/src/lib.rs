@@ -1,0 +1,41 @@
+/*!
+rbuild's vocabulary: the values that pass between the frontend, the solver,
+the executor, the store and the command line, each defined once. No I/O.
+
+- [`RunMount`], [`NetworkMode`], [`SecurityMode`], [`Chmod`]: what a RUN or
+  a COPY asks for, parsed once from the Dockerfile's flags.
+- [`Platform`], [`Reference`]: platforms and image names, normalized as
+  Docker does, so FROM looks up and `-t` stores one spelling.
+- [`CacheKey`], [`KeyBuilder`], [`Fields`]: cache keys made of named
+  components with an explicit, stable encoding, so a miss can be explained
+  and a rename in the code never changes a key.
+- [`Cancel`]: one token for a build; running work hooks itself to it.
+- [`Event`]: what a build tells while it runs, whose JSON is
+  `--progress=json`.
+*/
+#![deny(missing_docs)]
+
+mod args;
+mod cancel;
+mod chmod;
+mod event;
+mod key;
+mod mount;
+mod network;
+mod platform;
+mod reference;
+mod source;
+
+pub use args::{PLATFORM_ARGS, PROXY_ARGS, is_predefined_arg, is_proxy_arg, predefined_args};
+pub use cancel::{Cancel, OnCancel};
+pub use chmod::{Chmod, Clause};
+pub use event::{
+    BuildSummary, Event, EventKind, EventSink, Recorder, StepEvent, StepInfo, StepReport,
+    StepStatus, Stream,
+};
+pub use key::{CacheKey, Component, Fields, KeyBuilder, KeyText, Kind, explain};
+pub use mount::{MountError, RunMount, Sharing, csv_fields};
+pub use network::{NetworkMode, SecurityMode};
+pub use platform::{Platform, go_arch};
+pub use reference::{Reference, ReferenceError, familiar_name, normalize_reference};
+pub use source::{is_git, is_http, redact_credentials};

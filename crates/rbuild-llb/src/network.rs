@@ -1,0 +1,94 @@
+//! The network and security modes a RUN asks for (`--network`, `--security`).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The network a step gets: the host's by default, as users expect of
+/// `apt-get install`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// The host's network (no network namespace).
+    #[default]
+    Default,
+    /// A network namespace holding only `lo`, up.
+    None,
+    /// The host's network, asked for explicitly.
+    Host,
+}
+
+impl NetworkMode {
+    /// The spelling of `--network`, which is also the mode's stable name in
+    /// cache keys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetworkMode::Default => "default",
+            NetworkMode::None => "none",
+            NetworkMode::Host => "host",
+        }
+    }
+}
+
+impl fmt::Display for NetworkMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for NetworkMode {
+    type Err = String;
+
+    /// `default`, `none` or `host`, as `--network` spells them.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "default" | "" => Ok(NetworkMode::Default),
+            "none" => Ok(NetworkMode::None),
+            "host" => Ok(NetworkMode::Host),
+            other => Err(format!("unknown network mode {other:?}: expected default, none or host")),
+        }
+    }
+}
+
+/// `RUN --security=`: the sandbox every step gets, or BuildKit's insecure
+/// mode (all capabilities, no masked paths), which needs an entitlement.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecurityMode {
+    /// Docker's default capabilities, masked and read-only paths.
+    #[default]
+    Sandbox,
+    /// `--security=insecure`.
+    Insecure,
+}
+
+impl SecurityMode {
+    /// The flag's spelling, also the mode's stable name in cache keys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecurityMode::Sandbox => "sandbox",
+            SecurityMode::Insecure => "insecure",
+        }
+    }
+}
+
+impl fmt::Display for SecurityMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for SecurityMode {
+    type Err = String;
+
+    /// `sandbox` or `insecure`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "sandbox" => Ok(SecurityMode::Sandbox),
+            "insecure" => Ok(SecurityMode::Insecure),
+            other => {
+                Err(format!("unsupported security mode {other:?}: expected sandbox or insecure"))
+            }
+        }
+    }
+}
