@@ -12,6 +12,15 @@ runs once every vertex it depends on has a result.
 
 It knows nothing of Dockerfiles, snapshots or images: the caller's `run`
 closure does the work and returns whatever the next vertices need.
+
+[`solve_cached`] adds the cache contract on top (after BuildKit's Op and
+CacheMap): each vertex's [`Worker`] says what its key is made of
+([`CacheMap`]: the op's named components, and per input whether its key
+counts, a selector and an optional content digest); the solver makes the
+key, asks the [`CacheStore`], loads a hit, runs a miss with the reason it
+missed ([`Miss`]: what changed since the last build of that step), and
+stores the result with the key's components. [`MemoryCache`] makes its
+semantics testable without a store on disk.
 */
 #![deny(missing_docs)]
 
@@ -23,6 +32,13 @@ use petgraph::Direction;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use petgraph::visit::{Dfs, Reversed};
 use rbuild_llb::Cancel;
+
+mod cached;
+
+pub use cached::{
+    CacheMap, CacheStore, Dep, Keyed, MemoryCache, Miss, SolveOptions, Worker, cache_key,
+    solve_cached,
+};
 
 /// A vertex's place in the graph.
 pub type VertexId = NodeIndex;
