@@ -1,10 +1,7 @@
 //! rbuild: a Dockerfile build toolchain.
 
 mod args;
-mod build;
 mod commands;
-mod fetch;
-mod git;
 mod progress;
 
 use std::io::Write as _;

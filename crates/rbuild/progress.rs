@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 use std::io::{IsTerminal as _, Write as _};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::json;
+use rbuild_llb::{Event, EventKind, EventSink, StepInfo, StepStatus};
 
 /// How progress is shown (`--progress`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,7 +49,6 @@ impl Mode {
 /// solver's threads.
 pub(crate) struct Progress {
     mode: Mode,
-    started: Instant,
     out: Mutex<std::io::Stderr>,
     multi: Option<MultiProgress>,
     bars: Mutex<HashMap<String, ProgressBar>>,
@@ -61,7 +60,6 @@ impl Progress {
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)));
         Progress {
             mode,
-            started: Instant::now(),
             out: Mutex::new(std::io::stderr()),
             multi,
             bars: Mutex::new(HashMap::new()),
@@ -80,36 +78,16 @@ impl Progress {
         }
     }
 
-    /// Writes one JSON event, stamped with the seconds since the build began.
-    pub(crate) fn event(&self, mut value: serde_json::Value) {
-        if let Some(map) = value.as_object_mut() {
-            map.insert(
-                "time".into(),
-                json!((self.started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0),
-            );
-        }
+    fn json(&self, event: &Event) {
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = writeln!(out, "{value}");
-    }
-
-    /// A step whose result came from the cache.
-    pub(crate) fn cached(&self, step: &StepInfo<'_>, bytes: u64) {
-        match self.mode {
-            Mode::Json => self.event(json!({
-                "event": "step", "status": "cached", "vertex": step.vertex, "stage": step.stage,
-                "line": step.line, "instruction": step.instruction, "bytes": bytes,
-            })),
-            _ => self.line(&format!("{}  CACHED", step.label())),
+        if let Ok(text) = serde_json::to_string(event) {
+            let _ = writeln!(out, "{text}");
         }
     }
 
-    /// A step that missed the cache and starts now, with why it missed.
-    pub(crate) fn started(&self, step: &StepInfo<'_>, reason: &str) {
+    fn started(&self, step: &StepInfo, reason: &str) {
         match self.mode {
-            Mode::Json => self.event(json!({
-                "event": "step", "status": "running", "vertex": step.vertex, "stage": step.stage,
-                "line": step.line, "instruction": step.instruction, "reason": reason,
-            })),
+            Mode::Json => {}
             Mode::Plain => self.line(&format!("{}  running ({reason})", step.label())),
             Mode::Tty => {
                 let Some(multi) = &self.multi else { return };
@@ -123,59 +101,36 @@ impl Progress {
                 self.bars
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .insert(step.vertex.to_owned(), bar);
+                    .insert(step.vertex.clone(), bar);
             }
         }
     }
 
-    /// One line of a running step's output.
-    pub(crate) fn output(&self, step: &StepInfo<'_>, stream: &str, text: &str) {
+    fn output(&self, vertex: &str, text: &str) {
         match self.mode {
-            Mode::Json => self.event(json!({
-                "event": "log", "vertex": step.vertex, "stream": stream, "text": text,
-            })),
+            Mode::Json => {}
             Mode::Plain => self.line(&format!("  {text}")),
             Mode::Tty => {
-                if let Some(bar) =
-                    self.bars.lock().unwrap_or_else(|p| p.into_inner()).get(step.vertex)
-                {
+                if let Some(bar) = self.bars.lock().unwrap_or_else(|p| p.into_inner()).get(vertex) {
                     bar.set_message(text.to_owned());
                 }
             }
         }
     }
 
-    /// A step that ran to its end, successfully or not.
-    pub(crate) fn finished(&self, step: &StepInfo<'_>, seconds: f64, result: Result<u64, &str>) {
-        if let Some(bar) = self.bars.lock().unwrap_or_else(|p| p.into_inner()).remove(step.vertex) {
+    fn finished(&self, step: &StepInfo, seconds: f64, result: Result<(), &str>) {
+        if let Some(bar) = self.bars.lock().unwrap_or_else(|p| p.into_inner()).remove(&step.vertex)
+        {
             bar.finish_and_clear();
             if let Some(multi) = &self.multi {
                 multi.remove(&bar);
             }
         }
-        match (self.mode, result) {
-            (Mode::Json, Ok(bytes)) => self.event(json!({
-                "event": "step", "status": "done", "vertex": step.vertex, "stage": step.stage,
-                "line": step.line, "instruction": step.instruction,
-                "seconds": seconds, "bytes": bytes,
-            })),
-            (Mode::Json, Err(error)) => self.event(json!({
-                "event": "step", "status": "error", "vertex": step.vertex, "stage": step.stage,
-                "line": step.line, "instruction": step.instruction,
-                "seconds": seconds, "error": error,
-            })),
-            (_, Ok(_)) => self.line(&format!("{}  done in {seconds:.2}s", step.label())),
-            (_, Err(error)) => {
+        match result {
+            Ok(()) => self.line(&format!("{}  done in {seconds:.2}s", step.label())),
+            Err(error) => {
                 self.line(&format!("{}  failed after {seconds:.2}s: {error}", step.label()))
             }
-        }
-    }
-
-    /// A warning about the build as a whole (an unused build arg, …).
-    pub(crate) fn warning(&self, text: &str) {
-        match self.mode {
-            Mode::Json => self.event(json!({ "event": "warning", "message": text })),
-            _ => self.line(&format!("warning: {text}")),
         }
     }
 
@@ -192,18 +147,28 @@ impl Progress {
     }
 }
 
-/// The parts of a step that progress shows.
-pub(crate) struct StepInfo<'a> {
-    /// Unique within a build: stage and step number.
-    pub(crate) vertex: &'a str,
-    pub(crate) stage: &'a str,
-    pub(crate) line: usize,
-    pub(crate) instruction: &'a str,
-}
-
-impl StepInfo<'_> {
-    fn label(&self) -> String {
-        let first = self.instruction.lines().next().unwrap_or(self.instruction);
-        format!("[{}] {first}", self.stage)
+impl EventSink for Progress {
+    /// JSON mode writes every event as it serializes; the others draw it.
+    fn emit(&self, event: &Event) {
+        if self.mode == Mode::Json {
+            return self.json(event);
+        }
+        match &event.kind {
+            EventKind::Step(e) => match e.status {
+                StepStatus::Cached => self.line(&format!("{}  CACHED", e.step.label())),
+                StepStatus::Running => self.started(&e.step, e.reason.as_deref().unwrap_or("")),
+                StepStatus::Done => self.finished(&e.step, e.seconds.unwrap_or(0.0), Ok(())),
+                StepStatus::Error => self.finished(
+                    &e.step,
+                    e.seconds.unwrap_or(0.0),
+                    Err(e.error.as_deref().unwrap_or("failed")),
+                ),
+            },
+            EventKind::Log { vertex, text, .. } => self.output(vertex, text),
+            EventKind::Warning { message } => self.line(&format!("warning: {message}")),
+            EventKind::Error { message } => self.line(&format!("rbuild: {message}")),
+            // The command prints its own summary of the result.
+            EventKind::Result(_) => {}
+        }
     }
 }

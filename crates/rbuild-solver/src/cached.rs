@@ -102,16 +102,20 @@ pub trait Worker: Sync {
     type Output: Keyed + Clone + Send + Sync;
     /// What the cache keeps of a result.
     type Record: Send;
+    /// What making the key found out that running the vertex needs too
+    /// (the context files a COPY selected, a fetched download).
+    type Prepared: Send;
     /// Why a vertex failed.
     type Error: Send;
 
     /// What the vertex's key is made of; `None` for vertices that are never
     /// cached (sources, metadata-only steps), which always run.
+    #[allow(clippy::type_complexity)]
     fn cache_map(
         &self,
         vertex: &Self::Vertex,
         inputs: &[Self::Output],
-    ) -> Result<Option<CacheMap>, Self::Error>;
+    ) -> Result<Option<(CacheMap, Self::Prepared)>, Self::Error>;
 
     /// Runs an uncached vertex.
     fn run(
@@ -138,6 +142,7 @@ pub trait Worker: Sync {
         inputs: &[Self::Output],
         key: CacheKey,
         miss: &Miss,
+        prepared: Self::Prepared,
         cancel: &Cancel,
     ) -> Result<(Self::Output, Self::Record), Self::Error>;
 
@@ -192,7 +197,7 @@ where
     S: CacheStore<W::Record>,
 {
     solve(graph, targets, options.parallel, cancel, |_, vertex, inputs, cancel| {
-        let Some(map) = worker.cache_map(vertex, inputs)? else {
+        let Some((map, prepared)) = worker.cache_map(vertex, inputs)? else {
             return worker.run(vertex, inputs, cancel);
         };
         let keys: Vec<CacheKey> = inputs.iter().map(Keyed::key).collect();
@@ -214,7 +219,7 @@ where
                 None => Miss::NoEarlierBuild,
             }
         };
-        let (output, record) = worker.exec(vertex, inputs, key, &miss, cancel)?;
+        let (output, record) = worker.exec(vertex, inputs, key, &miss, prepared, cancel)?;
         store.put(&key, &components, &record).map_err(|why| worker.store_failed(vertex, why))?;
         Ok(output)
     })

@@ -83,20 +83,26 @@ impl Worker for Fake {
     type Output = Out;
     type Record = String;
     type Error = String;
+    type Prepared = ();
 
-    fn cache_map(&self, vertex: &V, _inputs: &[Out]) -> Result<Option<CacheMap>, String> {
-        Ok(vertex.cached.then(|| CacheMap {
-            op: vertex
-                .op
-                .iter()
-                .map(|(kind, name, value)| Component {
-                    kind: *kind,
-                    name: (*name).to_owned(),
-                    value: value.clone(),
-                })
-                .collect(),
-            deps: vertex.deps.clone(),
-            identity: Some(vertex.name.to_owned()),
+    fn cache_map(&self, vertex: &V, _inputs: &[Out]) -> Result<Option<(CacheMap, ())>, String> {
+        Ok(vertex.cached.then(|| {
+            (
+                CacheMap {
+                    op: vertex
+                        .op
+                        .iter()
+                        .map(|(kind, name, value)| Component {
+                            kind: *kind,
+                            name: (*name).to_owned(),
+                            value: value.clone(),
+                        })
+                        .collect(),
+                    deps: vertex.deps.clone(),
+                    identity: Some(vertex.name.to_owned()),
+                },
+                (),
+            )
         }))
     }
 
@@ -116,6 +122,7 @@ impl Worker for Fake {
         inputs: &[Out],
         key: CacheKey,
         miss: &Miss,
+        (): (),
         cancel: &Cancel,
     ) -> Result<(Out, String), String> {
         self.execs.lock().unwrap().push((vertex.name, miss.clone()));

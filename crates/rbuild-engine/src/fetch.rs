@@ -7,7 +7,7 @@ use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context as _, bail};
+use crate::error::{SourceError, fail};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
@@ -38,10 +38,10 @@ struct Record {
 }
 
 /// Checks a `--checksum` value: only SHA-256 is supported, as in BuildKit.
-pub(crate) fn parse_checksum(text: &str) -> anyhow::Result<String> {
+pub(crate) fn parse_checksum(text: &str) -> Result<String, SourceError> {
     let hex = text.strip_prefix("sha256:").unwrap_or_default();
     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        bail!("--checksum={text}: expected sha256:<64 hex digits>");
+        fail!("--checksum={text}: expected sha256:<64 hex digits>");
     }
     Ok(format!("sha256:{}", hex.to_ascii_lowercase()))
 }
@@ -73,7 +73,7 @@ pub(crate) fn fetch(
     tmp: &Path,
     url: &str,
     checksum: Option<&str>,
-) -> anyhow::Result<Download> {
+) -> Result<Download, SourceError> {
     let shown = rbuild_llb::redact_credentials(url).into_owned();
     let record_file = record_path(dir, url);
     let known: Option<Record> =
@@ -104,7 +104,7 @@ pub(crate) fn fetch(
         }
     }
     let response = request.call().map_err(|e| {
-        anyhow::anyhow!("GET {shown}: {}", rbuild_llb::redact_credentials(&e.to_string()))
+        SourceError(format!("GET {shown}: {}", rbuild_llb::redact_credentials(&e.to_string())))
     })?;
     let status = response.status();
     if status.as_u16() == 304
@@ -113,7 +113,7 @@ pub(crate) fn fetch(
         return verified(&r, checksum).map(|()| done(dir, &r));
     }
     if !status.is_success() {
-        bail!("GET {shown}: {status}");
+        fail!("GET {shown}: {status}");
     }
     let header =
         |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -128,7 +128,9 @@ pub(crate) fn fetch(
     let mut body = response.into_body().into_reader();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
-        let n = body.read(&mut buf).with_context(|| format!("GET {shown}: reading the body"))?;
+        let n = body
+            .read(&mut buf)
+            .map_err(|e| SourceError(format!("GET {shown}: reading the body: {e}")))?;
         if n == 0 {
             break;
         }
@@ -147,9 +149,9 @@ pub(crate) fn fetch(
     Ok(done(dir, &record))
 }
 
-fn verified(record: &Record, checksum: Option<&str>) -> anyhow::Result<()> {
+fn verified(record: &Record, checksum: Option<&str>) -> Result<(), SourceError> {
     match checksum {
-        Some(sum) if sum != record.digest => bail!(
+        Some(sum) if sum != record.digest => fail!(
             "{}: checksum mismatch: expected {sum}, the content is {}",
             record.url,
             record.digest

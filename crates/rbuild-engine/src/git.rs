@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context as _, bail};
+use crate::error::{SourceError, fail};
 
 /// A checked-out commit, ready to be copied.
 #[derive(Clone, Debug)]
@@ -55,11 +55,13 @@ fn git() -> Command {
     cmd
 }
 
-fn run(cmd: &mut Command, what: &str) -> anyhow::Result<String> {
-    let out = cmd.output().with_context(|| format!("{what}: cannot run git (is it installed?)"))?;
+fn run(cmd: &mut Command, what: &str) -> Result<String, SourceError> {
+    let out = cmd
+        .output()
+        .map_err(|e| SourceError(format!("{what}: cannot run git (is it installed?): {e}")))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        bail!("{what}: {}", rbuild_llb::redact_credentials(err.trim()));
+        fail!("{what}: {}", rbuild_llb::redact_credentials(err.trim()));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -71,7 +73,7 @@ fn is_commit(text: &str) -> bool {
 /// The ref `reference` names on `remote` and its commit: a branch, a tag
 /// (peeled to its commit), a full ref name, `HEAD` when empty, or a full
 /// commit id as it is (then the ref is the id itself).
-fn resolve(remote: &str, reference: &str) -> anyhow::Result<(String, String)> {
+fn resolve(remote: &str, reference: &str) -> Result<(String, String), SourceError> {
     if is_commit(reference) {
         let id = reference.to_ascii_lowercase();
         return Ok((id.clone(), id));
@@ -94,13 +96,13 @@ fn resolve(remote: &str, reference: &str) -> anyhow::Result<(String, String)> {
             return Ok((candidate.clone(), sha.to_string()));
         }
     }
-    bail!("{shown}: no branch, tag or ref named {wanted:?}")
+    fail!("{shown}: no branch, tag or ref named {wanted:?}")
 }
 
 /// A `--checksum` for a git source: a commit id or a prefix of one.
-fn parse_commit_prefix(sum: &str) -> anyhow::Result<String> {
+fn parse_commit_prefix(sum: &str) -> Result<String, SourceError> {
     if sum.len() < 7 || sum.len() > 40 || !sum.bytes().all(|b| b.is_ascii_hexdigit()) {
-        bail!("--checksum={sum}: expected a commit id (7 to 40 hex digits)");
+        fail!("--checksum={sum}: expected a commit id (7 to 40 hex digits)");
     }
     Ok(sum.to_ascii_lowercase())
 }
@@ -113,7 +115,7 @@ pub(crate) fn fetch(
     source: &str,
     keep_git_dir: bool,
     checksum: Option<&str>,
-) -> anyhow::Result<Checkout> {
+) -> Result<Checkout, SourceError> {
     let src = split(source);
     let shown = rbuild_llb::redact_credentials(source);
     let sum = checksum.map(parse_commit_prefix).transpose()?;
@@ -121,7 +123,7 @@ pub(crate) fn fetch(
     if let Some(sum) = sum
         && !commit.starts_with(&sum)
     {
-        bail!("{shown}: checksum mismatch: expected commit {sum}, the ref is at {commit}");
+        fail!("{shown}: checksum mismatch: expected commit {sum}, the ref is at {commit}");
     }
     let name = format!("git-{commit}{}", if keep_git_dir { "-with-git" } else { "" });
     let root = dir.join(name);
@@ -134,22 +136,24 @@ pub(crate) fn fetch(
             Ok(()) => {}
             // Another build put the same commit there first.
             Err(_) if root.is_dir() => {}
-            Err(e) => return Err(e).context("storing a git checkout"),
+            Err(e) => fail!("storing a git checkout: {e}"),
         }
     }
     let subdir = rbuild_context::context_path(src.subdir);
     let at = if subdir == "." { root.clone() } else { root.join(&subdir) };
     // The subdirectory must be a real directory inside the checkout.
-    let real = at.canonicalize().with_context(|| format!("{shown}: no directory {subdir}"))?;
+    let real = at
+        .canonicalize()
+        .map_err(|e| SourceError(format!("{shown}: no directory {subdir}: {e}")))?;
     if !real.starts_with(root.canonicalize()?) || !real.is_dir() {
-        bail!("{shown}: {subdir} is not a directory inside the repository");
+        fail!("{shown}: {subdir} is not a directory inside the repository");
     }
     Ok(Checkout { dir: real, commit, subdir })
 }
 
 /// Fetches exactly `reference` (the full ref that was resolved, or the
 /// commit id) and checks `commit` out in `work`.
-fn checkout(remote: &str, reference: &str, commit: &str, work: &Path) -> anyhow::Result<()> {
+fn checkout(remote: &str, reference: &str, commit: &str, work: &Path) -> Result<(), SourceError> {
     let shown = rbuild_llb::redact_credentials(remote);
     let what = format!("git fetch {shown}");
     run(git().arg("init").arg("-q").arg(work), "git init")?;
@@ -170,7 +174,7 @@ fn checkout(remote: &str, reference: &str, commit: &str, work: &Path) -> anyhow:
     let fetched =
         run(git().arg("-C").arg(work).args(["rev-parse", "FETCH_HEAD^{commit}"]), "git rev-parse")?;
     if fetched.trim() != commit {
-        bail!("{shown}: {reference} moved to {} during the build; build again", fetched.trim());
+        fail!("{shown}: {reference} moved to {} during the build; build again", fetched.trim());
     }
     run(
         git()
@@ -186,7 +190,7 @@ fn checkout(remote: &str, reference: &str, commit: &str, work: &Path) -> anyhow:
 /// Modes as git records them (0644, 0755 for executables, 0755 dirs),
 /// owner root, every mtime the commit's time, and `.git` gone unless kept:
 /// the same commit always gives the same files.
-fn normalize(work: &Path, keep_git_dir: bool, commit: &str) -> anyhow::Result<()> {
+fn normalize(work: &Path, keep_git_dir: bool, commit: &str) -> Result<(), SourceError> {
     use std::os::unix::fs::PermissionsExt as _;
     let time = run(
         git().arg("-C").arg(work).args(["show", "-s", "--format=%ct"]).arg(commit),

@@ -1,6 +1,6 @@
-//! `rbuild build`: the Dockerfile's plan becomes a graph of steps, solved
-//! in parallel against the store's cache; each step that misses runs (RUN
-//! in namespaces, COPY and WORKDIR as file operations on the mounted
+//! A build: the Dockerfile's plan becomes a graph of steps, solved in
+//! parallel under the solver's cache contract; each step that misses runs
+//! (RUN in namespaces, COPY and WORKDIR as file operations on the mounted
 //! overlay) and becomes a layer; the target stage becomes an image.
 
 use std::collections::BTreeMap;
@@ -9,58 +9,30 @@ use std::str::FromStr as _;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use anyhow::{Context as _, bail};
 use rbuild_cache::{CacheRecord, LayerRef, SnapshotId, Store};
 use rbuild_frontend::{Base, Op, Plan, StageRef, Step};
 use rbuild_image::oci_spec::image::{Descriptor, Digest, MediaType};
 use rbuild_image::{Blobs, Compression, DiffOptions, History, Layer};
 use rbuild_llb::{
-    CacheKey, Cancel, Fields, KeyBuilder, KeyText as _, Kind, NetworkMode, Platform, Reference,
-    RunMount, SecurityMode,
+    CacheKey, Cancel, Component, Fields, KeyBuilder, KeyText as _, Kind, NetworkMode, Platform,
+    Reference, RunMount, SecurityMode, StepInfo, StepReport,
 };
 use rbuild_runtime::{
-    CacheMounts, CacheOwner, CopyAction, CopySource, CopySpec, Executor, Mount, RootFs, Secrets,
-    StepSpec,
+    CacheMounts, CacheOwner, CopyAction, CopySource, CopySpec, Executor, Mount, RootFs, StepSpec,
 };
-use rbuild_solver::{Graph, SolveError, VertexId};
-use serde::Serialize;
+use rbuild_solver::{
+    CacheMap, CacheStore, Dep, Graph, Keyed, Miss, SolveError, SolveOptions, VertexId, Worker,
+};
 
-use crate::progress::{Progress, StepInfo};
+use crate::BuildRequest;
+use crate::error::{BuildError, StepError, io};
+use crate::events::Emitter;
 
-/// Everything one build needs, validated by the command line.
-#[derive(Clone, Debug)]
-pub(crate) struct BuildConfig {
-    pub(crate) context: PathBuf,
-    pub(crate) dockerfile: PathBuf,
-    pub(crate) tags: Vec<String>,
-    pub(crate) build_args: BTreeMap<String, Option<String>>,
-    pub(crate) target: Option<String>,
-    pub(crate) no_cache: bool,
-    pub(crate) labels: BTreeMap<String, String>,
-    pub(crate) network: Option<NetworkMode>,
-    pub(crate) source_date_epoch: Option<u64>,
-    /// Values for `RUN --mount=type=secret`; never in a key, layer or log.
-    pub(crate) secrets: Secrets,
-}
-
-/// One line of the cache report (`--report`).
-#[derive(Clone, Debug, Serialize)]
-pub(crate) struct StepReport {
-    pub(crate) stage: String,
-    pub(crate) line: usize,
-    pub(crate) instruction: String,
-    pub(crate) cached: bool,
-    pub(crate) reason: Option<String>,
-    pub(crate) seconds: f64,
-    pub(crate) bytes: u64,
-}
-
-/// What a build produced.
-pub(crate) struct BuildOutcome {
-    pub(crate) manifest: Descriptor,
+/// What a build produced, before its outputs are written.
+pub(crate) struct Built {
+    pub(crate) manifest_descriptor: Descriptor,
     pub(crate) config_digest: String,
     pub(crate) steps: Vec<StepReport>,
-    pub(crate) warnings: Vec<String>,
 }
 
 /// The result of one vertex: a file system state and the image pieces
@@ -73,23 +45,20 @@ struct State {
     history: Vec<History>,
 }
 
+impl Keyed for State {
+    fn key(&self) -> CacheKey {
+        self.key
+    }
+}
+
 enum Vertex<'p> {
     Scratch,
     Image(String),
     Step { stage: usize, ordinal: usize, step: &'p Step },
 }
 
-/// A failed step, with what the user needs to see.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum StepError {
-    #[error("{dockerfile}:{line}: {instruction}\n  the command exited with code {code}{tail}")]
-    RunFailed { dockerfile: String, line: usize, instruction: String, code: i32, tail: String },
-    #[error("{dockerfile}:{line}: {instruction}\n  {message}")]
-    Failed { dockerfile: String, line: usize, instruction: String, message: String },
-}
-
 struct Ctx<'a> {
-    cfg: &'a BuildConfig,
+    cfg: &'a BuildRequest,
     plan: &'a Plan,
     store: &'a Store,
     blobs: &'a Blobs,
@@ -98,10 +67,22 @@ struct Ctx<'a> {
     dockerignore: String,
     stat_cache: Mutex<rbuild_context::StatCache>,
     reports: Mutex<Vec<(usize, usize, StepReport)>>,
-    progress: &'a Progress,
+    events: &'a Emitter<'a>,
     images: &'a StoreImages<'a>,
     /// The last vertex of each stage, so `--from` can find its state.
     stage_vertex: Vec<Option<VertexId>>,
+}
+
+impl From<std::io::Error> for BuildError {
+    fn from(source: std::io::Error) -> Self {
+        BuildError::Io { what: "file system".into(), source }
+    }
+}
+
+impl From<serde_json::Error> for BuildError {
+    fn from(e: serde_json::Error) -> Self {
+        BuildError::Internal(e.to_string())
+    }
 }
 
 fn stage_label(plan: &Plan, stage: usize) -> String {
@@ -117,9 +98,10 @@ fn layer_ref(layer: &Layer) -> LayerRef {
     }
 }
 
-fn layer_from_ref(r: &LayerRef) -> anyhow::Result<Layer> {
-    let digest = Digest::from_str(&r.digest).context("layer digest in a cache record")?;
-    let diff_id = Digest::from_str(&r.diff_id).context("diff_id in a cache record")?;
+fn layer_from_ref(r: &LayerRef) -> Result<Layer, BuildError> {
+    let bad = |e| BuildError::Internal(format!("a digest in a cache record: {e}"));
+    let digest = Digest::from_str(&r.digest).map_err(bad)?;
+    let diff_id = Digest::from_str(&r.diff_id).map_err(bad)?;
     Ok(Layer {
         descriptor: Descriptor::new(MediaType::from(r.media_type.as_str()), r.size, digest),
         diff_id,
@@ -136,18 +118,29 @@ fn history(step: &Step, empty: bool, epoch: Option<u64>) -> History {
     }
 }
 
+/// A Dockerfile error at `span`, rendered with its source line.
+fn located(path: &str, message: &str, span: rbuild_syntax::Span, rendered: String) -> BuildError {
+    BuildError::Dockerfile {
+        file: path.to_owned(),
+        line: span.line,
+        column: span.column,
+        message: message.to_owned(),
+        rendered,
+    }
+}
+
 /// Builds the image; the caller holds the store's shared lock.
 pub(crate) fn build(
-    cfg: &BuildConfig,
+    cfg: &BuildRequest,
     store: &Store,
-    progress: &Progress,
-) -> anyhow::Result<BuildOutcome> {
+    events: &Emitter<'_>,
+) -> Result<Built, BuildError> {
     let source = std::fs::read(&cfg.dockerfile)
-        .with_context(|| format!("cannot read {}", cfg.dockerfile.display()))?;
+        .map_err(|source| BuildError::ReadDockerfile { path: cfg.dockerfile.clone(), source })?;
     let source = String::from_utf8_lossy(&source).into_owned();
     let path = cfg.dockerfile.display().to_string();
     let df = rbuild_syntax::parse(&source)
-        .map_err(|e| anyhow::anyhow!("{}", e.render(&path, &source, false)))?;
+        .map_err(|e| located(&path, e.message(), e.span(), e.render(&path, &source, false)))?;
     let blobs = Blobs::new(store.root())?;
     let images =
         StoreImages { store, blobs: &blobs, context: &cfg.context, layouts: Mutex::default() };
@@ -160,8 +153,22 @@ pub(crate) fn build(
         network: cfg.network.unwrap_or_default(),
     };
     let plan = rbuild_frontend::plan(&df, &source, &options, &images)
-        .map_err(|e| anyhow::anyhow!("{}", e.render(&path, &source, false)))?;
-    let warnings: Vec<String> = plan.warnings.iter().map(|w| w.message.clone()).collect();
+        .map_err(|e| located(&path, e.message(), e.span(), e.render(&path, &source, false)))?;
+    // Steps run on this machine, without emulation: a stage for another
+    // platform cannot be built (yet), and says so at its FROM.
+    for stage in plan.stages.iter().filter(|s| s.needed) {
+        if stage.platform != options.platform {
+            let line = stage.line;
+            return Err(BuildError::Unsupported(format!(
+                "{path}:{line}: FROM --platform={}: only the host's platform {} can be built; \
+                 multi-platform builds are not supported yet",
+                stage.platform, options.platform
+            )));
+        }
+    }
+    for w in &plan.warnings {
+        events.warning(&w.message);
+    }
 
     let ignore_file = rbuild_context::load_ignore(&cfg.context, Some(&cfg.dockerfile))?;
     let dockerignore =
@@ -177,12 +184,13 @@ pub(crate) fn build(
         dockerignore,
         stat_cache: Mutex::new(rbuild_context::StatCache::load(&stat_path)),
         reports: Mutex::new(Vec::new()),
-        progress,
+        events,
         stage_vertex: vec![None; plan.stages.len()],
         images: &images,
     };
 
     // The graph: one vertex per base and per step, equal ones merged.
+    let missing = || BuildError::Internal("a stage used before it is built".into());
     let mut graph: Graph<Vertex<'_>, String> = Graph::new();
     let mut vertex_key: BTreeMap<VertexId, String> = BTreeMap::new();
     for (index, stage) in plan.stages.iter().enumerate() {
@@ -192,23 +200,16 @@ pub(crate) fn build(
         let mut prev = match &stage.base {
             Base::Scratch => graph.add("scratch".into(), Vertex::Scratch, &[]),
             Base::Image(r) => graph.add(format!("image {r}"), Vertex::Image(r.clone()), &[]),
-            Base::Stage(i) => {
-                ctx.stage_vertex[*i].context("a stage built before the one it uses")?
-            }
+            Base::Stage(i) => ctx.stage_vertex[*i].ok_or_else(missing)?,
         };
         for (ordinal, step) in stage.steps.iter().enumerate() {
             let mut deps = vec![prev];
-            let from = match &step.op {
-                Op::Copy { from: Some(f), .. } => vec![f.clone()],
-                Op::Run { mounts, .. } => mounts.iter().filter_map(|m| m.from.clone()).collect(),
-                _ => Vec::new(),
-            };
-            for f in from {
+            for f in step_sources(step) {
                 deps.push(match f {
-                    StageRef::Stage(i) => {
-                        ctx.stage_vertex[i].context("a stage used before it is built")?
+                    StageRef::Stage(i) => ctx.stage_vertex[*i].ok_or_else(missing)?,
+                    StageRef::Image(r) => {
+                        graph.add(format!("image {r}"), Vertex::Image(r.clone()), &[])
                     }
-                    StageRef::Image(r) => graph.add(format!("image {r}"), Vertex::Image(r), &[]),
                     StageRef::Scratch => graph.add("scratch".into(), Vertex::Scratch, &[]),
                 });
             }
@@ -225,20 +226,23 @@ pub(crate) fn build(
         }
         ctx.stage_vertex[index] = Some(prev);
     }
-    let target = ctx.stage_vertex[plan.target].context("the target stage has no vertex")?;
+    let target = ctx.stage_vertex[plan.target]
+        .ok_or_else(|| BuildError::Internal("the target stage has no vertex".into()))?;
 
     let cancel = Cancel::default();
-    let ctx_ref = &ctx;
+    let options = SolveOptions { parallel: 16, no_cache: cfg.no_cache };
     let results =
-        rbuild_solver::solve(&graph, &[target], 16, &cancel, |id, vertex, inputs, cancel| {
-            run_vertex(ctx_ref, id, vertex, inputs, cancel)
-        });
+        rbuild_solver::solve_cached(&graph, &[target], options, &cancel, &ctx, &StoreCache(store));
     let results = match results {
         Ok(r) => r,
         Err(SolveError::Failed { error, .. }) => return Err(error),
-        Err(e) => bail!("{e}"),
+        Err(SolveError::Cancelled) => return Err(BuildError::Cancelled),
+        Err(SolveError::Pool(e)) => return Err(BuildError::Internal(e)),
     };
-    let final_state = results.get(&target).context("the target produced nothing")?.clone();
+    let final_state = results
+        .get(&target)
+        .ok_or_else(|| BuildError::Internal("the target produced nothing".into()))?
+        .clone();
 
     // The image.
     let stage = &plan.stages[plan.target];
@@ -259,7 +263,9 @@ pub(crate) fn build(
     let config_digest =
         rbuild_image::read_manifest(&blobs, manifest.digest())?.config().digest().to_string();
     for tag in &cfg.tags {
-        let name = Reference::parse(tag)?.to_string();
+        let name = Reference::parse(tag)
+            .map_err(|e| BuildError::Unsupported(format!("-t {tag}: {e}")))?
+            .to_string();
         store.tag(&name, manifest.digest().as_ref())?;
     }
     if let Ok(stat) = ctx.stat_cache.get_mut() {
@@ -267,12 +273,68 @@ pub(crate) fn build(
     }
     let mut reports = std::mem::take(ctx.reports.get_mut().unwrap_or_else(|p| p.into_inner()));
     reports.sort_by_key(|(stage, line, _)| (*stage, *line));
-    Ok(BuildOutcome {
-        manifest,
+    Ok(Built {
+        manifest_descriptor: manifest,
         config_digest,
         steps: reports.into_iter().map(|(_, _, r)| r).collect(),
-        warnings,
     })
+}
+
+/// The stages and images a step reads besides its parent, in the order
+/// they are its inputs: `COPY --from`, `RUN --mount from=`.
+fn step_sources(step: &Step) -> Vec<&StageRef> {
+    match &step.op {
+        Op::Copy { from: Some(f), .. } => vec![f],
+        Op::Run { mounts, .. } => mounts.iter().filter_map(|m| m.from.as_ref()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The store's cache records as the solver sees them.
+struct StoreCache<'a>(&'a Store);
+
+/// What the cache keeps of a step besides its key and components.
+struct Stored {
+    snapshot: Option<SnapshotId>,
+    layer: Option<LayerRef>,
+    instruction: String,
+    seconds: f64,
+    bytes: u64,
+}
+
+impl CacheStore<Stored> for StoreCache<'_> {
+    fn get(&self, key: &CacheKey) -> Option<Stored> {
+        self.0.cache_get(key).map(|r| Stored {
+            snapshot: r.snapshot,
+            layer: r.layer,
+            instruction: r.instruction,
+            seconds: r.seconds,
+            bytes: r.bytes,
+        })
+    }
+
+    fn put(&self, key: &CacheKey, components: &[Component], s: &Stored) -> Result<(), String> {
+        self.0
+            .cache_put(&CacheRecord {
+                key: *key,
+                components: components.to_vec(),
+                snapshot: s.snapshot.clone(),
+                layer: s.layer.clone(),
+                instruction: s.instruction.clone(),
+                seconds: s.seconds,
+                bytes: s.bytes,
+                created: rbuild_cache::unix_now(),
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    fn last_components(&self, identity: &str) -> Option<Vec<Component>> {
+        self.0.last_components(identity)
+    }
+
+    fn set_last_components(&self, identity: &str, components: &[Component]) {
+        let _ = self.0.set_last_components(identity, components);
+    }
 }
 
 fn stat_cache_path(store: &Store, context: &Path) -> PathBuf {
@@ -362,160 +424,128 @@ impl rbuild_frontend::BaseImages for StoreImages<'_> {
     }
 }
 
-fn run_vertex(
-    ctx: &Ctx<'_>,
-    _id: VertexId,
-    vertex: &Vertex<'_>,
-    inputs: &[State],
-    cancel: &Cancel,
-) -> anyhow::Result<State> {
-    match vertex {
-        Vertex::Scratch => Ok(State {
-            key: KeyBuilder::new().add(Kind::Op, "base", "scratch").finish().0,
-            snapshot: None,
-            layers: Vec::new(),
-            history: Vec::new(),
-        }),
-        Vertex::Image(reference) => base_image(ctx, reference),
-        Vertex::Step { stage, ordinal, step } => {
-            run_step(ctx, *stage, *ordinal, step, inputs, cancel)
+/// The builder of each vertex: the solver asks it for keys, hits and misses.
+impl<'a> Worker for Ctx<'a> {
+    type Vertex = Vertex<'a>;
+    type Output = State;
+    type Record = Stored;
+    type Prepared = Inputs;
+    type Error = BuildError;
+
+    fn cache_map(
+        &self,
+        vertex: &Vertex<'a>,
+        inputs: &[State],
+    ) -> Result<Option<(CacheMap, Inputs)>, BuildError> {
+        match vertex {
+            Vertex::Step { stage, ordinal, step } if !matches!(step.op, Op::Config) => {
+                step_cache_map(self, *stage, *ordinal, step, inputs).map(Some)
+            }
+            _ => Ok(None),
         }
+    }
+
+    fn run(&self, vertex: &Vertex<'a>, inputs: &[State], _: &Cancel) -> Result<State, BuildError> {
+        match vertex {
+            Vertex::Scratch => Ok(State {
+                key: KeyBuilder::new().add(Kind::Op, "base", "scratch").finish().0,
+                snapshot: None,
+                layers: Vec::new(),
+                history: Vec::new(),
+            }),
+            Vertex::Image(reference) => base_image(self, reference),
+            Vertex::Step { step, .. } => {
+                // Metadata only: the config is the plan's; the history grows.
+                let mut state = parent_of(inputs)?.clone();
+                if step.history.is_some() {
+                    state.history.push(history(step, true, self.cfg.source_date_epoch));
+                }
+                Ok(state)
+            }
+        }
+    }
+
+    fn load(
+        &self,
+        vertex: &Vertex<'a>,
+        inputs: &[State],
+        key: CacheKey,
+        record: Stored,
+    ) -> Result<State, BuildError> {
+        let Vertex::Step { stage, ordinal, step } = vertex else {
+            return Err(BuildError::Internal("a cache hit for a source".into()));
+        };
+        let parent = parent_of(inputs)?;
+        let info = step_info(self, *stage, *ordinal, step);
+        self.events.cached(&info, record.bytes);
+        report(self, *stage, step, true, None, 0.0, record.bytes);
+        let mut state = parent.clone();
+        state.key = key;
+        state.snapshot = record.snapshot.clone();
+        if let Some(layer) = &record.layer {
+            let layer = layer_from_ref(layer)?;
+            if matches!(step.op, Op::Copy { link: true, .. }) {
+                let (key, id) = stack_link(self, parent, &layer, &step.text)?;
+                state.key = key;
+                state.snapshot = Some(id);
+            }
+            state.layers.push(layer);
+        }
+        state.history.push(history(step, false, self.cfg.source_date_epoch));
+        Ok(state)
+    }
+
+    fn exec(
+        &self,
+        vertex: &Vertex<'a>,
+        inputs: &[State],
+        key: CacheKey,
+        miss: &Miss,
+        prepared: Inputs,
+        cancel: &Cancel,
+    ) -> Result<(State, Stored), BuildError> {
+        let Vertex::Step { stage, ordinal, step } = vertex else {
+            return Err(BuildError::Internal("a cache miss for a source".into()));
+        };
+        step_miss(self, (*stage, *ordinal, step), inputs, key, miss, prepared, cancel)
+    }
+
+    fn store_failed(&self, _: &Vertex<'a>, why: String) -> BuildError {
+        BuildError::Internal(format!("storing a cache record: {why}"))
     }
 }
 
-/// Unpacks each layer of a store image into a snapshot (once: snapshots
-/// are cached by layer), stacked in order.
-fn base_image(ctx: &Ctx<'_>, reference: &str) -> anyhow::Result<State> {
-    let manifest = ctx.images.resolve(reference).map_err(|e| anyhow::anyhow!(e))?;
-    let digest = Digest::from_str(&manifest)?;
-    let layers = rbuild_image::read_layers(ctx.blobs, &digest)?;
-    let config = rbuild_image::read_config(ctx.blobs, &digest)?;
-    let mut parent: Option<(CacheKey, SnapshotId)> = None;
-    for layer in &layers {
-        let mut b = KeyBuilder::new();
-        b.add(Kind::Op, "layer", layer.diff_id.to_string());
-        if let Some((key, _)) = &parent {
-            b.add(Kind::Parent, "parent", key.to_string());
-        }
-        let (key, components) = b.finish();
-        let snapshot = applied_snapshot(
-            ctx,
-            parent.as_ref().map(|p| &p.1),
-            layer,
-            (key, components),
-            &format!("a layer of {reference}"),
-        )?;
-        parent = Some((key, snapshot));
-    }
-    let key = KeyBuilder::new().add(Kind::Op, "image", manifest.clone()).finish().0;
-    Ok(State { key, snapshot: parent.map(|p| p.1), layers, history: config.history })
+fn parent_of(inputs: &[State]) -> Result<&State, BuildError> {
+    inputs.first().ok_or_else(|| BuildError::Internal("a step without a parent".into()))
 }
 
-fn step_failed(ctx: &Ctx<'_>, step: &Step, message: impl std::fmt::Display) -> anyhow::Error {
-    StepError::Failed {
-        dockerfile: ctx.cfg.dockerfile.display().to_string(),
+fn step_info(ctx: &Ctx<'_>, stage: usize, ordinal: usize, step: &Step) -> StepInfo {
+    StepInfo {
+        vertex: format!("{stage}.{ordinal}"),
+        stage: stage_label(ctx.plan, stage),
         line: step.line,
         instruction: step.text.clone(),
-        message: message.to_string(),
     }
-    .into()
 }
 
-/// What a step that misses needs besides its op: where COPY reads from,
-/// and the filtered context of each `RUN --mount=type=bind` without `from`.
-#[derive(Default)]
-struct Inputs {
-    copy_source: Option<CopySource>,
-    context_binds: BTreeMap<usize, rbuild_context::Listing>,
-    /// Files `ADD <URL>` fetched, in source order.
-    downloads: Vec<crate::fetch::Download>,
-    /// The commit `ADD <git URL>` checked out.
-    git: Option<crate::git::Checkout>,
-}
-
-/// The context files `sources` select (through `.dockerignore`), each
-/// added to the key by content, mode and kind — never mtime.
-fn context_files(
-    ctx: &Ctx<'_>,
-    step: &Step,
-    sources: &[String],
-    prefix: &str,
-    b: &mut KeyBuilder,
-) -> anyhow::Result<rbuild_context::Listing> {
-    rbuild_context::Selection::new(sources).map_err(|e| step_failed(ctx, step, e))?;
-    let followed = rbuild_context::follow_links(&ctx.cfg.context, sources)?;
-    let selection =
-        rbuild_context::Selection::new(&followed).map_err(|e| step_failed(ctx, step, e))?;
-    let ignore = rbuild_context::IgnoreFile::parse(&ctx.dockerignore)?;
-    let listing = rbuild_context::scan(&ctx.cfg.context, &ignore, &selection)?;
-    let hashes = {
-        let mut stat = ctx.stat_cache.lock().unwrap_or_else(|p| p.into_inner());
-        rbuild_context::hash(&ctx.cfg.context, &listing, &mut stat)?
-    };
-    for h in &hashes.entries {
-        b.add(
-            Kind::File,
-            format!("{prefix}{}", h.path),
-            Fields::new("entry")
-                .str("digest", &h.digest.to_string())
-                .mode("mode", h.meta.mode & 0o7777)
-                .str("kind", h.kind.as_str())
-                .finish(),
-        );
-    }
-    Ok(listing)
-}
-
-/// Which step of which build this is, to compare its key components with
-/// the previous build's: the image name (or the context when untagged),
-/// the Dockerfile's name, the stage and the step's place in it — not the
-/// line, so an added comment does not lose the history, and not the
-/// context's path when tagged, so a context copied elsewhere keeps it.
-fn step_identity(ctx: &Ctx<'_>, stage: usize, ordinal: usize) -> String {
-    let owner = match ctx.cfg.tags.first() {
-        Some(tag) => Reference::parse(tag).map_or_else(|_| tag.clone(), |r| r.to_string()),
-        None => ctx
-            .cfg
-            .context
-            .canonicalize()
-            .unwrap_or_else(|_| ctx.cfg.context.clone())
-            .display()
-            .to_string(),
-    };
-    let file = ctx
-        .cfg
-        .dockerfile
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    format!("{owner}|{file}|{}|{ordinal}", stage_label(ctx.plan, stage))
-}
-
-fn run_step(
+/// What a step's key is made of: the operation and what it reads (context
+/// files, fetched URLs and commits by content) as named components, and its
+/// inputs — the parent (left out for `COPY --link`, whose layer is made on
+/// an empty root so a changed base reuses it) and the stages or images it
+/// copies or mounts from.
+fn step_cache_map(
     ctx: &Ctx<'_>,
     stage: usize,
     ordinal: usize,
     step: &Step,
     inputs: &[State],
-    cancel: &Cancel,
-) -> anyhow::Result<State> {
-    let parent = inputs.first().context("a step without a parent")?;
-    let epoch = ctx.cfg.source_date_epoch;
-    if matches!(step.op, Op::Config) {
-        let mut state = parent.clone();
-        if step.history.is_some() {
-            state.history.push(history(step, true, epoch));
-        }
-        return Ok(state);
-    }
+) -> Result<(CacheMap, Inputs), BuildError> {
     // The key, from the parent, the operation and what it reads. COPY
     // --link's layer is made on an empty root, so its key leaves the
     // parent out and a changed base reuses it (stacked anew).
     let link = matches!(step.op, Op::Copy { link: true, .. });
     let mut b = KeyBuilder::new();
-    if !link {
-        b.add(Kind::Parent, "parent", parent.key.to_string());
-    }
+    let mut deps = vec![if link { Dep::ignored() } else { Dep::keyed("parent") }];
     let mut prepared = Inputs::default();
     match &step.op {
         Op::Run { args, env, cwd, user, mounts, network, security, files, .. } => {
@@ -544,8 +574,8 @@ fn run_step(
                     prepared.context_binds.insert(i, listing);
                 }
             }
-            for (i, input) in inputs.iter().enumerate().skip(1) {
-                b.add(Kind::Parent, format!("mount source {i}"), input.key.to_string());
+            for i in 1..inputs.len() {
+                deps.push(Dep::keyed(format!("mount source {i}")));
             }
             for f in files {
                 b.add(Kind::Op, format!("file {}", f.path), format!("{:o} {}", f.mode, f.content));
@@ -649,7 +679,7 @@ fn run_step(
             }
             match inputs.get(1) {
                 Some(from) => {
-                    b.add(Kind::Parent, "from", from.key.to_string());
+                    deps.push(Dep::keyed("from"));
                     prepared.copy_source = Some(CopySource::Layers { lowers: lowers(ctx, from)? });
                 }
                 None if !prepared.downloads.is_empty() || prepared.git.is_some() => {}
@@ -667,47 +697,140 @@ fn run_step(
             b.add(Kind::Op, "workdir", path.clone());
             b.add(Kind::Op, "user", user.clone());
         }
-        Op::Config => unreachable!("handled above"),
+        Op::Config => {
+            return Err(BuildError::Internal("a metadata step has no cache map".into()));
+        }
     }
-    let (key, components) = b.finish();
-    let identity = step_identity(ctx, stage, ordinal);
-    let previous = ctx.store.last_components(&identity);
-    let _ = ctx.store.set_last_components(&identity, &components);
-    let stage_name = stage_label(ctx.plan, stage);
-    let vertex = format!("{stage}.{ordinal}");
-    let info =
-        StepInfo { vertex: &vertex, stage: &stage_name, line: step.line, instruction: &step.text };
+    let op = b.finish().1;
+    Ok((CacheMap { op, deps, identity: Some(step_identity(ctx, stage, ordinal)) }, prepared))
+}
 
-    if !ctx.cfg.no_cache
-        && let Some(record) = ctx.store.cache_get(&key)
-    {
-        ctx.progress.cached(&info, record.bytes);
-        report(ctx, stage, step, true, None, 0.0, record.bytes);
-        let mut state = parent.clone();
-        state.key = key;
-        state.snapshot = record.snapshot.clone();
-        if let Some(layer) = &record.layer {
-            let layer = layer_from_ref(layer)?;
-            if link {
-                let (key, id) = stack_link(ctx, parent, &layer, &step.text)?;
-                state.key = key;
-                state.snapshot = Some(id);
-            }
-            state.layers.push(layer);
+/// Unpacks each layer of a store image into a snapshot (once: snapshots
+/// are cached by layer), stacked in order.
+fn base_image(ctx: &Ctx<'_>, reference: &str) -> Result<State, BuildError> {
+    let manifest = ctx.images.resolve(reference).map_err(BuildError::Unsupported)?;
+    let digest = Digest::from_str(&manifest)
+        .map_err(|e| BuildError::Internal(format!("{manifest}: {e}")))?;
+    let layers = rbuild_image::read_layers(ctx.blobs, &digest)?;
+    let config = rbuild_image::read_config(ctx.blobs, &digest)?;
+    let mut parent: Option<(CacheKey, SnapshotId)> = None;
+    for layer in &layers {
+        let mut b = KeyBuilder::new();
+        b.add(Kind::Op, "layer", layer.diff_id.to_string());
+        if let Some((key, _)) = &parent {
+            b.add(Kind::Parent, "parent", key.to_string());
         }
-        state.history.push(history(step, false, epoch));
-        return Ok(state);
+        let (key, components) = b.finish();
+        let snapshot = applied_snapshot(
+            ctx,
+            parent.as_ref().map(|p| &p.1),
+            layer,
+            (key, components),
+            &format!("a layer of {reference}"),
+        )?;
+        parent = Some((key, snapshot));
     }
-    let reason = if ctx.cfg.no_cache {
-        "--no-cache".to_owned()
-    } else {
-        match &previous {
-            Some(old) => rbuild_llb::explain(old, &components)
-                .unwrap_or_else(|| "not in the cache (pruned or never stored)".to_owned()),
-            None => "no earlier build".to_owned(),
-        }
+    let key = KeyBuilder::new().add(Kind::Op, "image", manifest.clone()).finish().0;
+    Ok(State { key, snapshot: parent.map(|p| p.1), layers, history: config.history })
+}
+
+fn step_failed(ctx: &Ctx<'_>, step: &Step, message: impl std::fmt::Display) -> BuildError {
+    StepError::Failed {
+        dockerfile: ctx.cfg.dockerfile.display().to_string(),
+        line: step.line,
+        instruction: step.text.clone(),
+        message: message.to_string(),
+    }
+    .into()
+}
+
+/// What a step that misses needs besides its op: where COPY reads from,
+/// and the filtered context of each `RUN --mount=type=bind` without `from`.
+#[derive(Default)]
+struct Inputs {
+    copy_source: Option<CopySource>,
+    context_binds: BTreeMap<usize, rbuild_context::Listing>,
+    /// Files `ADD <URL>` fetched, in source order.
+    downloads: Vec<crate::fetch::Download>,
+    /// The commit `ADD <git URL>` checked out.
+    git: Option<crate::git::Checkout>,
+}
+
+/// The context files `sources` select (through `.dockerignore`), each
+/// added to the key by content, mode and kind — never mtime.
+fn context_files(
+    ctx: &Ctx<'_>,
+    step: &Step,
+    sources: &[String],
+    prefix: &str,
+    b: &mut KeyBuilder,
+) -> Result<rbuild_context::Listing, BuildError> {
+    rbuild_context::Selection::new(sources).map_err(|e| step_failed(ctx, step, e))?;
+    let followed = rbuild_context::follow_links(&ctx.cfg.context, sources)?;
+    let selection =
+        rbuild_context::Selection::new(&followed).map_err(|e| step_failed(ctx, step, e))?;
+    let ignore = rbuild_context::IgnoreFile::parse(&ctx.dockerignore)?;
+    let listing = rbuild_context::scan(&ctx.cfg.context, &ignore, &selection)?;
+    let hashes = {
+        let mut stat = ctx.stat_cache.lock().unwrap_or_else(|p| p.into_inner());
+        rbuild_context::hash(&ctx.cfg.context, &listing, &mut stat)?
     };
-    ctx.progress.started(&info, &reason);
+    for h in &hashes.entries {
+        b.add(
+            Kind::File,
+            format!("{prefix}{}", h.path),
+            Fields::new("entry")
+                .str("digest", &h.digest.to_string())
+                .mode("mode", h.meta.mode & 0o7777)
+                .str("kind", h.kind.as_str())
+                .finish(),
+        );
+    }
+    Ok(listing)
+}
+
+/// Which step of which build this is, to compare its key components with
+/// the previous build's: the image name (or the context when untagged),
+/// the Dockerfile's name, the stage and the step's place in it — not the
+/// line, so an added comment does not lose the history, and not the
+/// context's path when tagged, so a context copied elsewhere keeps it.
+fn step_identity(ctx: &Ctx<'_>, stage: usize, ordinal: usize) -> String {
+    let owner = match ctx.cfg.tags.first() {
+        Some(tag) => Reference::parse(tag).map_or_else(|_| tag.clone(), |r| r.to_string()),
+        None => ctx
+            .cfg
+            .context
+            .canonicalize()
+            .unwrap_or_else(|_| ctx.cfg.context.clone())
+            .display()
+            .to_string(),
+    };
+    let file = ctx
+        .cfg
+        .dockerfile
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{owner}|{file}|{}|{ordinal}", stage_label(ctx.plan, stage))
+}
+
+/// Runs a step that missed on a new snapshot over its parent's (over
+/// nothing for `COPY --link`) and makes its layer.
+fn step_miss(
+    ctx: &Ctx<'_>,
+    (stage, ordinal, step): (usize, usize, &Step),
+    inputs: &[State],
+    key: CacheKey,
+    miss: &Miss,
+    prepared: Inputs,
+    cancel: &Cancel,
+) -> Result<(State, Stored), BuildError> {
+    let parent = parent_of(inputs)?;
+    let epoch = ctx.cfg.source_date_epoch;
+    let link = matches!(step.op, Op::Copy { link: true, .. });
+    let info = step_info(ctx, stage, ordinal, step);
+    let reason = miss.to_string();
+    ctx.events.running(&info, &reason);
     let started = Instant::now();
 
     // Run it on a new snapshot over the parent's (over nothing for --link).
@@ -719,11 +842,11 @@ fn run_step(
     let _ = std::fs::remove_dir_all(&state_dir);
     if let Err(e) = result {
         ctx.store.discard_snapshot(snap);
-        let failure = match e.downcast_ref::<StepError>() {
-            Some(StepError::RunFailed { code, .. }) => format!("exit code {code}"),
-            _ => format!("{e:#}"),
+        let failure = match &e {
+            BuildError::Step(s @ StepError::RunFailed { .. }) => s.summary(),
+            other => other.to_string(),
         };
-        ctx.progress.finished(&info, started.elapsed().as_secs_f64(), Err(&failure));
+        ctx.events.failed(&info, started.elapsed().as_secs_f64(), &failure);
         return Err(e);
     }
     let (layer, stats) = match rbuild_image::layer_from_dir(
@@ -740,17 +863,14 @@ fn run_step(
     };
     let id = ctx.store.commit_snapshot(snap)?;
     let seconds = started.elapsed().as_secs_f64();
-    ctx.store.cache_put(&CacheRecord {
-        key,
-        components,
+    let stored = Stored {
         snapshot: Some(id.clone()),
         layer: Some(layer_ref(&layer)),
         instruction: step.text.clone(),
         seconds,
         bytes: stats.content_bytes,
-        created: rbuild_cache::unix_now(),
-    })?;
-    ctx.progress.finished(&info, seconds, Ok(stats.content_bytes));
+    };
+    ctx.events.done(&info, seconds, stats.content_bytes);
     report(ctx, stage, step, false, Some(reason), seconds, stats.content_bytes);
     let mut state = parent.clone();
     state.key = key;
@@ -762,7 +882,7 @@ fn run_step(
     }
     state.layers.push(layer);
     state.history.push(history(step, false, epoch));
-    Ok(state)
+    Ok((state, stored))
 }
 
 /// Puts a `COPY --link` layer on top of its parent: its tar applied to a
@@ -773,7 +893,7 @@ fn stack_link(
     parent: &State,
     layer: &Layer,
     instruction: &str,
-) -> anyhow::Result<(CacheKey, SnapshotId)> {
+) -> Result<(CacheKey, SnapshotId), BuildError> {
     let (key, components) = KeyBuilder::new()
         .add(Kind::Parent, "parent", parent.key.to_string())
         .add(Kind::Op, "linked layer", layer.diff_id.to_string())
@@ -791,17 +911,16 @@ fn applied_snapshot(
     layer: &Layer,
     (key, components): (CacheKey, Vec<rbuild_llb::Component>),
     what: &str,
-) -> anyhow::Result<SnapshotId> {
+) -> Result<SnapshotId, BuildError> {
     if let Some(id) = ctx.store.cache_get(&key).and_then(|r| r.snapshot) {
         return Ok(id);
     }
     let snap = ctx.store.create_snapshot(parent)?;
     let applied = rbuild_image::open_layer(ctx.blobs, layer)
-        .map_err(anyhow::Error::from)
-        .and_then(|tar| rbuild_image::apply(tar, &snap.upper).map_err(anyhow::Error::from));
+        .and_then(|tar| rbuild_image::apply(tar, &snap.upper).map_err(rbuild_image::Error::from));
     if let Err(e) = applied {
         ctx.store.discard_snapshot(snap);
-        return Err(e.context(format!("unpacking {what}")));
+        return Err(BuildError::Internal(format!("unpacking {what}: {e}")));
     }
     let id = ctx.store.commit_snapshot(snap)?;
     ctx.store.cache_put(&CacheRecord {
@@ -846,7 +965,7 @@ fn bind_mount(
     rw: bool,
     target: &str,
     scratch: &Path,
-) -> anyhow::Result<Mount> {
+) -> Result<Mount, BuildError> {
     let target = target.to_owned();
     Ok(match resolved {
         rbuild_runtime::InLayers::Dir(mut dirs) if dirs.len() == 1 && !rw => {
@@ -859,7 +978,7 @@ fn bind_mount(
             std::fs::create_dir_all(scratch)?;
             let copy = scratch.join("file");
             std::fs::copy(&file, &copy)
-                .with_context(|| format!("copying {} for a rw mount", file.display()))?;
+                .map_err(io(format!("copying {} for a rw mount", file.display())))?;
             Mount::Bind { source: copy, target, readonly: false }
         }
         rbuild_runtime::InLayers::Other(file) => {
@@ -868,7 +987,7 @@ fn bind_mount(
     })
 }
 
-fn lowers(ctx: &Ctx<'_>, state: &State) -> anyhow::Result<Vec<PathBuf>> {
+fn lowers(ctx: &Ctx<'_>, state: &State) -> Result<Vec<PathBuf>, BuildError> {
     Ok(match &state.snapshot {
         Some(s) => ctx.store.chain(s)?,
         None => Vec::new(),
@@ -878,7 +997,7 @@ fn lowers(ctx: &Ctx<'_>, state: &State) -> anyhow::Result<Vec<PathBuf>> {
 #[allow(clippy::too_many_arguments)]
 fn execute(
     ctx: &Ctx<'_>,
-    info: &StepInfo<'_>,
+    info: &StepInfo,
     step: &Step,
     parent: &State,
     snap: &rbuild_cache::NewSnapshot,
@@ -886,7 +1005,7 @@ fn execute(
     prepared: Inputs,
     inputs: &[State],
     cancel: &Cancel,
-) -> anyhow::Result<()> {
+) -> Result<(), BuildError> {
     let mut spec = StepSpec {
         args: Vec::new(),
         env: Vec::new(),
@@ -937,10 +1056,11 @@ fn execute(
                             Some(s) => (lowers(ctx, s)?, "the source stage or image"),
                             None => {
                                 let view = state_dir.join(format!("context-{i}"));
-                                let listing = prepared
-                                    .context_binds
-                                    .get(&i)
-                                    .context("a context bind mount without its listing")?;
+                                let listing = prepared.context_binds.get(&i).ok_or_else(|| {
+                                    BuildError::Internal(
+                                        "a context bind mount without its listing".into(),
+                                    )
+                                })?;
                                 rbuild_context::materialize(&ctx.cfg.context, listing, &view)?;
                                 (vec![view], "the build context")
                             }
@@ -1065,7 +1185,9 @@ fn execute(
                 }
                 CopySource::Context { dir, dockerignore: String::new() }
             } else if heredocs.is_empty() {
-                prepared.copy_source.context("COPY without a source")?
+                prepared
+                    .copy_source
+                    .ok_or_else(|| BuildError::Internal("COPY without a source".into()))?
             } else {
                 let dir = state_dir.join("heredocs");
                 std::fs::create_dir_all(&dir)?;
@@ -1094,11 +1216,7 @@ fn execute(
     let mut tail: Vec<String> = Vec::new();
     let status = ctx.executor.run(&spec, &ctx.cfg.secrets, state_dir, cancel, |stream, line| {
         let text = String::from_utf8_lossy(line).trim_end().to_owned();
-        let stream = match stream {
-            rbuild_llb::Stream::Stdout => "stdout",
-            rbuild_llb::Stream::Stderr => "stderr",
-        };
-        ctx.progress.output(info, stream, &text);
+        ctx.events.log(info, stream, &text);
         tail.push(text);
         if tail.len() > 20 {
             tail.remove(0);

@@ -1,0 +1,215 @@
+/*!
+The build engine: a Dockerfile and its context in, an image in the store
+(and any exports) out, with typed events on the way.
+
+[`Engine::build`] reads and plans the Dockerfile (rbuild-frontend), turns
+the plan into a graph of steps and solves it under the solver's cache
+contract (rbuild-solver), running misses in the sandbox (rbuild-runtime) on
+snapshots of the store (rbuild-cache), making layers and the image
+(rbuild-image), fetching ADD's URLs and git repositories, and writing the
+requested outputs. Everything it has to tell goes to an
+[`EventSink`](rbuild_llb::EventSink) as [`Event`](rbuild_llb::Event)s.
+
+# Example
+
+```no_run
+use rbuild_engine::{BuildRequest, Engine};
+use rbuild_llb::{EventKind, Recorder};
+
+let engine = Engine::open("/var/lib/rbuild")?;
+let request = BuildRequest::new("./app", "./app/Dockerfile").tag("app:1");
+let events = Recorder::default();
+let result = engine.build(&request, &events)?;
+println!("{}", result.manifest);
+for event in events.events() {
+    if let EventKind::Step(step) = &event.kind {
+        println!("{:.3}s {:?} {}", event.time, step.status, step.step.label());
+    }
+}
+# Ok::<(), Box<dyn std::error::Error>>(())
+```
+*/
+#![deny(missing_docs)]
+
+mod build;
+mod error;
+mod events;
+mod fetch;
+mod git;
+mod output;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rbuild_cache::Store;
+use rbuild_llb::{EventSink, NetworkMode, StepReport};
+
+pub use error::{BuildError, StepError};
+pub use events::Emitter;
+pub use output::Output;
+pub use rbuild_runtime::Secrets;
+
+/// Everything one build needs, as `docker build`'s flags say it.
+#[derive(Clone)]
+pub struct BuildRequest {
+    /// The build context directory.
+    pub context: PathBuf,
+    /// The Dockerfile.
+    pub dockerfile: PathBuf,
+    /// `-t`: names the image gets in the store.
+    pub tags: Vec<String>,
+    /// `--build-arg K=V` (`Some`) or `--build-arg K` (`None`: from the env).
+    pub build_args: BTreeMap<String, Option<String>>,
+    /// `--target`.
+    pub target: Option<String>,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// `--label`.
+    pub labels: BTreeMap<String, String>,
+    /// `--network`: of every RUN without its own `--network`.
+    pub network: Option<NetworkMode>,
+    /// `SOURCE_DATE_EPOCH`: every time in the image, for reproducible builds.
+    pub source_date_epoch: Option<u64>,
+    /// Values for `RUN --mount=type=secret`; never in a key, layer or log.
+    pub secrets: Secrets,
+    /// `--output`s, written before the result is reported.
+    pub outputs: Vec<Output>,
+}
+
+impl BuildRequest {
+    /// A build of `dockerfile` with `context`, everything else default.
+    pub fn new(context: impl Into<PathBuf>, dockerfile: impl Into<PathBuf>) -> BuildRequest {
+        BuildRequest {
+            context: context.into(),
+            dockerfile: dockerfile.into(),
+            tags: Vec::new(),
+            build_args: BTreeMap::new(),
+            target: None,
+            no_cache: false,
+            labels: BTreeMap::new(),
+            network: None,
+            source_date_epoch: None,
+            secrets: Secrets::new(),
+            outputs: Vec::new(),
+        }
+    }
+
+    /// Adds a `-t` name.
+    pub fn tag(mut self, name: impl Into<String>) -> BuildRequest {
+        self.tags.push(name.into());
+        self
+    }
+}
+
+/// What a build produced.
+#[derive(Clone, Debug)]
+pub struct BuildResult {
+    /// The image manifest's digest.
+    pub manifest: String,
+    /// The image id: the config's digest.
+    pub config_digest: String,
+    /// Every step, in Dockerfile order: cached or why it ran.
+    pub steps: Vec<StepReport>,
+    /// Seconds the build took.
+    pub seconds: f64,
+}
+
+/// How a failed build reads on screen and in the error event: a failed step
+/// under "build failed", anything else as it is.
+pub fn error_message(error: &BuildError) -> String {
+    match error {
+        BuildError::Step(step) => format!("build failed\n{step}"),
+        other => other.to_string(),
+    }
+}
+
+/// An image store and build cache on disk, and the builds that use it.
+pub struct Engine {
+    store: Store,
+}
+
+impl Engine {
+    /// Opens (making it when missing) the store at `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Engine, BuildError> {
+        Ok(Engine { store: Store::open(root)? })
+    }
+
+    /// The store's directory.
+    pub fn root(&self) -> &Path {
+        self.store.root()
+    }
+
+    /// The store, for the commands that manage it.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Builds `request` into the store, sending progress to `sink`, and
+    /// writes its outputs; the last event is the result. Holds the store's
+    /// shared lock, so builds run side by side and prune waits.
+    pub fn build(
+        &self,
+        request: &BuildRequest,
+        sink: &dyn EventSink,
+    ) -> Result<BuildResult, BuildError> {
+        let events = Emitter::new(sink);
+        let outcome = self.build_and_export(request, &events);
+        let built = match outcome {
+            Ok(built) => built,
+            Err(error) => {
+                events.emit(rbuild_llb::EventKind::Error { message: error_message(&error) });
+                return Err(error);
+            }
+        };
+        let result = BuildResult {
+            manifest: built.manifest_descriptor.digest().to_string(),
+            config_digest: built.config_digest,
+            steps: built.steps,
+            seconds: events.elapsed(),
+        };
+        events.result(rbuild_llb::BuildSummary {
+            image: request.tags.first().cloned(),
+            manifest: result.manifest.clone(),
+            id: result.config_digest.clone(),
+            seconds: result.seconds,
+            steps: result.steps.clone(),
+        });
+        Ok(result)
+    }
+
+    fn build_and_export(
+        &self,
+        request: &BuildRequest,
+        events: &Emitter<'_>,
+    ) -> Result<build::Built, BuildError> {
+        let _lock = self.store.lock_shared()?;
+        let built = build::build(request, &self.store, events)?;
+        let blobs = rbuild_image::Blobs::new(self.store.root())?;
+        for out in &request.outputs {
+            out.write(&self.store, &blobs, &built.manifest_descriptor, &request.tags)?;
+        }
+        Ok(built)
+    }
+
+    /// Imports a `docker save` archive, an OCI archive or an OCI layout,
+    /// tagging the images it names; returns (name or `None`, manifest digest).
+    pub fn load(&self, input: &Path) -> Result<Vec<(Option<String>, String)>, BuildError> {
+        let _lock = self.store.lock_shared()?;
+        let blobs = rbuild_image::Blobs::new(self.store.root())?;
+        let mut loaded = Vec::new();
+        for image in rbuild_image::import(&blobs, input)? {
+            let digest = image.manifest.digest().to_string();
+            if let Some(name) = &image.name {
+                self.store.tag(name, &digest)?;
+            }
+            loaded.push((image.name, digest));
+        }
+        Ok(loaded)
+    }
+
+    /// Empties the build cache, and with `all` every image too; waits for
+    /// running builds.
+    pub fn prune(&self, all: bool) -> Result<rbuild_cache::PruneStats, BuildError> {
+        Ok(self.store.prune(all)?)
+    }
+}
