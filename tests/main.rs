@@ -2,6 +2,7 @@
 
 mod build;
 mod context;
+mod engine;
 mod lint;
 mod parse;
 mod runtime;

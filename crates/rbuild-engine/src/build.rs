@@ -133,6 +133,7 @@ fn located(path: &str, message: &str, span: rbuild_syntax::Span, rendered: Strin
 pub(crate) fn build(
     cfg: &BuildRequest,
     store: &Store,
+    helper: &Path,
     events: &Emitter<'_>,
 ) -> Result<Built, BuildError> {
     let source = std::fs::read(&cfg.dockerfile)
@@ -179,7 +180,7 @@ pub(crate) fn build(
         plan: &plan,
         store,
         blobs: &blobs,
-        executor: Executor::current_exe(),
+        executor: Executor::new(helper),
         cache_mounts: CacheMounts::new(store.cache_mounts_dir()),
         dockerignore,
         stat_cache: Mutex::new(rbuild_context::StatCache::load(&stat_path)),
@@ -1240,4 +1241,74 @@ fn execute(
         .into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    /// The keys of a fixed RUN and a fixed COPY, pinned: a change of the
+    /// encoding anywhere (a renamed field or variant, another order) fails
+    /// here, loudly, instead of silently emptying every user's cache.
+    #[test]
+    fn the_keys_of_a_fixed_run_and_copy_are_pinned() {
+        let dir = tempfile::tempdir().unwrap();
+        let context = dir.path().join("ctx");
+        std::fs::create_dir_all(&context).unwrap();
+        let file = context.join("a.txt");
+        std::fs::write(&file, "hello\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let dockerfile = context.join("Dockerfile");
+        let source = "FROM scratch\nENV A=1\nRUN --mount=type=cache,target=/c --network=none \
+                      echo hi\nCOPY --chmod=0640 a.txt /dst/\n";
+        std::fs::write(&dockerfile, source).unwrap();
+        let store = Store::open(dir.path().join("store")).unwrap();
+        let blobs = Blobs::new(store.root()).unwrap();
+        let images = StoreImages {
+            store: &store,
+            blobs: &blobs,
+            context: &context,
+            layouts: Mutex::default(),
+        };
+        let df = rbuild_syntax::parse(source).unwrap();
+        let options = rbuild_frontend::BuildOptions {
+            platform: Platform { os: "linux".into(), arch: "amd64".into(), variant: String::new() },
+            ..Default::default()
+        };
+        let plan = rbuild_frontend::plan(&df, source, &options, &images).unwrap();
+        let recorder = rbuild_llb::Recorder::default();
+        let events = Emitter::new(&recorder);
+        let cfg = BuildRequest::new(&context, &dockerfile).tag("pinned:1");
+        let ctx = Ctx {
+            cfg: &cfg,
+            plan: &plan,
+            store: &store,
+            blobs: &blobs,
+            executor: Executor::new("/nonexistent"),
+            cache_mounts: CacheMounts::new(store.cache_mounts_dir()),
+            dockerignore: String::new(),
+            stat_cache: Mutex::new(rbuild_context::StatCache::default()),
+            reports: Mutex::new(Vec::new()),
+            events: &events,
+            images: &images,
+            stage_vertex: vec![None],
+        };
+        let scratch = ctx.run(&Vertex::Scratch, &[], &Cancel::new()).unwrap();
+        let steps = &plan.stages[0].steps;
+        let key_of = |step: &Step, parent: &State| {
+            let (map, _) = step_cache_map(&ctx, 0, 0, step, std::slice::from_ref(parent)).unwrap();
+            rbuild_solver::cache_key(&map, &[parent.key]).0
+        };
+        let run = key_of(&steps[1], &scratch);
+        let after_run = State { key: run, ..scratch.clone() };
+        let copy = key_of(&steps[2], &after_run);
+        assert_eq!(
+            (run.to_string(), copy.to_string()),
+            (
+                "8d14e5f6f77b5e5db92bc0be50858487e89e0043e810a6cbd1df0da178afd37f".to_owned(),
+                "4d2a8418c3d26bb9690cd0587cb6bbb9489917e421b2f537101be426e313b3d5".to_owned()
+            )
+        );
+    }
 }

@@ -16,7 +16,7 @@ requested outputs. Everything it has to tell goes to an
 use rbuild_engine::{BuildRequest, Engine};
 use rbuild_llb::{EventKind, Recorder};
 
-let engine = Engine::open("/var/lib/rbuild")?;
+let engine = Engine::open("/var/lib/rbuild")?.with_helper("/usr/local/bin/rbuild");
 let request = BuildRequest::new("./app", "./app/Dockerfile").tag("app:1");
 let events = Recorder::default();
 let result = engine.build(&request, &events)?;
@@ -126,12 +126,22 @@ pub fn error_message(error: &BuildError) -> String {
 /// An image store and build cache on disk, and the builds that use it.
 pub struct Engine {
     store: Store,
+    helper: PathBuf,
 }
 
 impl Engine {
     /// Opens (making it when missing) the store at `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Engine, BuildError> {
-        Ok(Engine { store: Store::open(root)? })
+        Ok(Engine { store: Store::open(root)?, helper: PathBuf::from("/proc/self/exe") })
+    }
+
+    /// Runs RUN and COPY steps through `helper`: a program that calls
+    /// `rbuild_runtime::helper_main` for `rbuild_runtime::HELPER_COMMAND`
+    /// before anything else (the `rbuild` binary does); by default the
+    /// running program itself.
+    pub fn with_helper(mut self, helper: impl Into<PathBuf>) -> Engine {
+        self.helper = helper.into();
+        self
     }
 
     /// The store's directory.
@@ -183,7 +193,7 @@ impl Engine {
         events: &Emitter<'_>,
     ) -> Result<build::Built, BuildError> {
         let _lock = self.store.lock_shared()?;
-        let built = build::build(request, &self.store, events)?;
+        let built = build::build(request, &self.store, &self.helper, events)?;
         let blobs = rbuild_image::Blobs::new(self.store.root())?;
         for out in &request.outputs {
             out.write(&self.store, &blobs, &built.manifest_descriptor, &request.tags)?;
