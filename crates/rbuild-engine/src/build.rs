@@ -247,10 +247,8 @@ pub(crate) fn build(
 
     // The image.
     let stage = &plan.stages[plan.target];
-    let container: rbuild_image::ContainerConfig =
-        serde_json::from_value(serde_json::to_value(&stage.config)?)?;
     let mut config = rbuild_image::ImageConfig::for_host();
-    config.config = Some(container);
+    config.config = Some(stage.config.clone());
     config.author = stage.author.clone();
     config.history = final_state.history.clone();
     config.created = Some(rbuild_image::timestamp(cfg.source_date_epoch));
@@ -416,12 +414,11 @@ impl rbuild_frontend::BaseImages for StoreImages<'_> {
         self.resolve(reference).err()
     }
 
-    fn config(&self, reference: &str) -> Option<rbuild_frontend::ImageConfig> {
+    fn config(&self, reference: &str) -> Option<rbuild_llb::ContainerConfig> {
         let manifest = self.resolve(reference).ok()?;
         let digest = Digest::from_str(&manifest).ok()?;
         let config = rbuild_image::read_config(self.blobs, &digest).ok()?;
-        let value = serde_json::to_value(config.config.unwrap_or_default()).ok()?;
-        serde_json::from_value(value).ok()
+        Some(config.config.unwrap_or_default())
     }
 }
 

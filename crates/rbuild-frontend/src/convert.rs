@@ -7,12 +7,12 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rbuild_llb::{
-    Chmod, NetworkMode, PLATFORM_ARGS, Platform, RunMount, SecurityMode, csv_fields, is_git,
-    is_http, is_predefined_arg, is_proxy_arg, normalize_reference, redact_credentials,
+    Chmod, ContainerConfig, Empty, Healthcheck, NetworkMode, PLATFORM_ARGS, Platform, RunMount,
+    SecurityMode, csv_fields, is_git, is_http, is_predefined_arg, is_proxy_arg,
+    normalize_reference, redact_credentials,
 };
 use rbuild_syntax::{Arguments, Dockerfile, Heredoc, Instruction, Keyword, ShellLexer, Span};
 
-use crate::config::{Empty, Healthcheck, ImageConfig};
 use crate::error::{FrontendError, Warning};
 use crate::flags::Flags;
 use crate::options::{BaseImages, BuildOptions};
@@ -77,7 +77,7 @@ struct Planner<'a> {
 /// `dispatchState`).
 #[derive(Clone, Debug, Default)]
 struct State {
-    config: ImageConfig,
+    config: ContainerConfig,
     /// The LLB state env: image env plus ARG values, for expansion and RUN.
     env: Vec<(String, String)>,
     /// ARGs declared in scope (inherited from a base stage), with values.
@@ -172,7 +172,7 @@ impl<'a> Planner<'a> {
         // The base configs of needed stages, fetched once; their ONBUILD
         // triggers may add dependencies, so reachability is computed again
         // until nothing new appears (BuildKit's resolveStages loop).
-        let mut base_configs: BTreeMap<usize, ImageConfig> = BTreeMap::new();
+        let mut base_configs: BTreeMap<usize, ContainerConfig> = BTreeMap::new();
         let mut trigger_cmds: BTreeMap<usize, Vec<(String, Instruction)>> = BTreeMap::new();
         let needed = loop {
             let needed = reachable(&stages, target);
@@ -243,7 +243,7 @@ impl<'a> Planner<'a> {
                 platform: raw.platform.clone(),
                 needed: needed.contains(&i),
                 steps: Vec::new(),
-                config: ImageConfig::default(),
+                config: ContainerConfig::default(),
                 author: None,
                 line: raw.from.start_line,
             };
@@ -262,7 +262,7 @@ impl<'a> Planner<'a> {
                         config.on_build.clear();
                         self.base_state(config, raw.from)?
                     }
-                    Base::Scratch => self.base_state(ImageConfig::default(), raw.from)?,
+                    Base::Scratch => self.base_state(ContainerConfig::default(), raw.from)?,
                 };
                 let triggers = trigger_cmds.remove(&i).unwrap_or_default();
                 for (_, inst) in &triggers {
@@ -514,7 +514,7 @@ impl<'a> Planner<'a> {
     /// empty one): PATH made sure of, workdir normalized.
     fn base_state(
         &self,
-        mut config: ImageConfig,
+        mut config: ContainerConfig,
         from: &Instruction,
     ) -> Result<State, FrontendError> {
         if config.env_value("PATH").is_none() {

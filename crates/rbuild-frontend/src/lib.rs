@@ -21,12 +21,13 @@ history entry, [`Step::text`] the instruction as written, for reports.
 # Example
 
 ```
-use rbuild_frontend::{plan, BaseImages, BuildOptions, ImageConfig, Op};
+use rbuild_frontend::{plan, BaseImages, BuildOptions, Op};
+use rbuild_llb::ContainerConfig;
 
 struct Store;
 impl BaseImages for Store {
-    fn config(&self, reference: &str) -> Option<ImageConfig> {
-        (reference == "docker.io/library/alpine:latest").then(ImageConfig::default)
+    fn config(&self, reference: &str) -> Option<ContainerConfig> {
+        (reference == "docker.io/library/alpine:latest").then(ContainerConfig::default)
     }
 }
 
@@ -41,14 +42,12 @@ assert!(env.contains(&"V=1".to_owned()));
 */
 #![deny(missing_docs)]
 
-mod config;
 mod convert;
 mod error;
 mod flags;
 mod options;
 mod plan;
 
-pub use config::{Empty, Healthcheck, ImageConfig};
 pub use convert::{DEFAULT_PATH, plan};
 pub use error::{FrontendError, Warning};
 pub use options::{BaseImages, BuildOptions};

@@ -2,9 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use rbuild_llb::{NetworkMode, Platform};
-
-use crate::config::ImageConfig;
+use rbuild_llb::{ContainerConfig, NetworkMode, Platform};
 
 /// The inputs of a build besides the Dockerfile (`docker build`'s flags),
 /// so that planning is a pure function of them.
@@ -32,7 +30,7 @@ pub trait BaseImages {
     /// The `config` of the image named `reference` (normalized, see
     /// [`normalize_reference`](rbuild_llb::normalize_reference)); `None` when
     /// the store does not have it.
-    fn config(&self, reference: &str) -> Option<ImageConfig>;
+    fn config(&self, reference: &str) -> Option<ContainerConfig>;
 
     /// Why `config` found nothing, when the source knows better than "not
     /// in the store" (an unreadable `oci-layout://` directory, a missing tag).

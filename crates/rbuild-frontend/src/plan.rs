@@ -1,8 +1,9 @@
 //! The build plan: stages of typed steps, what the solver turns into work.
 
-use rbuild_llb::{Chmod, Fields, KeyText, NetworkMode, Platform, RunMount, SecurityMode};
+use rbuild_llb::{
+    Chmod, ContainerConfig, Fields, KeyText, NetworkMode, Platform, RunMount, SecurityMode,
+};
 
-use crate::config::ImageConfig;
 use crate::error::Warning;
 
 /// The whole build, stage by stage, so the solver can build what the target
@@ -35,7 +36,7 @@ pub struct Stage {
     /// The instructions in order, ONBUILD triggers of the base first.
     pub steps: Vec<Step>,
     /// The image config after the stage's last instruction, base included.
-    pub config: ImageConfig,
+    pub config: ContainerConfig,
     /// MAINTAINER, the image's `author` field (outside `config`).
     pub author: Option<String>,
     /// The FROM line, for reports.

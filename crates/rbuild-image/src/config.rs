@@ -1,5 +1,6 @@
-//! The image configuration: OCI's fields plus the ones Docker and BuildKit
-//! add (Healthcheck, OnBuild, Shell), with unknown fields kept.
+//! The image configuration document: OCI's fields, with unknown fields
+//! kept; its `config` object is `rbuild_llb::ContainerConfig`, the one type
+//! the frontend, the engine and this crate share.
 //!
 //! Own serde types rather than `oci_spec::image::ImageConfiguration`:
 //! oci-spec's `Config` has no Healthcheck, OnBuild or Shell and drops
@@ -7,11 +8,11 @@
 //! and its labels are a `HashMap`. The manifest, index, descriptors and
 //! digests are oci-spec's.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use oci_spec::image::Digest;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 /// `application/vnd.oci.image.config.v1+json` as a document.
@@ -34,7 +35,7 @@ pub struct ImageConfig {
     pub variant: Option<String>,
     /// What a container of the image runs with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config: Option<ContainerConfig>,
+    pub config: Option<rbuild_llb::ContainerConfig>,
     /// The layers' uncompressed digests, bottom first.
     #[serde(default)]
     pub rootfs: RootFs,
@@ -44,89 +45,6 @@ pub struct ImageConfig {
     /// Fields this type does not know, kept as they came.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
-}
-
-/// The `config` object: the defaults a container of the image runs with.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ContainerConfig {
-    /// USER: `user`, `uid`, `user:group` or `uid:gid`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-    /// EXPOSE: `port/proto` (a JSON object of empty objects on disk).
-    #[serde(
-        default,
-        deserialize_with = "set_from_map",
-        serialize_with = "set_as_map",
-        skip_serializing_if = "BTreeSet::is_empty"
-    )]
-    pub exposed_ports: BTreeSet<String>,
-    /// ENV: `KEY=value`, in order.
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
-    pub env: Vec<String>,
-    /// ENTRYPOINT (`None` when unset, which differs from an empty list).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entrypoint: Option<Vec<String>>,
-    /// CMD (`None` when unset).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cmd: Option<Vec<String>>,
-    /// VOLUME: container paths (a JSON object of empty objects on disk).
-    #[serde(
-        default,
-        deserialize_with = "set_from_map",
-        serialize_with = "set_as_map",
-        skip_serializing_if = "BTreeSet::is_empty"
-    )]
-    pub volumes: BTreeSet<String>,
-    /// WORKDIR.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub working_dir: Option<String>,
-    /// LABEL.
-    #[serde(
-        default,
-        deserialize_with = "null_default",
-        skip_serializing_if = "BTreeMap::is_empty"
-    )]
-    pub labels: BTreeMap<String, String>,
-    /// STOPSIGNAL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_signal: Option<String>,
-    /// HEALTHCHECK (Docker extension).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub healthcheck: Option<Healthcheck>,
-    /// ONBUILD triggers, as written (Docker extension).
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
-    pub on_build: Vec<String>,
-    /// SHELL (Docker extension).
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
-    pub shell: Vec<String>,
-    /// Fields this type does not know (`ArgsEscaped`, `Hostname`…), kept.
-    #[serde(flatten)]
-    pub extra: BTreeMap<String, Value>,
-}
-
-/// HEALTHCHECK as Docker stores it: durations in nanoseconds.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Healthcheck {
-    /// `["NONE"]`, `["CMD", args…]` or `["CMD-SHELL", command]`.
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "Vec::is_empty")]
-    pub test: Vec<String>,
-    /// `--interval`, nanoseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval: Option<i64>,
-    /// `--timeout`, nanoseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<i64>,
-    /// `--start-period`, nanoseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_period: Option<i64>,
-    /// `--start-interval`, nanoseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_interval: Option<i64>,
-    /// `--retries`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retries: Option<i64>,
 }
 
 /// `rootfs`: always `{"type": "layers", "diff_ids": [...]}`.
@@ -250,21 +168,4 @@ where
     T: Default + Deserialize<'de>,
 {
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
-}
-
-fn set_from_map<'de, D>(deserializer: D) -> Result<BTreeSet<String>, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    let map = Option::<BTreeMap<String, serde::de::IgnoredAny>>::deserialize(deserializer)?;
-    Ok(map.unwrap_or_default().into_keys().collect())
-}
-
-fn set_as_map<S: Serializer>(set: &BTreeSet<String>, serializer: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap as _;
-    let mut map = serializer.serialize_map(Some(set.len()))?;
-    for key in set {
-        map.serialize_entry(key, &BTreeMap::<String, Value>::new())?;
-    }
-    map.end()
 }

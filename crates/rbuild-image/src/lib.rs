@@ -72,9 +72,7 @@ pub use blobs::{Blob, BlobWriter, Blobs, sha256_digest};
 pub use compress::{
     Compression, Layer, LayerWriter, compress_layer, layer_from_dir, open_layer, tar_dir,
 };
-pub use config::{
-    ContainerConfig, Healthcheck, History, ImageConfig, RootFs, parse_rfc3339, rfc3339, timestamp,
-};
+pub use config::{History, ImageConfig, RootFs, parse_rfc3339, rfc3339, timestamp};
 pub use error::{Error, Result};
 pub use export::{
     ANNOTATION_IMAGE_NAME, export_docker_archive, export_oci_archive, export_oci_layout,

@@ -4,6 +4,8 @@ the executor, the store and the command line, each defined once. No I/O.
 
 - [`RunMount`], [`NetworkMode`], [`SecurityMode`], [`Chmod`]: what a RUN or
   a COPY asks for, parsed once from the Dockerfile's flags.
+- [`ContainerConfig`]: an image's runtime config, one type from the base
+  image through the stages to the built image, unknown fields kept.
 - [`Platform`], [`Reference`]: platforms and image names, normalized as
   Docker does, so FROM looks up and `-t` stores one spelling.
 - [`CacheKey`], [`KeyBuilder`], [`Fields`]: cache keys made of named
@@ -18,6 +20,7 @@ the executor, the store and the command line, each defined once. No I/O.
 mod args;
 mod cancel;
 mod chmod;
+mod config;
 mod event;
 mod key;
 mod mount;
@@ -29,6 +32,7 @@ mod source;
 pub use args::{PLATFORM_ARGS, PROXY_ARGS, is_predefined_arg, is_proxy_arg, predefined_args};
 pub use cancel::{Cancel, OnCancel};
 pub use chmod::{Chmod, Clause};
+pub use config::{ContainerConfig, Empty, Healthcheck};
 pub use event::{
     BuildSummary, Event, EventKind, EventSink, Recorder, StepEvent, StepInfo, StepReport,
     StepStatus, Stream,

@@ -1,10 +1,11 @@
 //! The image config each stage ends with, and its JSON shape.
 
-use rbuild_frontend::{Healthcheck, ImageConfig, Op};
+use rbuild_frontend::Op;
+use rbuild_llb::{ContainerConfig, Healthcheck};
 
 use crate::util::{err, plan, runs, steps};
 
-fn config(src: &str) -> ImageConfig {
+fn config(src: &str) -> ContainerConfig {
     let p = plan(src);
     p.stages[p.target].config.clone()
 }
@@ -21,6 +22,13 @@ fn workdir_is_relative_to_the_previous_one_and_expanded() {
     let Op::Run { cwd, .. } = &s[4].op else { panic!() };
     assert_eq!(cwd, "/");
     assert_eq!(p.stages[0].config.working_dir, "/");
+}
+
+#[test]
+fn fields_of_the_base_config_the_type_does_not_know_are_kept() {
+    let c = config("FROM alpine\nENV X=1\nLABEL a=b\n");
+    assert_eq!(c.extra["Hostname"], "alpine-builder");
+    assert_eq!(c.env, ["PATH=/alpine/bin", "X=1"]);
 }
 
 #[test]
@@ -168,7 +176,7 @@ fn config_json_uses_docker_field_names_and_round_trips() {
         "Labels":{"k":"v"},"StopSignal":"SIGTERM","ArgsEscaped":true,
         "Healthcheck":{"Test":["NONE"]},"OnBuild":["RUN x"],"Shell":["/bin/bash","-c"],
         "Hostname":"ignored"}"#;
-    let config: ImageConfig = serde_json::from_str(text).unwrap();
+    let config: ContainerConfig = serde_json::from_str(text).unwrap();
     assert_eq!(config.env, ["PATH=/bin", "A=1"]);
     assert!(config.cmd.is_empty());
     assert_eq!(config.on_build, ["RUN x"]);
@@ -191,7 +199,7 @@ fn config_json_uses_docker_field_names_and_round_trips() {
         assert!(keys.contains(&key), "{key} in {keys:?}");
     }
     assert!(!keys.contains(&"Cmd"));
-    let back: ImageConfig = serde_json::from_value(json).unwrap();
+    let back: ContainerConfig = serde_json::from_value(json).unwrap();
     assert_eq!(back, config);
 }
 

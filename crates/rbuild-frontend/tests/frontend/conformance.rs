@@ -1,14 +1,15 @@
 //! Every Dockerfile of the real-world corpus plans, with any base image.
 
-use rbuild_frontend::{BaseImages, ImageConfig};
+use rbuild_frontend::BaseImages;
+use rbuild_llb::ContainerConfig;
 
 use crate::util::opts;
 
 struct AnyImage;
 
 impl BaseImages for AnyImage {
-    fn config(&self, _: &str) -> Option<ImageConfig> {
-        Some(ImageConfig::default())
+    fn config(&self, _: &str) -> Option<ContainerConfig> {
+        Some(ContainerConfig::default())
     }
 }
 

@@ -2,21 +2,22 @@
 //! error; it never panics.
 
 use proptest::prelude::*;
-use rbuild_frontend::{BaseImages, ImageConfig};
+use rbuild_frontend::BaseImages;
+use rbuild_llb::ContainerConfig;
 
 use crate::util::opts;
 
 struct AnyImage;
 
 impl BaseImages for AnyImage {
-    fn config(&self, reference: &str) -> Option<ImageConfig> {
+    fn config(&self, reference: &str) -> Option<ContainerConfig> {
         // Some images carry triggers, so ONBUILD paths run too.
         let on_build = if reference.contains("onbuild") {
             vec!["RUN x".to_owned(), "COPY --from=a / /".to_owned()]
         } else {
             Vec::new()
         };
-        Some(ImageConfig { on_build, ..ImageConfig::default() })
+        Some(ContainerConfig { on_build, ..ContainerConfig::default() })
     }
 }
 

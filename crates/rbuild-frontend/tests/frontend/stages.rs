@@ -1,6 +1,7 @@
 //! Stages, `--target`, what the target needs, ONBUILD triggers.
 
-use rbuild_frontend::{Base, ImageConfig, Op, StageRef};
+use rbuild_frontend::{Base, Op, StageRef};
+use rbuild_llb::ContainerConfig;
 
 use crate::util::{err_with, opts, plan, plan_with, steps, store, try_plan_with};
 
@@ -120,7 +121,11 @@ fn base_image_user_and_workdir_apply_to_run() {
     let mut s = store();
     s.0.insert(
         "docker.io/library/app:1".into(),
-        ImageConfig { user: "app".into(), working_dir: "/srv/".into(), ..ImageConfig::default() },
+        ContainerConfig {
+            user: "app".into(),
+            working_dir: "/srv/".into(),
+            ..ContainerConfig::default()
+        },
     );
     let p = try_plan_with("FROM app:1\nRUN pwd\n", &opts(), &s).unwrap();
     let Op::Run { cwd, user, .. } = &steps(&p)[0].op else { panic!() };
@@ -158,9 +163,9 @@ fn onbuild_triggers_of_a_base_image_run_and_can_add_stage_dependencies() {
     let mut s = store();
     s.0.insert(
         "docker.io/library/onbuild:latest".into(),
-        ImageConfig {
+        ContainerConfig {
             on_build: vec!["COPY --from=assets /a /a".into(), "RUN make".into()],
-            ..ImageConfig::default()
+            ..ContainerConfig::default()
         },
     );
     let src = "FROM busybox AS assets\nRUN gen\nFROM onbuild\nRUN done\n";
@@ -222,7 +227,7 @@ fn a_broken_onbuild_trigger_of_an_image_fails_at_the_from() {
     let mut s = store();
     s.0.insert(
         "docker.io/library/bad:latest".into(),
-        ImageConfig { on_build: vec!["COPY --bogus a b".into()], ..ImageConfig::default() },
+        ContainerConfig { on_build: vec!["COPY --bogus a b".into()], ..ContainerConfig::default() },
     );
     let e = try_plan_with("FROM busybox\nRUN x\nFROM bad\n", &opts(), &s).unwrap_err();
     assert_eq!(e.message(), "unknown flag: bogus");
@@ -242,7 +247,7 @@ fn platform_comes_from_the_flag_or_the_base_stage() {
 #[test]
 fn oci_layout_references_reach_the_store_as_written() {
     let mut s = store();
-    s.0.insert("oci-layout://./img:v1".into(), ImageConfig::default());
+    s.0.insert("oci-layout://./img:v1".into(), ContainerConfig::default());
     let p = try_plan_with("FROM oci-layout://./img:v1\n", &opts(), &s).unwrap();
     assert_eq!(p.stages[0].base, Base::Image("oci-layout://./img:v1".into()));
 }

@@ -2,30 +2,33 @@
 
 use std::collections::BTreeMap;
 
-use rbuild_frontend::{BaseImages, BuildOptions, FrontendError, ImageConfig, Op, Plan, Step};
+use rbuild_frontend::{BaseImages, BuildOptions, FrontendError, Op, Plan, Step};
+use rbuild_llb::ContainerConfig;
 use rbuild_llb::Platform;
 
 /// Base images by normalized reference.
-pub(crate) struct Store(pub(crate) BTreeMap<String, ImageConfig>);
+pub(crate) struct Store(pub(crate) BTreeMap<String, ContainerConfig>);
 
 impl BaseImages for Store {
-    fn config(&self, reference: &str) -> Option<ImageConfig> {
+    fn config(&self, reference: &str) -> Option<ContainerConfig> {
         self.0.get(reference).cloned()
     }
 }
 
-/// `alpine` with a PATH and a workdir-less config; `busybox` with nothing.
+/// `alpine` with a PATH, a workdir-less config and a field the config type
+/// does not know; `busybox` with nothing.
 pub(crate) fn store() -> Store {
     let mut images = BTreeMap::new();
     images.insert(
         "docker.io/library/alpine:latest".to_owned(),
-        ImageConfig {
+        ContainerConfig {
             env: vec!["PATH=/alpine/bin".to_owned()],
             cmd: vec!["/bin/sh".to_owned()],
-            ..ImageConfig::default()
+            extra: [("Hostname".to_owned(), serde_json::json!("alpine-builder"))].into(),
+            ..ContainerConfig::default()
         },
     );
-    images.insert("docker.io/library/busybox:latest".to_owned(), ImageConfig::default());
+    images.insert("docker.io/library/busybox:latest".to_owned(), ContainerConfig::default());
     Store(images)
 }
 

@@ -175,7 +175,7 @@ fn a_legacy_docker_save_imports_with_layers_recompressed() {
     let m = rbuild_image::read_manifest(&blobs, imported[0].manifest.digest()).unwrap();
     assert_eq!(*m.config().digest(), h1);
     let c = read_config(&blobs, imported[1].manifest.digest()).unwrap();
-    assert_eq!(c.config.unwrap().cmd.unwrap(), ["/bin/tool"]);
+    assert_eq!(c.config.unwrap().cmd, ["/bin/tool"]);
     // The temp directory of the import is gone.
     assert_eq!(fs::read_dir(blobs.root().join("tmp")).unwrap().count(), 0);
 }
@@ -204,7 +204,7 @@ fn the_peers_base_images_import_when_present() {
     let ids = |l: &[rbuild_image::Layer]| l.iter().map(|l| l.diff_id.clone()).collect::<Vec<_>>();
     assert_eq!(ids(&docker_layers), ids(&layout_layers));
     let config = read_config(&blobs, from_docker[0].manifest.digest()).unwrap();
-    assert_eq!(config.config.unwrap().cmd.unwrap(), ["/bin/sh"]);
+    assert_eq!(config.config.unwrap().cmd, ["/bin/sh"]);
     if nix::unistd::geteuid().is_root() {
         let snapshot = dir.path().join("snapshot");
         fs::create_dir(&snapshot).unwrap();

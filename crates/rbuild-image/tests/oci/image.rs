@@ -5,9 +5,10 @@ use std::fs;
 
 use rbuild_image::oci_spec::image::MediaType;
 use rbuild_image::{
-    Error, Healthcheck, History, ImageConfig, ImageSpec, canonical_json, parse_rfc3339,
-    read_config, read_layers, read_manifest, rfc3339, write_image,
+    Error, History, ImageConfig, ImageSpec, canonical_json, parse_rfc3339, read_config,
+    read_layers, read_manifest, rfc3339, write_image,
 };
+use rbuild_llb::Healthcheck;
 
 use crate::{one_layer_image, sample_tree, store};
 
@@ -46,27 +47,28 @@ fn every_docker_config_field_round_trips() {
       "config":{"User":"app:app","ExposedPorts":{"80/tcp":{},"53/udp":{}},"Env":["A=1","B=2"],
       "Entrypoint":["/init"],"Cmd":null,"Volumes":{"/data":{}},"WorkingDir":"/srv",
       "Labels":{"b":"2","a":"1"},"StopSignal":"SIGTERM","OnBuild":["RUN make"],
-      "Shell":["/bin/bash","-c"],"ArgsEscaped":true,
+      "Shell":["/bin/bash","-c"],"ArgsEscaped":true,"Hostname":"builder",
       "Healthcheck":{"Test":["CMD-SHELL","true"],"Interval":30000000000,"Retries":3}},
       "rootfs":{"type":"layers","diff_ids":[]},"history":null,"docker_version":"20.10"}"#;
     let config: ImageConfig = serde_json::from_str(text).unwrap();
     let c = config.config.as_ref().unwrap();
-    assert_eq!(c.exposed_ports.iter().collect::<Vec<_>>(), ["53/udp", "80/tcp"]);
+    assert_eq!(c.exposed_ports.keys().collect::<Vec<_>>(), ["53/udp", "80/tcp"]);
     assert_eq!(c.volumes.len(), 1);
-    assert_eq!(c.cmd, None);
-    assert_eq!(c.entrypoint.as_deref(), Some(&["/init".to_owned()][..]));
+    assert!(c.cmd.is_empty());
+    assert_eq!(c.entrypoint, ["/init"]);
     assert_eq!(c.on_build, ["RUN make"]);
     assert_eq!(c.shell, ["/bin/bash", "-c"]);
     assert_eq!(
         c.healthcheck,
         Some(Healthcheck {
             test: vec!["CMD-SHELL".into(), "true".into()],
-            interval: Some(30_000_000_000),
-            retries: Some(3),
+            interval: 30_000_000_000,
+            retries: 3,
             ..Healthcheck::default()
         })
     );
-    assert_eq!(c.extra["ArgsEscaped"], serde_json::json!(true));
+    assert!(c.args_escaped);
+    assert_eq!(c.extra["Hostname"], serde_json::json!("builder"), "unknown fields are kept");
     assert_eq!(config.extra["docker_version"], serde_json::json!("20.10"));
     let written = String::from_utf8(canonical_json(&config).unwrap()).unwrap();
     assert!(written.contains(r#""ExposedPorts":{"53/udp":{},"80/tcp":{}}"#), "{written}");

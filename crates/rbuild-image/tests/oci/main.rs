@@ -49,7 +49,7 @@ pub(crate) fn one_layer_image(
     let mut config = ImageConfig::for_host();
     config.created = Some(rbuild_image::timestamp(epoch));
     let container = config.config.get_or_insert_default();
-    container.cmd = Some(cmd.iter().map(|s| (*s).to_owned()).collect());
+    container.cmd = cmd.iter().map(|s| (*s).to_owned()).collect();
     container.env =
         vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()];
     config.history = vec![

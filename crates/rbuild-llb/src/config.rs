@@ -1,5 +1,7 @@
-//! The image config a stage accumulates: the `config` object of an OCI
-//! image config, with Docker's extension fields, in their JSON spelling.
+//! The runtime config of an image: the `config` object of an OCI image
+//! config with Docker's extension fields, in their JSON spelling — what a
+//! stage accumulates, what a base image brings and what the built image
+//! gets, one type, with fields it does not know kept on a round trip.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +12,7 @@ use serde::{Deserialize, Serialize};
 /// store and the built image's written back with the same field names.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct ImageConfig {
+pub struct ContainerConfig {
     /// `KEY=value` pairs: the base image's, then every ENV, in order.
     #[serde(
         rename = "Env",
@@ -83,6 +85,10 @@ pub struct ImageConfig {
         deserialize_with = "null_default"
     )]
     pub shell: Vec<String>,
+    /// Fields this type does not know (`Hostname`, `Domainname`…), kept as
+    /// they came so a base image's config is written back whole.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 /// The empty JSON object Docker uses as the value of port and volume sets.
@@ -131,7 +137,7 @@ where
     Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
-impl ImageConfig {
+impl ContainerConfig {
     /// The value of an env variable in `env`, the last entry winning.
     pub fn env_value(&self, name: &str) -> Option<&str> {
         self.env.iter().rev().find_map(|e| {
@@ -141,12 +147,37 @@ impl ImageConfig {
     }
 
     /// Sets `name` in `env`, replacing an earlier entry in place as Docker does.
-    pub(crate) fn set_env(&mut self, name: &str, value: &str) {
+    pub fn set_env(&mut self, name: &str, value: &str) {
         let entry = format!("{name}={value}");
         match self.env.iter_mut().find(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == name)
         {
             Some(slot) => *slot = entry,
             None => self.env.push(entry),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_survive_a_round_trip_and_nulls_read_as_empty() {
+        let text = r#"{"Env":["A=1"],"Cmd":null,"Hostname":"h","ArgsEscaped":true,
+            "ExposedPorts":{"80/tcp":{}},"Custom":{"x":[1,2]}}"#;
+        let config: ContainerConfig = serde_json::from_str(text).unwrap();
+        assert_eq!(config.env, ["A=1"]);
+        assert!(config.cmd.is_empty() && config.args_escaped);
+        assert_eq!(config.extra["Hostname"], "h");
+        let back = serde_json::to_value(&config).unwrap();
+        assert_eq!(
+            back,
+            serde_json::json!({"Env":["A=1"],"Hostname":"h","ArgsEscaped":true,
+                "ExposedPorts":{"80/tcp":{}},"Custom":{"x":[1,2]}})
+        );
+        let mut c = config;
+        c.set_env("A", "2");
+        c.set_env("B", "3");
+        assert_eq!((c.env_value("A"), c.env_value("B")), (Some("2"), Some("3")));
     }
 }
