@@ -246,6 +246,36 @@ fn a_failing_run_names_its_line_and_exit_code() {
 }
 
 #[test]
+fn insecure_runs_and_foreign_platforms_are_refused_before_anything_runs() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let insecure = "FROM busybox:local\nRUN touch /ran\nRUN --security=insecure true\n";
+    let ctx = env.context("insecure", &[("Dockerfile", insecure)]);
+    let out = env.build(&ctx, &["-t", "insecure:1", "--progress=plain"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Dockerfile:3: RUN --security=insecure is not supported"), "{err}");
+    assert!(!err.contains("running"), "no step ran: {err}");
+
+    let other = if std::env::consts::ARCH == "s390x" { "linux/amd64" } else { "linux/s390x" };
+    let foreign = format!("FROM --platform={other} busybox:local\nRUN true\n");
+    let ctx = env.context("foreign", &[("Dockerfile", foreign.as_str())]);
+    let out = env.build(&ctx, &["-t", "foreign:1", "--progress=plain"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("Dockerfile:1: FROM --platform={other}")), "{err}");
+    assert!(!err.contains("running"), "no step ran: {err}");
+
+    // The host's own platform, spelled out, builds.
+    let host = "FROM --platform=$BUILDPLATFORM busybox:local\nRUN true\n";
+    let ctx = env.context("host", &[("Dockerfile", host)]);
+    let out = env.build(&ctx, &["-t", "host:1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
 fn source_date_epoch_makes_builds_reproducible() {
     if !have_root() {
         return;

@@ -156,8 +156,21 @@ pub(crate) fn build(
     let plan = rbuild_frontend::plan(&df, &source, &options, &images)
         .map_err(|e| located(&path, e.message(), e.span(), e.render(&path, &source, false)))?;
     // Steps run on this machine, without emulation: a stage for another
-    // platform cannot be built (yet), and says so at its FROM.
+    // platform cannot be built (yet), and says so at its FROM. A RUN that
+    // asks for the insecure mode is refused before anything runs: it is
+    // never run sandboxed as if the flag were not there.
     for stage in plan.stages.iter().filter(|s| s.needed) {
+        if let Some(step) = stage
+            .steps
+            .iter()
+            .find(|s| matches!(s.op, Op::Run { security: SecurityMode::Insecure, .. }))
+        {
+            return Err(BuildError::Unsupported(format!(
+                "{path}:{}: RUN --security=insecure is not supported: rbuild runs every step in \
+                 its sandbox; remove the flag",
+                step.line
+            )));
+        }
         if stage.platform != options.platform {
             let line = stage.line;
             return Err(BuildError::Unsupported(format!(
@@ -547,13 +560,6 @@ fn step_cache_map(
     let mut prepared = Inputs::default();
     match &step.op {
         Op::Run { args, env, cwd, user, mounts, network, security, files, .. } => {
-            if *security == SecurityMode::Insecure {
-                return Err(step_failed(
-                    ctx,
-                    step,
-                    "RUN --security=insecure is not supported: steps always run in the sandbox",
-                ));
-            }
             b.add(Kind::Op, "command", serde_json::to_string(args)?);
             for kv in env {
                 let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
