@@ -7,16 +7,16 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rbuild_llb::{
-    Chmod, ContainerConfig, Empty, Healthcheck, NetworkMode, PLATFORM_ARGS, Platform, RunMount,
-    SecurityMode, csv_fields, is_git, is_http, is_predefined_arg, is_proxy_arg,
-    normalize_reference, redact_credentials,
+    Chmod, ContainerConfig, Empty, Healthcheck, InlineFile, Mount, NetworkMode, Op, PLATFORM_ARGS,
+    Platform, RunMount, SecurityMode, StageRef, Step, csv_fields, is_git, is_http,
+    is_predefined_arg, is_proxy_arg, normalize_reference, redact_credentials,
 };
 use rbuild_syntax::{Arguments, Dockerfile, Heredoc, Instruction, Keyword, ShellLexer, Span};
 
 use crate::error::{FrontendError, Warning};
 use crate::flags::Flags;
 use crate::options::{BaseImages, BuildOptions};
-use crate::plan::{Base, InlineFile, Mount, Op, Plan, Stage, StageRef, Step};
+use crate::plan::{Base, Plan, Stage};
 
 /// The PATH BuildKit puts in the env of a Linux image that has none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

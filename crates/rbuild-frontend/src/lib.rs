@@ -51,4 +51,7 @@ mod plan;
 pub use convert::{DEFAULT_PATH, plan};
 pub use error::{FrontendError, Warning};
 pub use options::{BaseImages, BuildOptions};
-pub use plan::{Base, InlineFile, Mount, Op, Plan, Stage, StageRef, Step};
+pub use plan::{Base, Plan, Stage};
+/// The steps of a plan are the vocabulary crate's, re-exported so a plan
+/// reads with one import.
+pub use rbuild_llb::{InlineFile, Mount, Op, StageRef, Step};

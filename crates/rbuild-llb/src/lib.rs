@@ -2,6 +2,8 @@
 rbuild's vocabulary: the values that pass between the frontend, the solver,
 the executor, the store and the command line, each defined once. No I/O.
 
+- [`Step`] and [`Op`]: what the frontend lowers each instruction to and the
+  engine runs, with every value resolved.
 - [`RunMount`], [`NetworkMode`], [`SecurityMode`], [`Chmod`]: what a RUN or
   a COPY asks for, parsed once from the Dockerfile's flags.
 - [`ContainerConfig`]: an image's runtime config, one type from the base
@@ -25,6 +27,7 @@ mod event;
 mod key;
 mod mount;
 mod network;
+mod op;
 mod platform;
 mod reference;
 mod source;
@@ -40,6 +43,7 @@ pub use event::{
 pub use key::{CacheKey, Component, Fields, KeyBuilder, KeyText, Kind, explain};
 pub use mount::{MountError, RunMount, Sharing, csv_fields};
 pub use network::{NetworkMode, SecurityMode};
+pub use op::{InlineFile, Mount, Op, StageRef, Step};
 pub use platform::{Platform, go_arch};
 pub use reference::{Reference, ReferenceError, familiar_name, normalize_reference};
 pub use source::{is_git, is_http, redact_credentials};
