@@ -560,7 +560,7 @@ fn step_cache_map(
     let mut prepared = Inputs::default();
     match &step.op {
         Op::Run { args, env, cwd, user, mounts, network, security, files, .. } => {
-            b.add(Kind::Op, "command", serde_json::to_string(args)?);
+            b.add(Kind::Op, "command", Fields::new("argv").list("args", args).finish());
             for kv in env {
                 let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
                 b.add(Kind::Var, k, v);
@@ -620,10 +620,11 @@ fn step_cache_map(
                     b.add(
                         Kind::File,
                         rbuild_llb::redact_credentials(git).into_owned(),
-                        format!(
-                            "commit {} subdir {} keep-git-dir {keep_git_dir}",
-                            got.commit, got.subdir
-                        ),
+                        Fields::new("git")
+                            .str("commit", &got.commit)
+                            .str("subdir", &got.subdir)
+                            .bool("keep_git_dir", *keep_git_dir)
+                            .finish(),
                     );
                     prepared.git = Some(got);
                 }
@@ -654,12 +655,11 @@ fn step_cache_map(
                         b.add(
                             Kind::File,
                             rbuild_llb::redact_credentials(url).into_owned(),
-                            format!(
-                                "{} {} modified {}",
-                                got.digest,
-                                got.filename,
-                                got.last_modified.as_deref().unwrap_or("-")
-                            ),
+                            Fields::new("download")
+                                .str("digest", &got.digest)
+                                .str("filename", &got.filename)
+                                .opt("last_modified", got.last_modified.as_deref())
+                                .finish(),
                         );
                         prepared.downloads.push(got);
                     }
@@ -668,12 +668,21 @@ fn step_cache_map(
             b.add(
                 Kind::Op,
                 "copy",
-                serde_json::to_string(&(add, dest, chown, chmod, link, parents, exclude, unpack))?,
+                Fields::new("copy")
+                    .bool("add", *add)
+                    .str("dest", dest)
+                    .opt("chown", chown.as_deref())
+                    .opt("chmod", chmod.as_ref().map(ToString::to_string).as_deref())
+                    .bool("link", *link)
+                    .bool("parents", *parents)
+                    .list("exclude", exclude)
+                    .opt("unpack", unpack.map(|u| if u { "true" } else { "false" }))
+                    .finish(),
             );
             // Credentials in URLs stay out of the key and its records: the
             // content fetched with them is what counts.
             let shown: Vec<_> = sources.iter().map(|s| rbuild_llb::redact_credentials(s)).collect();
-            b.add(Kind::Op, "sources", serde_json::to_string(&shown)?);
+            b.add(Kind::Op, "sources", Fields::new("sources").list("paths", &shown).finish());
             for (name, content) in heredocs {
                 b.add(
                     Kind::File,
@@ -1309,8 +1318,8 @@ mod tests {
         assert_eq!(
             (run.to_string(), copy.to_string()),
             (
-                "8d14e5f6f77b5e5db92bc0be50858487e89e0043e810a6cbd1df0da178afd37f".to_owned(),
-                "4d2a8418c3d26bb9690cd0587cb6bbb9489917e421b2f537101be426e313b3d5".to_owned()
+                "2153f51c2441e3d3abb24c923e0650b5cf2ab2e8ca62cd9785ec201c64c7a367".to_owned(),
+                "936556cb4d4c9b78a96980d962e457e46b281b0b5066e12e06aa7ccf6374ba80".to_owned()
             )
         );
     }
