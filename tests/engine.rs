@@ -53,3 +53,22 @@ fn a_library_build_reports_typed_events_and_a_second_one_hits_the_cache() {
     assert_eq!(second.manifest, result.manifest, "same inputs, same image");
     assert!(second.steps.iter().all(|s| s.cached), "{:?}", second.steps);
 }
+
+#[test]
+fn a_bad_dockerfile_is_a_typed_error_with_its_place_and_an_error_event() {
+    let dir = tempdir();
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY --nope a /b\n").unwrap();
+    let engine = Engine::open(dir.path().join("store")).unwrap();
+    let events = Recorder::default();
+    let err = engine.build(&BuildRequest::new(&ctx, ctx.join("Dockerfile")), &events).unwrap_err();
+    let rbuild_engine::BuildError::Dockerfile { file, line, column, rendered, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(file.ends_with("Dockerfile"), "{file}");
+    assert_eq!((*line, *column), (2, 6), "{rendered}");
+    assert!(rendered.contains(":2:6:"), "{rendered}");
+    let last = events.events().pop().unwrap();
+    assert!(matches!(&last.kind, EventKind::Error { message } if message == rendered), "{last:?}");
+}
