@@ -246,6 +246,32 @@ fn a_failing_run_names_its_line_and_exit_code() {
 }
 
 #[test]
+fn equal_steps_on_different_base_images_stay_apart() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let other =
+        env.context("other", &[("Dockerfile", "FROM busybox:local\nRUN echo other > /marker\n")]);
+    let out = env.build(&other, &["-t", "other:1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dockerfile = "FROM busybox:local AS a\nRUN cat /marker > /seen 2>/dev/null || echo absent > /seen\n\
+        FROM other:1 AS b\nRUN cat /marker > /seen 2>/dev/null || echo absent > /seen\n\
+        FROM busybox:local\nCOPY --from=a /seen /a\nCOPY --from=b /seen /b\n";
+    let ctx = env.context("two-bases", &[("Dockerfile", dockerfile)]);
+    let dest = env.dir.path().join("two-bases-out");
+    let output = format!("type=local,dest={}", dest.display());
+    let out = env.build(&ctx, &["-t", "two:1", "--output", &output]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(dest.join("a")).unwrap(), "absent\n");
+    assert_eq!(
+        std::fs::read_to_string(dest.join("b")).unwrap(),
+        "other\n",
+        "b ran on its own base"
+    );
+}
+
+#[test]
 fn insecure_runs_and_foreign_platforms_are_refused_before_anything_runs() {
     if !have_root() {
         return;

@@ -206,14 +206,23 @@ pub(crate) fn build(
     // The graph: one vertex per base and per step, equal ones merged.
     let missing = || BuildError::Internal("a stage used before it is built".into());
     let mut graph: Graph<Vertex<'_>, String> = Graph::new();
+    // Every vertex's graph key, sources included: a step's key is made of
+    // its inputs' keys, so equal steps on different bases stay apart.
     let mut vertex_key: BTreeMap<VertexId, String> = BTreeMap::new();
     for (index, stage) in plan.stages.iter().enumerate() {
         if !stage.needed {
             continue;
         }
         let mut prev = match &stage.base {
-            Base::Scratch => graph.add("scratch".into(), Vertex::Scratch, &[]),
-            Base::Image(r) => graph.add(format!("image {r}"), Vertex::Image(r.clone()), &[]),
+            Base::Scratch => {
+                add_source(&mut graph, &mut vertex_key, "scratch".into(), Vertex::Scratch)
+            }
+            Base::Image(r) => add_source(
+                &mut graph,
+                &mut vertex_key,
+                format!("image {r}"),
+                Vertex::Image(r.clone()),
+            ),
             Base::Stage(i) => ctx.stage_vertex[*i].ok_or_else(missing)?,
         };
         for (ordinal, step) in stage.steps.iter().enumerate() {
@@ -221,14 +230,21 @@ pub(crate) fn build(
             for f in step_sources(step) {
                 deps.push(match f {
                     StageRef::Stage(i) => ctx.stage_vertex[*i].ok_or_else(missing)?,
-                    StageRef::Image(r) => {
-                        graph.add(format!("image {r}"), Vertex::Image(r.clone()), &[])
+                    StageRef::Image(r) => add_source(
+                        &mut graph,
+                        &mut vertex_key,
+                        format!("image {r}"),
+                        Vertex::Image(r.clone()),
+                    ),
+                    StageRef::Scratch => {
+                        add_source(&mut graph, &mut vertex_key, "scratch".into(), Vertex::Scratch)
                     }
-                    StageRef::Scratch => graph.add("scratch".into(), Vertex::Scratch, &[]),
                 });
             }
-            let dep_keys: Vec<&str> =
-                deps.iter().map(|d| vertex_key.get(d).map_or("", String::as_str)).collect();
+            let dep_keys = deps
+                .iter()
+                .map(|d| vertex_key.get(d).cloned().ok_or_else(missing))
+                .collect::<Result<Vec<String>, BuildError>>()?;
             let identity = Fields::new("vertex")
                 .list("deps", &dep_keys)
                 .raw("step", &step.key_text())
@@ -290,6 +306,18 @@ pub(crate) fn build(
         config_digest,
         steps: reports.into_iter().map(|(_, _, r)| r).collect(),
     })
+}
+
+/// Adds a source vertex (scratch, an image) with its graph key.
+fn add_source<'p>(
+    graph: &mut Graph<Vertex<'p>, String>,
+    keys: &mut BTreeMap<VertexId, String>,
+    key: String,
+    vertex: Vertex<'p>,
+) -> VertexId {
+    let id = graph.add(key.clone(), vertex, &[]);
+    keys.insert(id, key);
+    id
 }
 
 /// The stages and images a step reads besides its parent, in the order
@@ -582,7 +610,9 @@ fn step_cache_map(
                 deps.push(Dep::keyed(format!("mount source {i}")));
             }
             for f in files {
-                b.add(Kind::Op, format!("file {}", f.path), format!("{:o} {}", f.mode, f.content));
+                let text =
+                    Fields::new("file").mode("mode", f.mode).str("content", &f.content).finish();
+                b.add(Kind::Op, format!("file {}", f.path), text);
             }
         }
         Op::Copy {
@@ -857,7 +887,8 @@ fn step_miss(
         ctx.store.discard_snapshot(snap);
         let failure = match &e {
             BuildError::Step(s @ StepError::RunFailed { .. }) => s.summary(),
-            other => other.to_string(),
+            BuildError::Step(s) => s.to_string(),
+            other => crate::error_message(other),
         };
         ctx.events.failed(&info, started.elapsed().as_secs_f64(), &failure);
         return Err(e);

@@ -115,12 +115,23 @@ pub struct BuildResult {
 }
 
 /// How a failed build reads on screen and in the error event: a failed step
-/// under "build failed", anything else as it is.
+/// under "build failed", anything else with the chain of its causes
+/// (`cannot read x: Permission denied`).
 pub fn error_message(error: &BuildError) -> String {
-    match error {
-        BuildError::Step(step) => format!("build failed\n{step}"),
-        other => other.to_string(),
+    if let BuildError::Step(step) = error {
+        return format!("build failed\n{step}");
     }
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(e) = cause {
+        let part = e.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = e.source();
+    }
+    text
 }
 
 /// An image store and build cache on disk, and the builds that use it.

@@ -202,6 +202,8 @@ where
                     if st.failure.is_none() && !cancel.is_cancelled() {
                         st.failure = Some((id, error));
                     }
+                    // Hooks run outside the solver's lock.
+                    drop(st);
                     cancel.cancel();
                 }
                 Ok(result) => {
