@@ -206,23 +206,13 @@ pub(crate) fn build(
     // The graph: one vertex per base and per step, equal ones merged.
     let missing = || BuildError::Internal("a stage used before it is built".into());
     let mut graph: Graph<Vertex<'_>, String> = Graph::new();
-    // Every vertex's graph key, sources included: a step's key is made of
-    // its inputs' keys, so equal steps on different bases stay apart.
-    let mut vertex_key: BTreeMap<VertexId, String> = BTreeMap::new();
     for (index, stage) in plan.stages.iter().enumerate() {
         if !stage.needed {
             continue;
         }
         let mut prev = match &stage.base {
-            Base::Scratch => {
-                add_source(&mut graph, &mut vertex_key, "scratch".into(), Vertex::Scratch)
-            }
-            Base::Image(r) => add_source(
-                &mut graph,
-                &mut vertex_key,
-                format!("image {r}"),
-                Vertex::Image(r.clone()),
-            ),
+            Base::Scratch => graph.add("scratch".into(), Vertex::Scratch, &[]),
+            Base::Image(r) => graph.add(format!("image {r}"), Vertex::Image(r.clone()), &[]),
             Base::Stage(i) => ctx.stage_vertex[*i].ok_or_else(missing)?,
         };
         for (ordinal, step) in stage.steps.iter().enumerate() {
@@ -230,28 +220,24 @@ pub(crate) fn build(
             for f in step_sources(step) {
                 deps.push(match f {
                     StageRef::Stage(i) => ctx.stage_vertex[*i].ok_or_else(missing)?,
-                    StageRef::Image(r) => add_source(
-                        &mut graph,
-                        &mut vertex_key,
-                        format!("image {r}"),
-                        Vertex::Image(r.clone()),
-                    ),
-                    StageRef::Scratch => {
-                        add_source(&mut graph, &mut vertex_key, "scratch".into(), Vertex::Scratch)
+                    StageRef::Image(r) => {
+                        graph.add(format!("image {r}"), Vertex::Image(r.clone()), &[])
                     }
+                    StageRef::Scratch => graph.add("scratch".into(), Vertex::Scratch, &[]),
                 });
             }
+            // A step's graph key is made of its inputs' keys (bases
+            // included), so equal steps on different bases stay apart.
             let dep_keys = deps
                 .iter()
-                .map(|d| vertex_key.get(d).cloned().ok_or_else(missing))
-                .collect::<Result<Vec<String>, BuildError>>()?;
+                .map(|d| graph.key(*d).map(String::as_str).ok_or_else(missing))
+                .collect::<Result<Vec<&str>, BuildError>>()?;
             let identity = Fields::new("vertex")
                 .list("deps", &dep_keys)
                 .raw("step", &step.key_text())
                 .finish();
             let key = blake3::hash(identity.as_bytes()).to_hex().to_string();
-            let id = graph.add(key.clone(), Vertex::Step { stage: index, ordinal, step }, &deps);
-            vertex_key.insert(id, key);
+            let id = graph.add(key, Vertex::Step { stage: index, ordinal, step }, &deps);
             prev = id;
         }
         ctx.stage_vertex[index] = Some(prev);
@@ -306,18 +292,6 @@ pub(crate) fn build(
         config_digest,
         steps: reports.into_iter().map(|(_, _, r)| r).collect(),
     })
-}
-
-/// Adds a source vertex (scratch, an image) with its graph key.
-fn add_source<'p>(
-    graph: &mut Graph<Vertex<'p>, String>,
-    keys: &mut BTreeMap<VertexId, String>,
-    key: String,
-    vertex: Vertex<'p>,
-) -> VertexId {
-    let id = graph.add(key.clone(), vertex, &[]);
-    keys.insert(id, key);
-    id
 }
 
 /// The stages and images a step reads besides its parent, in the order

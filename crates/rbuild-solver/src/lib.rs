@@ -48,11 +48,12 @@ pub type VertexId = NodeIndex;
 pub struct Graph<V, K> {
     graph: StableDiGraph<V, ()>,
     by_key: HashMap<K, VertexId>,
+    keys: HashMap<VertexId, K>,
 }
 
 impl<V, K: Eq + Hash> Default for Graph<V, K> {
     fn default() -> Self {
-        Graph { graph: StableDiGraph::new(), by_key: HashMap::new() }
+        Graph { graph: StableDiGraph::new(), by_key: HashMap::new(), keys: HashMap::new() }
     }
 }
 
@@ -73,8 +74,15 @@ impl<V, K: Eq + Hash + Clone> Graph<V, K> {
         for dep in deps {
             self.graph.add_edge(*dep, id, ());
         }
-        self.by_key.insert(key, id);
+        self.by_key.insert(key.clone(), id);
+        self.keys.insert(id, key);
         id
+    }
+
+    /// The key vertex `id` was added with, so a caller can make the keys of
+    /// the vertices that depend on it from it.
+    pub fn key(&self, id: VertexId) -> Option<&K> {
+        self.keys.get(&id)
     }
 
     /// The vertex `id`.

@@ -23,6 +23,11 @@ fn equal_vertices_merge_and_results_flow_along_edges() {
     let base = g.add("base".into(), step("base"), &[]);
     let again = g.add("base".into(), step("base-dup"), &[]);
     assert_eq!(base, again, "same key, same vertex");
+    assert_eq!(
+        g.key(base).map(String::as_str),
+        Some("base"),
+        "the key is kept, not the duplicate's"
+    );
     let a = g.add("a".into(), step("a"), &[base]);
     let b = g.add("b".into(), step("b"), &[base]);
     let join = g.add("join".into(), step("join"), &[a, b]);
