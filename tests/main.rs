@@ -5,5 +5,6 @@ mod context;
 mod engine;
 mod lint;
 mod parse;
+mod registry;
 mod runtime;
 mod util;

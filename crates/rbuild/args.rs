@@ -27,6 +27,58 @@ pub(crate) enum Command {
     Load(LoadArgs),
     /// Empty the build cache (with -a, also every image).
     Prune(PruneArgs),
+    /// Download an image from a registry into the store.
+    Pull(PullArgs),
+    /// Upload an image of the store to a registry.
+    Push(PushArgs),
+    /// Save credentials for a registry where the docker CLI keeps them.
+    Login(LoginArgs),
+    /// Forget the credentials for a registry.
+    Logout(LogoutArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct PullArgs {
+    /// The platform to pull from a multi-platform image (default: this machine's).
+    #[arg(long)]
+    pub(crate) platform: Option<String>,
+    /// Print only the image's name.
+    #[arg(short = 'q', long)]
+    pub(crate) quiet: bool,
+    /// NAME[:TAG|@DIGEST]
+    pub(crate) reference: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct PushArgs {
+    /// Print only the pushed digest.
+    #[arg(short = 'q', long)]
+    pub(crate) quiet: bool,
+    /// NAME[:TAG]
+    pub(crate) reference: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct LoginArgs {
+    /// User name.
+    #[arg(short = 'u', long)]
+    pub(crate) username: Option<String>,
+    /// Password (prefer --password-stdin: a flag shows in the process list).
+    #[arg(short = 'p', long)]
+    pub(crate) password: Option<String>,
+    /// Read the password from stdin.
+    #[arg(long)]
+    pub(crate) password_stdin: bool,
+    /// The registry host (default: Docker Hub).
+    #[arg(default_value = "docker.io")]
+    pub(crate) server: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct LogoutArgs {
+    /// The registry host (default: Docker Hub).
+    #[arg(default_value = "docker.io")]
+    pub(crate) server: String,
 }
 
 #[derive(Debug, Subcommand)]

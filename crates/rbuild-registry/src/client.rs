@@ -295,8 +295,15 @@ impl Client {
                 {
                     return Ok(Some(format!("Bearer {}", token.value)));
                 }
-                let token =
-                    self.fetch_token(endpoint, &host, &realm, service.as_deref(), scopes)?;
+                let credential = self.credentials.get(&host, Some(&endpoint.repository))?;
+                let token = self.fetch_token(
+                    endpoint,
+                    &host,
+                    credential,
+                    &realm,
+                    service.as_deref(),
+                    scopes,
+                )?;
                 let value = format!("Bearer {}", token.value);
                 lock(&self.tokens).insert(key, token);
                 Ok(Some(value))
@@ -310,6 +317,7 @@ impl Client {
         &self,
         endpoint: &Endpoint,
         credential_host: &str,
+        credential: Option<Credential>,
         realm: &str,
         service: Option<&str>,
         scopes: &Scopes,
@@ -326,7 +334,6 @@ impl Client {
         }
         let verify = !(realm.starts_with("http://") || self.config.is_insecure(&realm_host));
         let agent = self.agent(&realm_host, verify)?;
-        let credential = self.credentials.get(credential_host, Some(&endpoint.repository))?;
         let response = match &credential {
             Some(Credential::IdentityToken(refresh)) => {
                 let mut form = format!(
@@ -524,6 +531,61 @@ impl Client {
                 }
                 Err(e) => return Err(transport(&what, &e)),
             }
+        }
+    }
+
+    /// Checks `credential` against `host` as `docker login` does: the
+    /// registry's `/v2/` must accept it (directly, or through a token from
+    /// the realm it names).
+    pub fn verify_login(&self, host: &str, credential: &Credential) -> Result<()> {
+        let endpoint = Endpoint {
+            host: if host == "docker.io" { "registry-1.docker.io".into() } else { host.to_owned() },
+            repository: String::new(),
+            plain_http: false,
+            mirror: false,
+            source: host.to_owned(),
+        };
+        let scheme = self.scheme(&endpoint)?;
+        let challenge = lock(&self.challenges).get(&endpoint.host).cloned();
+        let header = match challenge {
+            None => return Ok(()),
+            Some(Challenge::Basic) => match credential {
+                Credential::Basic { username, password } => {
+                    format!("Basic {}", BASE64.encode(format!("{username}:{password}")))
+                }
+                Credential::IdentityToken(_) => {
+                    return Err(Error::Auth {
+                        what: host.to_owned(),
+                        why: "the registry takes a user and password, not a token".into(),
+                    });
+                }
+            },
+            Some(Challenge::Bearer { realm, service }) => {
+                let token = self.fetch_token(
+                    &endpoint,
+                    host,
+                    Some(credential.clone()),
+                    &realm,
+                    service.as_deref(),
+                    &Scopes::default(),
+                )?;
+                format!("Bearer {}", token.value)
+            }
+        };
+        let url = format!("{scheme}://{}/v2/", endpoint.host);
+        let verify = scheme == "https" && !self.config.is_insecure(&endpoint.host);
+        let request = http::Request::get(&url)
+            .header(http::header::AUTHORIZATION, header)
+            .body(())
+            .map_err(|e| internal(host, e))?;
+        let response =
+            self.agent(&endpoint.host, verify)?.run(request).map_err(|e| transport(host, &e))?;
+        match response.status() {
+            s if s.is_success() => Ok(()),
+            s => Err(Error::Auth {
+                what: host.to_owned(),
+                why: format!("login refused: {}", status_text(s)),
+            }),
         }
     }
 

@@ -341,7 +341,7 @@ impl Client {
         if content_type.starts_with("text/html") || bytes.trim_ascii_start().starts_with(b"<") {
             return Err(invalid("the registry sent an HTML page instead of a manifest".into()));
         }
-        if content_type.contains("manifest.v1") {
+        if content_type.starts_with("application/vnd.docker.distribution.manifest.v1") {
             return Err(invalid(format!(
                 "{content_type} (schema 1) manifests are not supported; push the image again with a current client"
             )));

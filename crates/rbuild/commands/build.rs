@@ -10,7 +10,7 @@ use rbuild_engine::{BuildRequest, Engine, Output};
 use crate::args::{BuildArgs, LoadArgs, PruneArgs};
 use crate::progress::{Mode, Progress};
 
-fn open_engine() -> anyhow::Result<Engine> {
+pub(crate) fn open_engine() -> anyhow::Result<Engine> {
     let root = rbuild_cache::Store::default_root();
     Engine::open(&root).with_context(|| format!("cannot open the store at {}", root.display()))
 }

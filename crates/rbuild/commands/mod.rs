@@ -4,6 +4,7 @@ mod build;
 mod context;
 mod lint;
 mod parse;
+mod registry;
 
 use std::process::ExitCode;
 
@@ -17,5 +18,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Build(args) => build::run(&args),
         Command::Load(args) => build::load(&args),
         Command::Prune(args) => build::prune(&args),
+        Command::Pull(args) => registry::pull(&args),
+        Command::Push(args) => registry::push(&args),
+        Command::Login(args) => registry::login(&args),
+        Command::Logout(args) => registry::logout(&args),
     }
 }

@@ -1,0 +1,222 @@
+//! `rbuild pull`, `push`, `login`, `logout`: the docker CLI's commands and
+//! messages, on the store and the registry client. A registry error exits
+//! with code 1, as docker's do.
+
+use std::io::{Read as _, Write as _};
+use std::process::ExitCode;
+use std::str::FromStr as _;
+use std::sync::Mutex;
+
+use anyhow::{Context as _, bail};
+use rbuild_image::Blobs;
+use rbuild_image::oci_spec::image::Digest;
+use rbuild_llb::{Platform, Reference};
+use rbuild_registry::{Client, Credential, Progress};
+
+use super::build::open_engine;
+use crate::args::{LoginArgs, LogoutArgs, PullArgs, PushArgs};
+
+/// One line per blob as it finishes, as `docker pull` prints in a log.
+struct Lines {
+    quiet: bool,
+    pulling: bool,
+    out: Mutex<Vec<String>>,
+}
+
+impl Progress for Lines {
+    fn finished(&self, digest: &Digest, _size: u64, how: &str) {
+        if self.quiet {
+            return;
+        }
+        let short: String = digest.digest().chars().take(12).collect();
+        let text = match (self.pulling, how) {
+            (true, "exists") => "Already exists",
+            (true, _) => "Pull complete",
+            (false, "exists") => "Layer already exists",
+            (false, "mounted") => "Mounted from another repository",
+            (false, _) => "Pushed",
+        };
+        let line = format!("{short}: {text}");
+        let _ = writeln!(std::io::stdout(), "{line}");
+        self.out.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+    }
+}
+
+fn fail(err: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
+    let _ = writeln!(std::io::stderr(), "rbuild: {err}");
+    Ok(ExitCode::from(1))
+}
+
+fn client() -> anyhow::Result<Client> {
+    Client::from_env().context("cannot read the registry configuration")
+}
+
+fn warn(client: &Client) {
+    for warning in client.take_warnings() {
+        let _ = writeln!(std::io::stderr(), "WARNING: {warning}");
+    }
+}
+
+pub(crate) fn pull(args: &PullArgs) -> anyhow::Result<ExitCode> {
+    let reference = match Reference::parse(&args.reference) {
+        Ok(r) => r,
+        Err(e) => return fail(format!("invalid reference format: {e}")),
+    };
+    let platform = match args.platform.as_deref().map(|p| (p, Platform::parse(p))) {
+        Some((text, None)) => bail!("--platform {text}: expected os/arch[/variant]"),
+        Some((_, p)) => p,
+        None => None,
+    };
+    let engine = open_engine()?;
+    let blobs = Blobs::new(engine.root())?;
+    let client = client()?;
+    let mut stdout = std::io::stdout().lock();
+    if !args.quiet {
+        let what = reference.tag.clone().or(reference.digest.clone()).unwrap_or_default();
+        writeln!(
+            stdout,
+            "{what}: Pulling from {}",
+            rbuild_llb::familiar_name(&reference.repository())
+        )?;
+    }
+    drop(stdout);
+    let progress = Lines { quiet: args.quiet, pulling: true, out: Mutex::new(Vec::new()) };
+    let _lock = engine.store().lock_shared()?;
+    let resolved = match client.pull(&reference, platform.as_ref(), &blobs, &progress) {
+        Ok(r) => r,
+        Err(e) => {
+            warn(&client);
+            return fail(e);
+        }
+    };
+    warn(&client);
+    let name = reference.to_string();
+    let known = engine.store().resolve(&name);
+    let manifest = resolved.manifest.digest().to_string();
+    engine.store().tag(&name, &manifest)?;
+    let mut stdout = std::io::stdout().lock();
+    if !args.quiet {
+        writeln!(stdout, "Digest: {}", resolved.digest)?;
+        let status = if known.as_deref() == Some(manifest.as_str()) {
+            "Image is up to date for"
+        } else {
+            "Downloaded newer image for"
+        };
+        writeln!(stdout, "Status: {status} {}", reference.familiar())?;
+    }
+    writeln!(stdout, "{name}")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn push(args: &PushArgs) -> anyhow::Result<ExitCode> {
+    let reference = match Reference::parse(&args.reference) {
+        Ok(r) => r,
+        Err(e) => return fail(format!("invalid reference format: {e}")),
+    };
+    let engine = open_engine()?;
+    let name = reference.to_string();
+    let Some(manifest) = engine.store().resolve(&name) else {
+        return fail(format!(
+            "An image does not exist locally with the tag: {}",
+            reference.familiar()
+        ));
+    };
+    let manifest =
+        Digest::from_str(&manifest).with_context(|| format!("the store names {manifest}"))?;
+    let blobs = Blobs::new(engine.root())?;
+    let client = client()?;
+    if !args.quiet {
+        writeln!(std::io::stdout(), "The push refers to repository [{}]", reference.repository())?;
+    }
+    let progress = Lines { quiet: args.quiet, pulling: false, out: Mutex::new(Vec::new()) };
+    let _lock = engine.store().lock_shared()?;
+    let pushed = match client.push(&blobs, &manifest, &reference, &|_| Vec::new(), &progress) {
+        Ok(p) => p,
+        Err(e) => {
+            warn(&client);
+            return fail(e);
+        }
+    };
+    warn(&client);
+    let mut stdout = std::io::stdout().lock();
+    if args.quiet {
+        writeln!(stdout, "{}", pushed.digest)?;
+    } else {
+        let tag = reference.tag.as_deref().unwrap_or("latest");
+        writeln!(stdout, "{tag}: digest: {} size: {}", pushed.digest, pushed.size)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn login(args: &LoginArgs) -> anyhow::Result<ExitCode> {
+    let host = server_host(&args.server);
+    let Some(username) = args.username.clone() else {
+        bail!("login needs -u USER (and --password-stdin or -p)");
+    };
+    let password = match (&args.password, args.password_stdin) {
+        (Some(_), true) => bail!("--password and --password-stdin are mutually exclusive"),
+        (Some(p), false) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "WARNING! Using --password via the CLI is insecure. Use --password-stdin."
+            );
+            p.clone()
+        }
+        (None, true) => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading the password from stdin")?;
+            text.trim_end_matches(['\n', '\r']).to_owned()
+        }
+        (None, false) => bail!("no password: pass --password-stdin (and pipe it in) or -p"),
+    };
+    if password.is_empty() {
+        bail!("the password is empty");
+    }
+    let credential = Credential::Basic { username, password };
+    let client = client()?;
+    if let Err(e) = client.verify_login(&host, &credential) {
+        return fail(e);
+    }
+    let source = client.credentials().store(&host, &credential)?;
+    if let rbuild_registry::Source::File(path) = source {
+        let _ = writeln!(
+            std::io::stderr(),
+            "WARNING! Your password will be stored unencrypted in {}.",
+            path.display()
+        );
+    }
+    writeln!(std::io::stdout(), "Login Succeeded")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn logout(args: &LogoutArgs) -> anyhow::Result<ExitCode> {
+    let host = server_host(&args.server);
+    let credentials = rbuild_registry::Credentials::from_env();
+    let mut stdout = std::io::stdout().lock();
+    if credentials.erase(&host)? {
+        writeln!(stdout, "Removing login credentials for {}", shown_server(&host))?;
+    } else {
+        writeln!(stdout, "Not logged in to {}", shown_server(&host))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `https://reg.example/v2/` → `reg.example`; Docker Hub's aliases →
+/// `docker.io`.
+fn server_host(server: &str) -> String {
+    let rest = server
+        .strip_prefix("https://")
+        .or_else(|| server.strip_prefix("http://"))
+        .unwrap_or(server);
+    let host = rest.split('/').next().unwrap_or(rest);
+    match host {
+        "index.docker.io" | "registry-1.docker.io" | "" => "docker.io".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+fn shown_server(host: &str) -> String {
+    if host == "docker.io" { rbuild_registry::DOCKER_HUB_KEY.to_owned() } else { host.to_owned() }
+}

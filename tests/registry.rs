@@ -1,0 +1,336 @@
+//! `rbuild push`, `pull`, `login`, `logout` against real registries
+//! (Debian's docker-registry), each started by its test on a free loopback
+//! port and stopped when the test ends; skopeo reads back what rbuild wrote.
+
+use std::io::Write as _;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{BUSYBOX, have_root, rbuild, tempdir};
+
+/// A docker-registry of the test's own.
+struct Registry {
+    child: Child,
+    host: String,
+    data: PathBuf,
+}
+
+impl Registry {
+    /// Starts one in `dir`; with `users`, htpasswd Basic auth for them.
+    fn start(dir: &Path, users: &[(&str, &str)]) -> Registry {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let data = dir.join(format!("registry-{port}"));
+        std::fs::create_dir_all(&data).unwrap();
+        let mut auth = String::new();
+        if !users.is_empty() {
+            let file = data.join("htpasswd");
+            let mut lines = String::new();
+            for (user, pass) in users {
+                let out = Command::new("htpasswd").args(["-Bbn", user, pass]).output().unwrap();
+                assert!(out.status.success());
+                lines.push_str(String::from_utf8_lossy(&out.stdout).trim());
+                lines.push('\n');
+            }
+            std::fs::write(&file, lines).unwrap();
+            auth = format!("auth:\n  htpasswd:\n    realm: test\n    path: {}\n", file.display());
+        }
+        let config = data.join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+                 http:\n  addr: 127.0.0.1:{port}\n{auth}",
+                data.join("storage").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry (.ci/setup installs it)");
+        // Readiness, not timing: wait until it accepts connections.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "docker-registry did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Registry { child, host: format!("127.0.0.1:{port}"), data }
+    }
+
+    /// The file the registry keeps `digest`'s bytes in.
+    fn blob_file(&self, digest: &str) -> PathBuf {
+        let hex = digest.strip_prefix("sha256:").unwrap();
+        self.data.join(format!("storage/docker/registry/v2/blobs/sha256/{}/{hex}/data", &hex[..2]))
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn have_registry() -> bool {
+    let found = Command::new("sh")
+        .args(["-c", "command -v docker-registry && command -v skopeo && command -v htpasswd"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "docker-registry, skopeo and htpasswd are needed in CI"
+        );
+        let _ = writeln!(std::io::stderr(), "skipped: docker-registry, skopeo or htpasswd missing");
+    }
+    found
+}
+
+/// rbuild with a store and a docker config directory of the test's own.
+fn run(store: &Path, docker_config: &Path, args: &[&str]) -> Output {
+    rbuild()
+        .env("RBUILD_ROOT", store)
+        .env("DOCKER_CONFIG", docker_config)
+        .env_remove("DOCKER_AUTH_CONFIG")
+        .env("XDG_CONFIG_HOME", docker_config.join("xdg"))
+        .env("RBUILD_CONFIG", docker_config.join("none.toml"))
+        .env("CONTAINERS_REGISTRIES_CONF", docker_config.join("none.conf"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Builds a two-layer image (busybox and a file) named `name` into `store`.
+fn build_image(dir: &Path, store: &Path, name: &str) {
+    let ctx = dir.join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::copy(BUSYBOX, ctx.join("busybox")).unwrap();
+    std::fs::write(ctx.join("hello.txt"), "hello from the registry test\n").unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY hello.txt /\nENV PATH=/bin\n",
+    )
+    .unwrap();
+    let out = rbuild()
+        .env("RBUILD_ROOT", store)
+        .args(["build", "-t", name, "--progress=plain"])
+        .arg(&ctx)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "build: {}", text(&out));
+}
+
+fn skopeo_digest(reference: &str) -> String {
+    let out = Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--raw", &format!("docker://{reference}")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "skopeo inspect {reference}: {}", text(&out));
+    rbuild_image::sha256_digest(&out.stdout).to_string()
+}
+
+fn digest_line(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line =
+        stdout.lines().find_map(|l| l.split_once(": digest: ")).map(|(_, rest)| rest.to_owned());
+    line.unwrap_or_else(|| panic!("no digest line in {stdout}"))
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn a_pushed_image_reads_back_with_skopeo_and_pulls_into_a_fresh_store_keeping_digests() {
+    if !have_root() || !have_registry() {
+        return;
+    }
+    let dir = tempdir();
+    let registry = Registry::start(dir.path(), &[]);
+    let (store, other, config) =
+        (dir.path().join("s1"), dir.path().join("s2"), dir.path().join("docker"));
+    let app = format!("{}/team/app:1", registry.host);
+    build_image(dir.path(), &store, &app);
+
+    let out = run(&store, &config, &["push", &app]);
+    assert!(out.status.success(), "push: {}", text(&out));
+    let pushed = digest_line(&out);
+    assert_eq!(skopeo_digest(&app), pushed, "skopeo reads the manifest rbuild pushed");
+    // A second push finds every blob there.
+    let again = run(&store, &config, &["push", &app]);
+    assert!(text(&again).contains("Layer already exists"), "{}", text(&again));
+
+    // skopeo copies it (it may rewrite the manifest); rbuild pulls the copy.
+    let copy = format!("{}/mirror/copy:2", registry.host);
+    let st = Command::new("skopeo")
+        .args(["copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false"])
+        .arg(format!("docker://{app}"))
+        .arg(format!("docker://{copy}"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let copied = skopeo_digest(&copy);
+    let out = run(&other, &config, &["pull", &copy]);
+    assert!(out.status.success(), "pull: {}", text(&out));
+    assert!(text(&out).contains(&format!("Digest: {copied}")), "{}", text(&out));
+    // Pulled again: nothing new.
+    let out = run(&other, &config, &["pull", &copy]);
+    assert!(text(&out).contains("Image is up to date"), "{}", text(&out));
+    // Pushed elsewhere, the pulled image keeps its digest.
+    let third = format!("{}/elsewhere/img:3", registry.host);
+    let retag = rbuild_cache::Store::open(&other).unwrap();
+    let manifest = retag.resolve(&rbuild_llb::normalize_reference(&copy).unwrap()).unwrap();
+    retag.tag(&rbuild_llb::normalize_reference(&third).unwrap(), &manifest).unwrap();
+    let out = run(&other, &config, &["push", &third]);
+    assert!(out.status.success(), "push: {}", text(&out));
+    assert_eq!(digest_line(&out), copied);
+    assert_eq!(skopeo_digest(&third), copied);
+
+    let missing = run(&other, &config, &["pull", &format!("{}/team/app:nope", registry.host)]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing).contains("team/app:nope: not found"), "{}", text(&missing));
+}
+
+#[test]
+fn basic_auth_login_logout_and_a_credential_helper() {
+    if !have_root() || !have_registry() {
+        return;
+    }
+    let dir = tempdir();
+    let registry = Registry::start(dir.path(), &[("alice", "wonder-pass-1")]);
+    let (store, config) = (dir.path().join("s1"), dir.path().join("docker"));
+    let app = format!("{}/private/app:1", registry.host);
+    build_image(dir.path(), &store, &app);
+
+    let out = run(&store, &config, &["push", &app]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains(&format!("rbuild login {}", registry.host)), "{}", text(&out));
+
+    let login = |password: &str| {
+        let mut child = rbuild()
+            .env("DOCKER_CONFIG", &config)
+            .args(["login", "-u", "alice", "--password-stdin", &registry.host])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let bad = login("wrong-pass");
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    assert!(!config.join("config.json").exists(), "a refused login writes nothing");
+    let good = login("wonder-pass-1");
+    assert!(good.status.success(), "{}", text(&good));
+    assert!(text(&good).contains("Login Succeeded"));
+    assert!(!text(&good).contains("wonder-pass-1") && !text(&bad).contains("wrong-pass"));
+    let file = config.join("config.json");
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+
+    let out = run(&store, &config, &["push", &app]);
+    assert!(out.status.success(), "push after login: {}", text(&out));
+    assert!(!text(&out).contains("wonder-pass-1"));
+
+    // A credential helper named in config.json supplies them instead.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-test");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nread server\n[ \"$1\" = get ] && [ \"$server\" = \"{}\" ] && \
+             echo '{{\"ServerURL\":\"'$server'\",\"Username\":\"alice\",\"Secret\":\"wonder-pass-1\"}}' && exit 0\n\
+             echo 'credentials not found in native keychain'; exit 1\n",
+            registry.host
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let helper_config = dir.path().join("helper-config");
+    std::fs::create_dir_all(&helper_config).unwrap();
+    std::fs::write(
+        helper_config.join("config.json"),
+        format!(r#"{{"credHelpers":{{"{}":"test"}}}}"#, registry.host),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let fresh = dir.path().join("s2");
+    let out = rbuild()
+        .env("RBUILD_ROOT", &fresh)
+        .env("DOCKER_CONFIG", &helper_config)
+        .env("PATH", &path)
+        .env("RBUILD_CONFIG", helper_config.join("none.toml"))
+        .env("CONTAINERS_REGISTRIES_CONF", helper_config.join("none.conf"))
+        .args(["pull", "-q", &app])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "pull with the helper: {}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), app);
+
+    let out = run(&store, &config, &["logout", &registry.host]);
+    assert!(text(&out).contains("Removing login credentials"), "{}", text(&out));
+    let out = run(&dir.path().join("s3"), &config, &["pull", &app]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}
+
+#[test]
+fn a_corrupted_blob_is_refused_and_the_store_keeps_nothing_of_it() {
+    if !have_root() || !have_registry() {
+        return;
+    }
+    let dir = tempdir();
+    let registry = Registry::start(dir.path(), &[]);
+    let (store, config) = (dir.path().join("s1"), dir.path().join("docker"));
+    let app = format!("{}/team/broken:1", registry.host);
+    build_image(dir.path(), &store, &app);
+    let out = run(&store, &config, &["push", &app]);
+    assert!(out.status.success(), "push: {}", text(&out));
+    // The largest layer is busybox: flip one byte of it in the registry.
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &Command::new("skopeo")
+            .args(["inspect", "--tls-verify=false", "--raw", &format!("docker://{app}")])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let layer = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by_key(|l| l["size"].as_u64().unwrap())
+        .unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let file = registry.blob_file(&layer);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&file, bytes).unwrap();
+
+    let fresh = dir.path().join("s2");
+    let out = run(&fresh, &config, &["pull", &app]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains(&layer) && text(&out).contains("digest"), "{}", text(&out));
+    let blobs = fresh.join("blobs/sha256");
+    let hex = layer.strip_prefix("sha256:").unwrap();
+    let names: Vec<String> = std::fs::read_dir(&blobs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n == hex), "the bad blob was stored");
+    assert!(!names.iter().any(|n| n.starts_with(".tmp")), "a partial blob was left: {names:?}");
+    assert!(rbuild_cache::Store::open(&fresh).unwrap().images().is_empty(), "the image was named");
+}
