@@ -334,3 +334,48 @@ fn a_corrupted_blob_is_refused_and_the_store_keeps_nothing_of_it() {
     assert!(!names.iter().any(|n| n.starts_with(".tmp")), "a partial blob was left: {names:?}");
     assert!(rbuild_cache::Store::open(&fresh).unwrap().images().is_empty(), "the image was named");
 }
+
+#[test]
+fn a_dockerfile_from_a_registry_image_builds_without_any_load() {
+    if !have_root() || !have_registry() {
+        return;
+    }
+    let dir = tempdir();
+    let registry = Registry::start(dir.path(), &[]);
+    let (store, config) = (dir.path().join("s1"), dir.path().join("docker"));
+    let base = format!("{}/base/busybox:1", registry.host);
+    build_image(dir.path(), &store, &base);
+    let out = run(&store, &config, &["push", &base]);
+    assert!(out.status.success(), "push: {}", text(&out));
+
+    let ctx = dir.path().join("app");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!(
+            "FROM {base}\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"cat /hello.txt > /seen\"]\n"
+        ),
+    )
+    .unwrap();
+    let fresh = dir.path().join("s2");
+    let never =
+        run(&fresh, &config, &["build", "--pull=never", "-t", "app:1", ctx.to_str().unwrap()]);
+    assert!(!never.status.success());
+    assert!(text(&never).contains("--pull=never"), "{}", text(&never));
+    assert!(text(&never).contains("Dockerfile:1"), "the FROM line is named: {}", text(&never));
+
+    let out =
+        run(&fresh, &config, &["build", "--progress=plain", "-t", "app:1", ctx.to_str().unwrap()]);
+    assert!(out.status.success(), "build: {}", text(&out));
+    let images = rbuild_cache::Store::open(&fresh).unwrap().images();
+    let names: Vec<&str> = images.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&base.as_str()), "the base was pulled and named: {names:?}");
+    // --pull re-resolves the tag (the same digest: nothing to fetch) and the step hits.
+    let out = run(
+        &fresh,
+        &config,
+        &["build", "--pull", "--progress=plain", "-t", "app:1", ctx.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "build --pull: {}", text(&out));
+    assert!(text(&out).contains("CACHED"), "{}", text(&out));
+}

@@ -176,6 +176,11 @@ pub(crate) struct BuildArgs {
     /// Run every step, ignoring the cache.
     #[arg(long)]
     pub(crate) no_cache: bool,
+    /// Pull base images: `--pull` re-resolves every tag, `--pull=never` uses only the store;
+    /// by default an image is pulled when the store lacks it.
+    #[arg(long, value_name = "WHEN", num_args = 0..=1, require_equals = true, default_missing_value = "always",
+          value_parser = ["always", "missing", "never", "true", "false"])]
+    pub(crate) pull: Option<String>,
     /// Progress output: auto, tty, plain or json.
     #[arg(long, default_value = "auto")]
     pub(crate) progress: String,

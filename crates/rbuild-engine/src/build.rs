@@ -143,8 +143,14 @@ pub(crate) fn build(
     let df = rbuild_syntax::parse(&source)
         .map_err(|e| located(&path, e.message(), e.span(), e.render(&path, &source, false)))?;
     let blobs = Blobs::new(store.root())?;
-    let images =
-        StoreImages { store, blobs: &blobs, context: &cfg.context, layouts: Mutex::default() };
+    let images = StoreImages {
+        store,
+        blobs: &blobs,
+        context: &cfg.context,
+        layouts: Mutex::default(),
+        pull: cfg.pull,
+        pulled: Mutex::default(),
+    };
     let options = rbuild_frontend::BuildOptions {
         build_args: cfg.build_args.clone(),
         target: cfg.target.clone(),
@@ -365,20 +371,46 @@ struct StoreImages<'a> {
     blobs: &'a Blobs,
     context: &'a Path,
     layouts: Mutex<BTreeMap<String, Result<String, String>>>,
+    pull: crate::PullPolicy,
+    /// Each tag resolved once per build.
+    pulled: Mutex<BTreeMap<String, Result<String, String>>>,
 }
 
 impl StoreImages<'_> {
     /// The manifest digest `reference` names, or why there is none.
     fn resolve(&self, reference: &str) -> Result<String, String> {
         let Some(rest) = reference.strip_prefix("oci-layout://") else {
-            return self.store.resolve(reference).ok_or_else(|| {
-                format!(
-                    "image {reference} is not in the store; put it there with `rbuild load -i FILE`"
-                )
-            });
+            let known = self.store.resolve(reference);
+            return match (self.pull, known) {
+                (crate::PullPolicy::Never, None) => Err(format!(
+                    "image {reference} is not in the store and --pull=never forbids pulling it; \
+                     put it there with `rbuild pull` or `rbuild load -i FILE`"
+                )),
+                (crate::PullPolicy::Always, _) | (crate::PullPolicy::Missing, None) => {
+                    let mut pulled = self.pulled.lock().unwrap_or_else(|p| p.into_inner());
+                    pulled
+                        .entry(reference.to_owned())
+                        .or_insert_with(|| self.pull(reference))
+                        .clone()
+                }
+                (_, Some(manifest)) => Ok(manifest),
+            };
         };
         let mut layouts = self.layouts.lock().unwrap_or_else(|p| p.into_inner());
         layouts.entry(reference.to_owned()).or_insert_with(|| self.in_layout(rest)).clone()
+    }
+
+    /// Fetches `reference` from its registry (mirrors first) into the
+    /// store and names it there.
+    fn pull(&self, reference: &str) -> Result<String, String> {
+        let parsed = rbuild_llb::Reference::parse(reference).map_err(|e| e.to_string())?;
+        let client = rbuild_registry::Client::from_env().map_err(|e| e.to_string())?;
+        let resolved = client
+            .pull(&parsed, None, self.blobs, &rbuild_registry::Quiet)
+            .map_err(|e| format!("cannot pull {reference}: {e}"))?;
+        let manifest = resolved.manifest.digest().to_string();
+        self.store.tag(reference, &manifest).map_err(|e| e.to_string())?;
+        Ok(manifest)
     }
 
     fn in_layout(&self, rest: &str) -> Result<String, String> {
@@ -1287,6 +1319,8 @@ mod tests {
             blobs: &blobs,
             context: &context,
             layouts: Mutex::default(),
+            pull: crate::PullPolicy::Never,
+            pulled: Mutex::default(),
         };
         let df = rbuild_syntax::parse(source).unwrap();
         let options = rbuild_frontend::BuildOptions {

@@ -47,6 +47,7 @@ use rbuild_llb::{EventSink, NetworkMode, StepReport};
 pub use error::{BuildError, StepError};
 pub use events::Emitter;
 pub use output::Output;
+
 pub use rbuild_runtime::Secrets;
 
 /// Everything one build needs, as `docker build`'s flags say it.
@@ -74,6 +75,20 @@ pub struct BuildRequest {
     pub secrets: Secrets,
     /// `--output`s, written before the result is reported.
     pub outputs: Vec<Output>,
+    /// `--pull`: when a base image comes from its registry.
+    pub pull: PullPolicy,
+}
+
+/// When `FROM` fetches its image from the registry (`--pull`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PullPolicy {
+    /// Only when the store does not have it (the default).
+    #[default]
+    Missing,
+    /// Re-resolve every tag (`--pull`): a HEAD per tag, layers only if new.
+    Always,
+    /// Never: an image not in the store is an error (`--pull=never`).
+    Never,
 }
 
 impl BuildRequest {
@@ -91,6 +106,7 @@ impl BuildRequest {
             source_date_epoch: None,
             secrets: Secrets::new(),
             outputs: Vec::new(),
+            pull: PullPolicy::Missing,
         }
     }
 

@@ -123,7 +123,7 @@ pub fn write_image(blobs: &Blobs, spec: &ImageSpec) -> Result<Descriptor> {
         .schema_version(2u32)
         .media_type(MediaType::ImageManifest)
         .config(config_blob.descriptor(MediaType::ImageConfig))
-        .layers(spec.layers.iter().map(|l| l.descriptor.clone()).collect::<Vec<_>>());
+        .layers(spec.layers.iter().map(|l| oci_descriptor(&l.descriptor)).collect::<Vec<_>>());
     if !spec.annotations.is_empty() {
         builder =
             builder.annotations(spec.annotations.clone().into_iter().collect::<HashMap<_, _>>());
@@ -131,6 +131,21 @@ pub fn write_image(blobs: &Blobs, spec: &ImageSpec) -> Result<Descriptor> {
     let manifest =
         builder.build().map_err(|source| Error::Spec { what: "image manifest", source })?;
     write_manifest(blobs, &manifest)
+}
+
+/// `descriptor` under the OCI media type of its content: a base image
+/// pulled with Docker's layer types gives an OCI manifest with the same
+/// blobs, not a mix of both.
+pub fn oci_descriptor(descriptor: &Descriptor) -> Descriptor {
+    let media = match descriptor.media_type().as_ref() {
+        "application/vnd.docker.image.rootfs.diff.tar.gzip" => MediaType::ImageLayerGzip,
+        "application/vnd.docker.image.rootfs.diff.tar" => MediaType::ImageLayer,
+        "application/vnd.docker.container.image.v1+json" => MediaType::ImageConfig,
+        _ => descriptor.media_type().clone(),
+    };
+    let mut out = descriptor.clone();
+    out.set_media_type(media);
+    out
 }
 
 /// Stores `manifest` as canonical JSON and returns its descriptor.

@@ -435,15 +435,10 @@ fn import_manifest(blobs: &Blobs, layout: &Blobs, entry: &Descriptor) -> Result<
         ));
     }
     // A Docker schema 2 manifest: the same blobs under OCI media types.
-    let oci_type = |d: &Descriptor| -> MediaType {
-        match d.media_type().as_ref() {
-            "application/vnd.docker.image.rootfs.diff.tar.gzip" => MediaType::ImageLayerGzip,
-            "application/vnd.docker.image.rootfs.diff.tar" => MediaType::ImageLayer,
-            "application/vnd.docker.container.image.v1+json" => MediaType::ImageConfig,
-            _ => d.media_type().clone(),
-        }
+    let remap = |d: &Descriptor| {
+        let d = crate::image::oci_descriptor(d);
+        Descriptor::new(d.media_type().clone(), d.size(), d.digest().clone())
     };
-    let remap = |d: &Descriptor| Descriptor::new(oci_type(d), d.size(), d.digest().clone());
     let rewritten = ImageManifestBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageManifest)

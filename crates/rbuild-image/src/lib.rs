@@ -78,8 +78,8 @@ pub use export::{
     ANNOTATION_IMAGE_NAME, export_docker_archive, export_oci_archive, export_oci_layout,
 };
 pub use image::{
-    ImageSpec, canonical_json, read_config, read_config_blob, read_layers, read_manifest,
-    write_image, write_manifest,
+    ImageSpec, canonical_json, oci_descriptor, read_config, read_config_blob, read_layers,
+    read_manifest, write_image, write_manifest,
 };
 pub use import::{ImportedImage, import};
 pub use layer::{

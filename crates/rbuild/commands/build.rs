@@ -98,6 +98,11 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     request.tags = args.tags.clone();
     request.target = args.target.clone();
     request.no_cache = args.no_cache;
+    request.pull = match args.pull.as_deref() {
+        Some("always" | "true") => rbuild_engine::PullPolicy::Always,
+        Some("never") => rbuild_engine::PullPolicy::Never,
+        _ => rbuild_engine::PullPolicy::Missing,
+    };
     let engine = open_engine()?;
     let progress = Progress::new(mode);
     let result = engine.build(&request, &progress);
