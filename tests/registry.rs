@@ -378,4 +378,12 @@ fn a_dockerfile_from_a_registry_image_builds_without_any_load() {
     );
     assert!(out.status.success(), "build --pull: {}", text(&out));
     assert!(text(&out).contains("CACHED"), "{}", text(&out));
+
+    // --push sends the result to its registry under each -t name.
+    let target = format!("{}/team/built:1", registry.host);
+    let out = run(&fresh, &config, &["build", "--push", "-t", &target, ctx.to_str().unwrap()]);
+    assert!(out.status.success(), "build --push: {}", text(&out));
+    let store = rbuild_cache::Store::open(&fresh).unwrap();
+    let built = store.resolve(&target).unwrap();
+    assert_eq!(skopeo_digest(&target), built);
 }

@@ -181,6 +181,9 @@ pub(crate) struct BuildArgs {
     #[arg(long, value_name = "WHEN", num_args = 0..=1, require_equals = true, default_missing_value = "always",
           value_parser = ["always", "missing", "never", "true", "false"])]
     pub(crate) pull: Option<String>,
+    /// Push every `-t` name to its registry after the build.
+    #[arg(long)]
+    pub(crate) push: bool,
     /// Progress output: auto, tty, plain or json.
     #[arg(long, default_value = "auto")]
     pub(crate) progress: String,

@@ -116,6 +116,17 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         let body = serde_json::json!({ "steps": result.steps });
         rbuild_cache::write_atomic(path, serde_json::to_string_pretty(&body)?.as_bytes())?;
     }
+    if args.push {
+        if args.tags.is_empty() {
+            anyhow::bail!("--push needs a -t NAME to push to");
+        }
+        for tag in &args.tags {
+            let code = super::registry::push_name(&engine, tag, mode == Mode::Json)?;
+            if code != ExitCode::SUCCESS {
+                return Ok(code);
+            }
+        }
+    }
     if mode == Mode::Json {
         return Ok(ExitCode::SUCCESS);
     }

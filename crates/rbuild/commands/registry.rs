@@ -109,11 +109,19 @@ pub(crate) fn pull(args: &PullArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub(crate) fn push(args: &PushArgs) -> anyhow::Result<ExitCode> {
-    let reference = match Reference::parse(&args.reference) {
+    push_name(&open_engine()?, &args.reference, args.quiet)
+}
+
+/// Pushes the store's image `name` to the registry it names.
+pub(crate) fn push_name(
+    engine: &rbuild_engine::Engine,
+    name: &str,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
+    let reference = match Reference::parse(name) {
         Ok(r) => r,
         Err(e) => return fail(format!("invalid reference format: {e}")),
     };
-    let engine = open_engine()?;
     let name = reference.to_string();
     let Some(manifest) = engine.store().resolve(&name) else {
         return fail(format!(
@@ -125,10 +133,10 @@ pub(crate) fn push(args: &PushArgs) -> anyhow::Result<ExitCode> {
         Digest::from_str(&manifest).with_context(|| format!("the store names {manifest}"))?;
     let blobs = Blobs::new(engine.root())?;
     let client = client()?;
-    if !args.quiet {
+    if !quiet {
         writeln!(std::io::stdout(), "The push refers to repository [{}]", reference.repository())?;
     }
-    let progress = Lines { quiet: args.quiet, pulling: false, out: Mutex::new(Vec::new()) };
+    let progress = Lines { quiet, pulling: false, out: Mutex::new(Vec::new()) };
     let _lock = engine.store().lock_shared()?;
     let pushed = match client.push(&blobs, &manifest, &reference, &|_| Vec::new(), &progress) {
         Ok(p) => p,
@@ -139,7 +147,7 @@ pub(crate) fn push(args: &PushArgs) -> anyhow::Result<ExitCode> {
     };
     warn(&client);
     let mut stdout = std::io::stdout().lock();
-    if args.quiet {
+    if quiet {
         writeln!(stdout, "{}", pushed.digest)?;
     } else {
         let tag = reference.tag.as_deref().unwrap_or("latest");
