@@ -387,3 +387,131 @@ fn a_dockerfile_from_a_registry_image_builds_without_any_load() {
     let built = store.resolve(&target).unwrap();
     assert_eq!(skopeo_digest(&target), built);
 }
+
+/// Writes `bytes` into an OCI layout's blobs and returns its descriptor JSON.
+fn layout_blob(layout: &Path, media: &str, bytes: &[u8]) -> serde_json::Value {
+    let digest = rbuild_image::sha256_digest(bytes).to_string();
+    let dir = layout.join("blobs/sha256");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(digest.strip_prefix("sha256:").unwrap()), bytes).unwrap();
+    serde_json::json!({ "mediaType": media, "digest": digest, "size": bytes.len() })
+}
+
+#[test]
+fn a_multi_platform_index_gives_the_host_platform_or_the_one_asked_for() {
+    if !have_root() || !have_registry() {
+        return;
+    }
+    let dir = tempdir();
+    let registry = Registry::start(dir.path(), &[]);
+    let config_dir = dir.path().join("docker");
+    // An OCI layout with one index of two platforms, each its own file.
+    let layout = dir.path().join("layout");
+    let mut manifests = Vec::new();
+    for arch in ["amd64", "arm64"] {
+        let mut tar = tar::Builder::new(Vec::new());
+        let body = format!("built for {arch}\n");
+        let mut header = tar::Header::new_gnu();
+        header.set_size(body.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, "arch.txt", body.as_bytes()).unwrap();
+        let layer_bytes = tar.into_inner().unwrap();
+        let layer = layout_blob(&layout, "application/vnd.oci.image.layer.v1.tar", &layer_bytes);
+        let config = serde_json::json!({
+            "architecture": arch, "os": "linux", "config": {},
+            "rootfs": { "type": "layers", "diff_ids": [layer["digest"]] }
+        });
+        let config = layout_blob(
+            &layout,
+            "application/vnd.oci.image.config.v1+json",
+            config.to_string().as_bytes(),
+        );
+        let manifest = serde_json::json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": config, "layers": [layer]
+        });
+        let mut entry = layout_blob(
+            &layout,
+            "application/vnd.oci.image.manifest.v1+json",
+            manifest.to_string().as_bytes(),
+        );
+        let variant =
+            if arch == "arm64" { serde_json::json!("v8") } else { serde_json::Value::Null };
+        entry["platform"] = serde_json::json!({ "architecture": arch, "os": "linux" });
+        if !variant.is_null() {
+            entry["platform"]["variant"] = variant;
+        }
+        manifests.push(entry);
+    }
+    let index = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests
+    });
+    let mut top = layout_blob(
+        &layout,
+        "application/vnd.oci.image.index.v1+json",
+        index.to_string().as_bytes(),
+    );
+    top["annotations"] = serde_json::json!({ "org.opencontainers.image.ref.name": "multi" });
+    std::fs::write(
+        layout.join("index.json"),
+        serde_json::json!({ "schemaVersion": 2, "manifests": [top] }).to_string(),
+    )
+    .unwrap();
+    std::fs::write(layout.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let reference = format!("{}/multi/app:1", registry.host);
+    let st = Command::new("skopeo")
+        .args(["copy", "-q", "--all", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:multi", layout.display()))
+        .arg(format!("docker://{reference}"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+
+    // What the registry serves (skopeo may have rewritten what it copied).
+    let served = Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--raw", &format!("docker://{reference}")])
+        .output()
+        .unwrap()
+        .stdout;
+    let index_digest = rbuild_image::sha256_digest(&served).to_string();
+    let served: serde_json::Value = serde_json::from_slice(&served).unwrap();
+    let manifests = served["manifests"].as_array().unwrap().clone();
+    let host_arch = rbuild_llb::Platform::host().arch;
+    let expected = |arch: &str| {
+        manifests.iter().find(|m| m["platform"]["architecture"] == arch).unwrap()["digest"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let pulled = |store: &Path, extra: &[&str]| -> Output {
+        let mut args = vec!["pull"];
+        args.extend_from_slice(extra);
+        args.push(&reference);
+        run(store, &config_dir, &args)
+    };
+    let s1 = dir.path().join("s1");
+    let out = pulled(&s1, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    // The repo digest is the index's; the store names the platform's manifest.
+    assert!(text(&out).contains(&format!("Digest: {index_digest}")), "{}", text(&out));
+    let name = rbuild_llb::normalize_reference(&reference).unwrap();
+    if host_arch == "amd64" || host_arch == "arm64" {
+        assert_eq!(
+            rbuild_cache::Store::open(&s1).unwrap().resolve(&name).unwrap(),
+            expected(&host_arch)
+        );
+    }
+    let s2 = dir.path().join("s2");
+    let out = pulled(&s2, &["--platform", "linux/arm64"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(rbuild_cache::Store::open(&s2).unwrap().resolve(&name).unwrap(), expected("arm64"));
+    let out = pulled(&dir.path().join("s3"), &["--platform", "linux/s390x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("no image for platform linux/s390x")
+            && text(&out).contains("linux/arm64/v8"),
+        "{}",
+        text(&out)
+    );
+}
