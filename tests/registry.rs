@@ -194,6 +194,7 @@ fn a_pushed_image_reads_back_with_skopeo_and_pulls_into_a_fresh_store_keeping_di
     let out = run(&other, &config, &["push", &third]);
     assert!(out.status.success(), "push: {}", text(&out));
     assert_eq!(digest_line(&out), copied);
+    assert!(text(&out).contains("Mounted from another repository"), "{}", text(&out));
     assert_eq!(skopeo_digest(&third), copied);
 
     let missing = run(&other, &config, &["pull", &format!("{}/team/app:nope", registry.host)]);

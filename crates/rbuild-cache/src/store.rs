@@ -116,8 +116,9 @@ pub struct Store {
     root: PathBuf,
 }
 
-const DIRS: [&str; 9] = [
+const DIRS: [&str; 10] = [
     "blobs/sha256",
+    "sources",
     "snapshots",
     "cache",
     "steps",
@@ -378,6 +379,43 @@ impl Store {
         }
     }
 
+    // ---- where blobs came from ----
+
+    fn sources_path(&self, digest: &str) -> Result<PathBuf, StoreError> {
+        let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::Invalid(format!("invalid blob digest {digest:?}")));
+        }
+        Ok(self.root.join("sources").join(hex))
+    }
+
+    /// Remembers that `repository` (`host/path`) holds the blob `digest`,
+    /// so a push to another repository of that registry can mount it
+    /// instead of uploading it.
+    pub fn add_blob_source(&self, digest: &str, repository: &str) -> Result<(), StoreError> {
+        let path = self.sources_path(digest)?;
+        let mut known = self.blob_sources(digest);
+        if known.iter().any(|r| r == repository) {
+            return Ok(());
+        }
+        known.push(repository.to_owned());
+        // The last few are enough to find one on the same registry.
+        let start = known.len().saturating_sub(16);
+        let body = known[start..].join("\n") + "\n";
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(io_at(dir))?;
+        }
+        write_atomic(&path, body.as_bytes())
+    }
+
+    /// The repositories known to hold the blob `digest`.
+    pub fn blob_sources(&self, digest: &str) -> Vec<String> {
+        let Ok(path) = self.sources_path(digest) else { return Vec::new() };
+        fs::read_to_string(path)
+            .map(|t| t.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+
     // ---- prune ----
 
     /// Empties the build cache: cache records, step histories, snapshots,
@@ -390,7 +428,7 @@ impl Store {
         let mut dirs =
             vec!["cache", "steps", "snapshots", "cache-mounts", "downloads", "tmp", "state"];
         if all {
-            dirs.extend(["images", "blobs/sha256"]);
+            dirs.extend(["images", "blobs/sha256", "sources"]);
         }
         for dir in dirs {
             let path = self.root.join(dir);

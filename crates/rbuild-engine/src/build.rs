@@ -409,6 +409,12 @@ impl StoreImages<'_> {
             .pull(&parsed, None, self.blobs, &rbuild_registry::Quiet)
             .map_err(|e| format!("cannot pull {reference}: {e}"))?;
         let manifest = resolved.manifest.digest().to_string();
+        if resolved.endpoints.first().is_some_and(|e| !e.mirror) {
+            let repo = parsed.repository();
+            for blob in std::iter::once(&resolved.config).chain(&resolved.layers) {
+                let _ = self.store.add_blob_source(blob.digest().as_ref(), &repo);
+            }
+        }
         self.store.tag(reference, &manifest).map_err(|e| e.to_string())?;
         Ok(manifest)
     }

@@ -175,7 +175,7 @@ impl Client {
             }));
         }
         let mut location = None;
-        let prefix = format!("{}/", endpoint.host);
+        let prefix = format!("{}/", endpoint.source);
         for source in sources(digest) {
             let Some(repo) = source.strip_prefix(&prefix) else { continue };
             if repo == endpoint.repository {

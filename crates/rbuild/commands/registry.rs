@@ -91,6 +91,7 @@ pub(crate) fn pull(args: &PullArgs) -> anyhow::Result<ExitCode> {
     };
     warn(&client);
     let name = reference.to_string();
+    record_sources(engine.store(), &resolved, &resolved.endpoints[0]);
     let known = engine.store().resolve(&name);
     let manifest = resolved.manifest.digest().to_string();
     engine.store().tag(&name, &manifest)?;
@@ -138,7 +139,8 @@ pub(crate) fn push_name(
     }
     let progress = Lines { quiet, pulling: false, out: Mutex::new(Vec::new()) };
     let _lock = engine.store().lock_shared()?;
-    let pushed = match client.push(&blobs, &manifest, &reference, &|_| Vec::new(), &progress) {
+    let sources = |d: &Digest| engine.store().blob_sources(d.as_ref());
+    let pushed = match client.push(&blobs, &manifest, &reference, &sources, &progress) {
         Ok(p) => p,
         Err(e) => {
             warn(&client);
@@ -146,6 +148,13 @@ pub(crate) fn push_name(
         }
     };
     warn(&client);
+    if let Ok(manifest) = rbuild_image::read_manifest(&blobs, &manifest) {
+        let repo = reference.repository();
+        let store = engine.store();
+        for blob in std::iter::once(manifest.config()).chain(manifest.layers()) {
+            let _ = store.add_blob_source(blob.digest().as_ref(), &repo);
+        }
+    }
     let mut stdout = std::io::stdout().lock();
     if quiet {
         writeln!(stdout, "{}", pushed.digest)?;
@@ -227,4 +236,19 @@ fn server_host(server: &str) -> String {
 
 fn shown_server(host: &str) -> String {
     if host == "docker.io" { rbuild_registry::DOCKER_HUB_KEY.to_owned() } else { host.to_owned() }
+}
+
+/// Remembers which repository served each blob of a pull, for mounts.
+fn record_sources(
+    store: &rbuild_cache::Store,
+    resolved: &rbuild_registry::Resolved,
+    endpoint: &rbuild_registry::Endpoint,
+) {
+    if endpoint.mirror {
+        return;
+    }
+    let repo = resolved.reference.repository();
+    for blob in std::iter::once(&resolved.config).chain(&resolved.layers) {
+        let _ = store.add_blob_source(blob.digest().as_ref(), &repo);
+    }
 }
