@@ -21,6 +21,11 @@ struct Registry {
 impl Registry {
     /// Starts one in `dir`; with `users`, htpasswd Basic auth for them.
     fn start(dir: &Path, users: &[(&str, &str)]) -> Registry {
+        Registry::start_with(dir, users, "")
+    }
+
+    /// Like [`start`](Registry::start), with more YAML for its config.
+    fn start_with(dir: &Path, users: &[(&str, &str)], extra: &str) -> Registry {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let data = dir.join(format!("registry-{port}"));
         std::fs::create_dir_all(&data).unwrap();
@@ -42,7 +47,7 @@ impl Registry {
             &config,
             format!(
                 "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
-                 http:\n  addr: 127.0.0.1:{port}\n{auth}",
+                 http:\n  addr: 127.0.0.1:{port}\n{auth}{extra}",
                 data.join("storage").display()
             ),
         )
@@ -515,4 +520,46 @@ fn a_multi_platform_index_gives_the_host_platform_or_the_one_asked_for() {
         "{}",
         text(&out)
     );
+}
+
+#[test]
+fn a_pull_through_mirror_is_used_and_when_it_stops_the_primary_serves() {
+    if !have_root() || !have_registry() {
+        return;
+    }
+    let dir = tempdir();
+    let primary = Registry::start(dir.path(), &[]);
+    let (store, config) = (dir.path().join("s1"), dir.path().join("docker"));
+    let app = format!("{}/team/mirrored:1", primary.host);
+    build_image(dir.path(), &store, &app);
+    let out = run(&store, &config, &["push", &app]);
+    assert!(out.status.success(), "push: {}", text(&out));
+    let layer = {
+        let raw = Command::new("skopeo")
+            .args(["inspect", "--tls-verify=false", "--raw", &format!("docker://{app}")])
+            .output()
+            .unwrap()
+            .stdout;
+        let m: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+        m["layers"][0]["digest"].as_str().unwrap().to_owned()
+    };
+
+    let mirror = Registry::start_with(
+        dir.path(),
+        &[],
+        &format!("proxy:\n  remoteurl: http://{}\n", primary.host),
+    );
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("none.toml"),
+        format!("[registry.\"{}\"]\nmirrors = [\"http://{}\"]\n", primary.host, mirror.host),
+    )
+    .unwrap();
+    let out = run(&dir.path().join("s2"), &config, &["pull", &app]);
+    assert!(out.status.success(), "pull through the mirror: {}", text(&out));
+    assert!(mirror.blob_file(&layer).is_file(), "the mirror served (and so cached) the layer");
+
+    drop(mirror);
+    let out = run(&dir.path().join("s3"), &config, &["pull", &app]);
+    assert!(out.status.success(), "pull with the mirror down: {}", text(&out));
 }
