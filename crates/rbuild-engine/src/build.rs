@@ -150,6 +150,7 @@ pub(crate) fn build(
         layouts: Mutex::default(),
         pull: cfg.pull,
         pulled: Mutex::default(),
+        registry: std::sync::OnceLock::new(),
     };
     let options = rbuild_frontend::BuildOptions {
         build_args: cfg.build_args.clone(),
@@ -374,6 +375,8 @@ struct StoreImages<'a> {
     pull: crate::PullPolicy,
     /// Each tag resolved once per build.
     pulled: Mutex<BTreeMap<String, Result<String, String>>>,
+    /// The registry client, made on the first pull.
+    registry: std::sync::OnceLock<Result<rbuild_registry::Client, String>>,
 }
 
 impl StoreImages<'_> {
@@ -404,7 +407,11 @@ impl StoreImages<'_> {
     /// store and names it there.
     fn pull(&self, reference: &str) -> Result<String, String> {
         let parsed = rbuild_llb::Reference::parse(reference).map_err(|e| e.to_string())?;
-        let client = rbuild_registry::Client::from_env().map_err(|e| e.to_string())?;
+        let client = self
+            .registry
+            .get_or_init(|| rbuild_registry::Client::from_env().map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(Clone::clone)?;
         let resolved = client
             .pull(&parsed, None, self.blobs, &rbuild_registry::Quiet)
             .map_err(|e| format!("cannot pull {reference}: {e}"))?;
@@ -1327,6 +1334,7 @@ mod tests {
             layouts: Mutex::default(),
             pull: crate::PullPolicy::Never,
             pulled: Mutex::default(),
+            registry: std::sync::OnceLock::new(),
         };
         let df = rbuild_syntax::parse(source).unwrap();
         let options = rbuild_frontend::BuildOptions {
