@@ -3,8 +3,10 @@
 mod build;
 mod context;
 mod engine;
+mod http;
 mod lint;
 mod parse;
 mod registry;
 mod runtime;
+mod token_server;
 mod util;

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::http::{body_start, forward, respond, serve};
+use crate::token_server::{Issued, TokenServer};
 use crate::util::{BUSYBOX, have_root, rbuild, tempdir};
 
 /// A docker-registry of the test's own.
@@ -109,6 +111,22 @@ fn run(store: &Path, docker_config: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
+}
+
+/// `rbuild login -u USER --password-stdin HOST`, the password piped in.
+fn login(docker_config: &Path, host: &str, user: &str, password: &str) -> Output {
+    let mut child = rbuild()
+        .env("DOCKER_CONFIG", docker_config)
+        .env("RBUILD_CONFIG", docker_config.join("none.toml"))
+        .env("CONTAINERS_REGISTRIES_CONF", docker_config.join("none.conf"))
+        .args(["login", "-u", user, "--password-stdin", host])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
 }
 
 fn text(out: &Output) -> String {
@@ -222,18 +240,7 @@ fn basic_auth_login_logout_and_a_credential_helper() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains(&format!("rbuild login {}", registry.host)), "{}", text(&out));
 
-    let login = |password: &str| {
-        let mut child = rbuild()
-            .env("DOCKER_CONFIG", &config)
-            .args(["login", "-u", "alice", "--password-stdin", &registry.host])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let login = |password: &str| login(&config, &registry.host, "alice", password);
     let bad = login("wrong-pass");
     assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
     assert!(!config.join("config.json").exists(), "a refused login writes nothing");
@@ -562,4 +569,189 @@ fn a_pull_through_mirror_is_used_and_when_it_stops_the_primary_serves() {
     drop(mirror);
     let out = run(&dir.path().join("s3"), &config, &["pull", &app]);
     assert!(out.status.success(), "pull with the mirror down: {}", text(&out));
+}
+
+#[test]
+fn token_auth_anonymous_public_pulls_and_a_login_kept_as_an_identity_token() {
+    if !have_root() || !have_registry() {
+        return;
+    }
+    let dir = tempdir();
+    let tokens = TokenServer::start(dir.path(), ("alice", "token-pass-7"));
+    let registry = Registry::start_with(dir.path(), &[], &tokens.registry_yaml());
+    let (store, config) = (dir.path().join("s1"), dir.path().join("docker"));
+    let private = format!("{}/private/app:1", registry.host);
+    let public = format!("{}/public/base:1", registry.host);
+    build_image(dir.path(), &store, &private);
+    {
+        let s = rbuild_cache::Store::open(&store).unwrap();
+        let manifest = s.resolve(&rbuild_llb::normalize_reference(&private).unwrap()).unwrap();
+        s.tag(&rbuild_llb::normalize_reference(&public).unwrap(), &manifest).unwrap();
+    }
+    let hows = |log: &[Issued]| log.iter().map(|i| i.how).collect::<Vec<_>>();
+
+    // Anonymous: the token carries no push right, and the error says what to do.
+    let out = run(&store, &config, &["push", &private]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains(&format!("rbuild login {}", registry.host)), "{}", text(&out));
+    let log = tokens.take_log();
+    assert!(!log.is_empty() && log.iter().all(|i| i.how == "anonymous"), "{log:?}");
+
+    assert_eq!(login(&config, &registry.host, "alice", "not-it").status.code(), Some(1));
+    assert_eq!(hows(&tokens.take_log()), ["refused"]);
+    let good = login(&config, &registry.host, "alice", "token-pass-7");
+    assert!(good.status.success(), "{}", text(&good));
+    // As docker: the login asks for a refresh token and keeps that, not the password.
+    let log = tokens.take_log();
+    assert_eq!(hows(&log), ["basic"]);
+    assert!(log[0].offline, "{log:?}");
+    let saved = std::fs::read_to_string(config.join("config.json")).unwrap();
+    assert!(!saved.contains("token-pass-7"), "the password was stored: {saved}");
+    let saved: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    let identity = saved["auths"][&registry.host]["identitytoken"].as_str().unwrap_or("");
+    assert!(identity.starts_with("refresh-"), "{saved}");
+    assert!(!text(&good).contains("unencrypted"), "{}", text(&good));
+
+    // Pushes get their tokens by the OAuth2 POST, one per scope set.
+    let out = run(&store, &config, &["push", &private]);
+    assert!(out.status.success(), "push: {}", text(&out));
+    let log = tokens.take_log();
+    assert!(!log.is_empty() && log.iter().all(|i| i.how == "refresh"), "{log:?}");
+    let mut sets: Vec<&Vec<String>> = log.iter().map(|i| &i.scopes).collect();
+    let asked = sets.len();
+    sets.sort();
+    sets.dedup();
+    assert_eq!(sets.len(), asked, "a token was fetched twice for one scope set: {log:?}");
+    assert!(
+        log.iter().any(|i| i.scopes.contains(&"repository:private/app:pull,push".to_owned())),
+        "{log:?}"
+    );
+    // Into another repository, its blobs are mounted: that token also names the source.
+    let out = run(&store, &config, &["push", &public]);
+    assert!(out.status.success(), "push: {}", text(&out));
+    assert!(text(&out).contains("Mounted from another repository"), "{}", text(&out));
+    let pushed = digest_line(&out);
+    let log = tokens.take_log();
+    assert!(
+        log.iter().any(|i| i.scopes.contains(&"repository:private/app:pull".to_owned())
+            && i.scopes.contains(&"repository:public/base:pull,push".to_owned())),
+        "{log:?}"
+    );
+
+    // Without credentials, public/ pulls and private/ does not.
+    let anonymous = dir.path().join("anonymous");
+    let out = run(&dir.path().join("s2"), &anonymous, &["pull", &public]);
+    assert!(out.status.success(), "anonymous pull: {}", text(&out));
+    let pulled = rbuild_cache::Store::open(dir.path().join("s2")).unwrap();
+    assert_eq!(pulled.resolve(&rbuild_llb::normalize_reference(&public).unwrap()).unwrap(), pushed);
+    let log = tokens.take_log();
+    assert!(!log.is_empty() && log.iter().all(|i| i.how == "anonymous"), "{log:?}");
+    let out = run(&dir.path().join("s3"), &anonymous, &["pull", &private]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains(&format!("rbuild login {}", registry.host)), "{}", text(&out));
+    // With the identity token, it does.
+    let out = run(&dir.path().join("s3"), &config, &["pull", &private]);
+    assert!(out.status.success(), "pull: {}", text(&out));
+    assert!(!text(&out).contains(identity));
+}
+
+#[test]
+fn a_broken_download_resumes_with_range_and_429_and_503_are_retried() {
+    if !have_root() || !have_registry() {
+        return;
+    }
+    let dir = tempdir();
+    let registry = Registry::start(dir.path(), &[]);
+    let (store, config) = (dir.path().join("s1"), dir.path().join("docker"));
+    let app = format!("{}/team/flaky:1", registry.host);
+    build_image(dir.path(), &store, &app);
+    let out = run(&store, &config, &["push", &app]);
+    assert!(out.status.success(), "push: {}", text(&out));
+    let pushed = digest_line(&out);
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &Command::new("skopeo")
+            .args(["inspect", "--tls-verify=false", "--raw", &format!("docker://{app}")])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let big = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by_key(|l| l["size"].as_u64().unwrap())
+        .unwrap()
+        .clone();
+    let (layer, size) = (big["digest"].as_str().unwrap().to_owned(), big["size"].as_u64().unwrap());
+    let config_blob = manifest["config"]["digest"].as_str().unwrap().to_owned();
+    let cut = size / 2;
+
+    // In front of the registry: the first manifest request gets 429 (wait
+    // a second), the config blob's first GET 503, the big layer's first
+    // GET is cut off halfway through its body.
+    type Seen = (String, String, Option<String>, std::time::Instant);
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>> = std::sync::Arc::default();
+    let log = seen.clone();
+    let upstream = registry.host.clone();
+    let (layer_path, config_path) =
+        (format!("/v2/team/flaky/blobs/{layer}"), format!("/v2/team/flaky/blobs/{config_blob}"));
+    let (layer_at, config_at) = (layer_path.clone(), config_path.clone());
+    let proxy = serve(move |request, stream| {
+        let (layer_path, config_path) = (&layer_at, &config_at);
+        let path = request.path().to_owned();
+        let first = {
+            let mut log = log.lock().unwrap();
+            let first = !log.iter().any(|(m, p, _, _)| *m == request.method && *p == path);
+            let range = request.header("range").map(str::to_owned);
+            log.push((request.method.clone(), path.clone(), range, std::time::Instant::now()));
+            first
+        };
+        if first && path.starts_with("/v2/team/flaky/manifests/") {
+            respond(stream, "429 Too Many Requests", &[("Retry-After", "1")], b"slow down");
+            return;
+        }
+        if first && path == *config_path {
+            respond(stream, "503 Service Unavailable", &[], b"");
+            return;
+        }
+        let response = forward(&upstream, request);
+        let end = if first && path == *layer_path {
+            body_start(&response) + cut as usize
+        } else {
+            response.len()
+        };
+        let _ = stream.write_all(&response[..end]);
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+    });
+
+    let through = format!("{}/team/flaky:1", proxy.addr);
+    let fresh = dir.path().join("s2");
+    let out = run(&fresh, &config, &["pull", &through]);
+    assert!(out.status.success(), "pull: {}", text(&out));
+    let pulled = rbuild_cache::Store::open(&fresh).unwrap();
+    assert_eq!(
+        pulled.resolve(&rbuild_llb::normalize_reference(&through).unwrap()).unwrap(),
+        pushed
+    );
+
+    let seen = seen.lock().unwrap().clone();
+    let layer_gets: Vec<&Seen> =
+        seen.iter().filter(|(m, p, _, _)| m == "GET" && *p == layer_path).collect();
+    assert_eq!(layer_gets.len(), 2, "{seen:?}");
+    assert_eq!(layer_gets[0].2, None);
+    assert_eq!(
+        layer_gets[1].2.as_deref(),
+        Some(format!("bytes={cut}-").as_str()),
+        "resumed where it broke"
+    );
+    let manifest_requests: Vec<&Seen> =
+        seen.iter().filter(|(_, p, _, _)| p.contains("/manifests/")).collect();
+    assert!(manifest_requests.len() >= 2, "{seen:?}");
+    let waited = manifest_requests[1].3.duration_since(manifest_requests[0].3);
+    assert!(
+        waited >= std::time::Duration::from_secs(1),
+        "Retry-After was not honoured: {waited:?}"
+    );
+    assert_eq!(seen.iter().filter(|(_, p, _, _)| *p == config_path).count(), 2, "{seen:?}");
 }

@@ -77,6 +77,9 @@ pub struct Client {
     schemes: Mutex<HashMap<String, &'static str>>,
     challenges: Mutex<HashMap<String, Challenge>>,
     tokens: Mutex<HashMap<String, Token>>,
+    /// One lock per token key, so threads wanting the same token fetch it
+    /// once between them.
+    fetching: Mutex<HashMap<String, std::sync::Arc<Mutex<()>>>>,
     warnings: Mutex<BTreeSet<String>>,
     system_roots: OnceLock<Vec<Certificate<'static>>>,
     /// How many layers move at once.
@@ -109,6 +112,7 @@ impl Client {
             schemes: Mutex::new(HashMap::new()),
             challenges: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
+            fetching: Mutex::new(HashMap::new()),
             warnings: Mutex::new(BTreeSet::new()),
             system_roots: OnceLock::new(),
             parallel: 4,
@@ -289,20 +293,30 @@ impl Client {
             }
             Challenge::Bearer { realm, service } => {
                 let key = format!("{}\n{}", endpoint.host, scopes.key());
-                if !refresh
-                    && let Some(token) = lock(&self.tokens).get(&key)
-                    && token.fresh(Instant::now())
-                {
-                    return Ok(Some(format!("Bearer {}", token.value)));
+                let cached = || {
+                    lock(&self.tokens)
+                        .get(&key)
+                        .filter(|t| t.fresh(Instant::now()))
+                        .map(|t| format!("Bearer {}", t.value))
+                };
+                if !refresh && let Some(value) = cached() {
+                    return Ok(Some(value));
+                }
+                let gate = lock(&self.fetching).entry(key.clone()).or_default().clone();
+                let _one_at_a_time = lock(&gate);
+                // Another thread may have fetched it while this one waited.
+                if !refresh && let Some(value) = cached() {
+                    return Ok(Some(value));
                 }
                 let credential = self.credentials.get(&host, Some(&endpoint.repository))?;
-                let token = self.fetch_token(
+                let (token, _) = self.fetch_token(
                     endpoint,
                     &host,
                     credential,
                     &realm,
                     service.as_deref(),
                     scopes,
+                    false,
                 )?;
                 let value = format!("Bearer {}", token.value);
                 lock(&self.tokens).insert(key, token);
@@ -312,7 +326,9 @@ impl Client {
     }
 
     /// A token from `realm`: the OAuth2 POST with an identity token, else a
-    /// GET (with Basic credentials when there are some).
+    /// GET (with Basic credentials when there are some). `offline` asks for
+    /// a refresh token too (as `docker login` does), returned beside it.
+    #[allow(clippy::too_many_arguments)]
     fn fetch_token(
         &self,
         endpoint: &Endpoint,
@@ -321,7 +337,8 @@ impl Client {
         realm: &str,
         service: Option<&str>,
         scopes: &Scopes,
-    ) -> Result<Token> {
+        offline: bool,
+    ) -> Result<(Token, Option<String>)> {
         let what = format!("token for {}", endpoint.name());
         let realm_host =
             realm.split("://").nth(1).and_then(|r| r.split('/').next()).unwrap_or("").to_owned();
@@ -361,6 +378,13 @@ impl Client {
                 for scope in scopes.iter() {
                     push_query(&mut url, "scope", scope);
                 }
+                if let Some(Credential::Basic { username, .. }) = &credential {
+                    push_query(&mut url, "account", username);
+                    if offline {
+                        push_query(&mut url, "offline_token", "true");
+                        push_query(&mut url, "client_id", "rbuild");
+                    }
+                }
                 let mut request = http::Request::get(&url);
                 if let Some(Credential::Basic { username, password }) = &credential {
                     request = request.header(
@@ -394,7 +418,7 @@ impl Client {
                 why: format!("the token server answered {}", status_text(status)),
             });
         }
-        Token::from_response(&body, Instant::now()).map(|(t, _)| t).ok_or_else(|| Error::Auth {
+        Token::from_response(&body, Instant::now()).ok_or_else(|| Error::Auth {
             what,
             why: "the token server's answer holds no token".into(),
         })
@@ -536,8 +560,10 @@ impl Client {
 
     /// Checks `credential` against `host` as `docker login` does: the
     /// registry's `/v2/` must accept it (directly, or through a token from
-    /// the realm it names).
-    pub fn verify_login(&self, host: &str, credential: &Credential) -> Result<()> {
+    /// the realm it names). Returns what to store: the identity token the
+    /// token server gave for an offline login, else `credential` itself,
+    /// so a password is kept only where the registry offers nothing else.
+    pub fn verify_login(&self, host: &str, credential: &Credential) -> Result<Credential> {
         let endpoint = Endpoint {
             host: if host == "docker.io" { "registry-1.docker.io".into() } else { host.to_owned() },
             repository: String::new(),
@@ -547,8 +573,9 @@ impl Client {
         };
         let scheme = self.scheme(&endpoint)?;
         let challenge = lock(&self.challenges).get(&endpoint.host).cloned();
+        let mut keep = credential.clone();
         let header = match challenge {
-            None => return Ok(()),
+            None => return Ok(keep),
             Some(Challenge::Basic) => match credential {
                 Credential::Basic { username, password } => {
                     format!("Basic {}", BASE64.encode(format!("{username}:{password}")))
@@ -561,14 +588,18 @@ impl Client {
                 }
             },
             Some(Challenge::Bearer { realm, service }) => {
-                let token = self.fetch_token(
+                let (token, refresh) = self.fetch_token(
                     &endpoint,
                     host,
                     Some(credential.clone()),
                     &realm,
                     service.as_deref(),
                     &Scopes::default(),
+                    true,
                 )?;
+                if let Some(refresh) = refresh.filter(|r| !r.is_empty()) {
+                    keep = Credential::IdentityToken(refresh);
+                }
                 format!("Bearer {}", token.value)
             }
         };
@@ -581,7 +612,7 @@ impl Client {
         let response =
             self.agent(&endpoint.host, verify)?.run(request).map_err(|e| transport(host, &e))?;
         match response.status() {
-            s if s.is_success() => Ok(()),
+            s if s.is_success() => Ok(keep),
             s => Err(Error::Auth {
                 what: host.to_owned(),
                 why: format!("login refused: {}", status_text(s)),

@@ -193,11 +193,12 @@ pub(crate) fn login(args: &LoginArgs) -> anyhow::Result<ExitCode> {
     }
     let credential = Credential::Basic { username, password };
     let client = client()?;
-    if let Err(e) = client.verify_login(&host, &credential) {
-        return fail(e);
-    }
-    let source = client.credentials().store(&host, &credential)?;
-    if let rbuild_registry::Source::File(path) = source {
+    let keep = match client.verify_login(&host, &credential) {
+        Ok(keep) => keep,
+        Err(e) => return fail(e),
+    };
+    let source = client.credentials().store(&host, &keep)?;
+    if let (rbuild_registry::Source::File(path), Credential::Basic { .. }) = (source, &keep) {
         let _ = writeln!(
             std::io::stderr(),
             "WARNING! Your password will be stored unencrypted in {}.",
