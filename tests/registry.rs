@@ -755,3 +755,130 @@ fn a_broken_download_resumes_with_range_and_429_and_503_are_retried() {
     );
     assert_eq!(seen.iter().filter(|(_, p, _, _)| *p == config_path).count(), 2, "{seen:?}");
 }
+
+/// `openssl` with `args` in `dir`, which must succeed.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "openssl {args:?}: {}", text(&out));
+}
+
+#[test]
+fn tls_with_a_private_ca_and_a_client_certificate_from_certs_d() {
+    if !have_root() || !have_registry() {
+        return;
+    }
+    let dir = tempdir();
+    // A CA, a server certificate for 127.0.0.1 and a client certificate it signs.
+    let pki = dir.path().join("pki");
+    std::fs::create_dir_all(&pki).unwrap();
+    openssl(
+        &pki,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=rbuild test CA",
+        ],
+    );
+    for (name, ext) in [
+        ("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"),
+        ("client", "extendedKeyUsage=clientAuth"),
+    ] {
+        openssl(
+            &pki,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+                "-subj",
+                &format!("/CN={name}"),
+            ],
+        );
+        std::fs::write(pki.join(format!("{name}.ext")), ext).unwrap();
+        openssl(
+            &pki,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &format!("{name}.crt"),
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{name}.ext"),
+            ],
+        );
+    }
+    let registry = Registry::start_with(
+        dir.path(),
+        &[],
+        &format!(
+            "  tls:\n    certificate: {0}/server.crt\n    key: {0}/server.key\n    clientcas:\n      - {0}/ca.crt\n",
+            pki.display()
+        ),
+    );
+    let (store, config) = (dir.path().join("s1"), dir.path().join("docker"));
+    std::fs::create_dir_all(&config).unwrap();
+    // Loopback is insecure by default, as in dockerd; here it must verify.
+    std::fs::write(
+        config.join("none.toml"),
+        format!("[registry.\"{}\"]\ninsecure = false\n", registry.host),
+    )
+    .unwrap();
+    let app = format!("{}/team/tls:1", registry.host);
+    build_image(dir.path(), &store, &app);
+
+    let out = run(&store, &config, &["push", &app]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let expected = format!(
+        "signed by an unknown authority: put the CA that signed it in /etc/docker/certs.d/{}/ca.crt",
+        registry.host
+    );
+    assert!(text(&out).contains(&expected), "{}", text(&out));
+    assert!(
+        text(&out).contains("certificate") && text(&out).contains(&registry.host),
+        "{}",
+        text(&out)
+    );
+
+    // The CA in certs.d (here the per-user one podman reads): the server is
+    // trusted, but the registry wants a client certificate.
+    let certs = config.join("xdg/containers/certs.d").join(&registry.host);
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(pki.join("ca.crt"), certs.join("ca.crt")).unwrap();
+    let out = run(&store, &config, &["push", &app]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("refused the TLS client certificate"), "{}", text(&out));
+
+    std::fs::copy(pki.join("client.crt"), certs.join("client.cert")).unwrap();
+    std::fs::copy(pki.join("client.key"), certs.join("client.key")).unwrap();
+    let out = run(&store, &config, &["push", &app]);
+    assert!(out.status.success(), "push over verified TLS: {}", text(&out));
+    let pushed = digest_line(&out);
+    let fresh = dir.path().join("s2");
+    let out = run(&fresh, &config, &["pull", &app]);
+    assert!(out.status.success(), "pull over verified TLS: {}", text(&out));
+    let pulled = rbuild_cache::Store::open(&fresh).unwrap();
+    assert_eq!(pulled.resolve(&rbuild_llb::normalize_reference(&app).unwrap()).unwrap(), pushed);
+}

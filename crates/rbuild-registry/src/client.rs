@@ -246,7 +246,7 @@ impl Client {
                     lock(&self.schemes).insert(endpoint.host.clone(), scheme);
                     return Ok(scheme);
                 }
-                Err(e) => last = Some(transport(&endpoint.host, &e)),
+                Err(e) => last = Some(transport(&endpoint.host, &endpoint.host, &e)),
             }
         }
         Err(last.unwrap_or_else(|| Error::Transport {
@@ -368,7 +368,7 @@ impl Client {
                     .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                     .body(form.into_bytes())
                     .map_err(|e| internal(&what, e))?;
-                agent.run(request).map_err(|e| transport(&what, &e))?
+                agent.run(request).map_err(|e| transport(&what, &realm_host, &e))?
             }
             _ => {
                 let mut url = realm.to_owned();
@@ -393,7 +393,7 @@ impl Client {
                     );
                 }
                 let request = request.body(()).map_err(|e| internal(&what, e))?;
-                agent.run(request).map_err(|e| transport(&what, &e))?
+                agent.run(request).map_err(|e| transport(&what, &realm_host, &e))?
             }
         };
         let status = response.status();
@@ -553,7 +553,7 @@ impl Client {
                 Err(e) if retries_left && retryable(&e) => {
                     std::thread::sleep(self.backoff(attempt, None));
                 }
-                Err(e) => return Err(transport(&what, &e)),
+                Err(e) => return Err(transport(&what, &endpoint.host, &e)),
             }
         }
     }
@@ -609,8 +609,10 @@ impl Client {
             .header(http::header::AUTHORIZATION, header)
             .body(())
             .map_err(|e| internal(host, e))?;
-        let response =
-            self.agent(&endpoint.host, verify)?.run(request).map_err(|e| transport(host, &e))?;
+        let response = self
+            .agent(&endpoint.host, verify)?
+            .run(request)
+            .map_err(|e| transport(host, &endpoint.host, &e))?;
         match response.status() {
             s if s.is_success() => Ok(keep),
             s => Err(Error::Auth {
@@ -670,7 +672,16 @@ fn internal(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Transport { what: what.to_owned(), why: format!("cannot make the request: {e}") }
 }
 
-pub(crate) fn transport(what: &str, e: &ureq::Error) -> Error {
+/// The error for a failed exchange with `host` about `what`.
+pub(crate) fn transport(what: &str, host: &str, e: &ureq::Error) -> Error {
+    let tls = match e {
+        ureq::Error::Rustls(tls) => Some(tls),
+        ureq::Error::Io(io) => io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    if let Some(why) = tls.and_then(|tls| tls_advice(host, tls)) {
+        return Error::Transport { what: what.to_owned(), why };
+    }
     let why = match e {
         ureq::Error::Io(io) => match io.kind() {
             std::io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
@@ -682,6 +693,47 @@ pub(crate) fn transport(what: &str, e: &ureq::Error) -> Error {
         other => other.to_string(),
     };
     Error::Transport { what: what.to_owned(), why }
+}
+
+/// What a TLS failure means for the user and where the fix goes: the
+/// certs.d files docker reads, or the insecure setting.
+fn tls_advice(host: &str, e: &rustls::Error) -> Option<String> {
+    use rustls::{AlertDescription as Alert, CertificateError as Cert};
+    let dir = format!("/etc/docker/certs.d/{host}");
+    Some(match e {
+        rustls::Error::InvalidCertificate(cert) => {
+            let what = match cert {
+                Cert::UnknownIssuer | Cert::BadSignature => {
+                    "is signed by an unknown authority".to_owned()
+                }
+                Cert::NotValidForName | Cert::NotValidForNameContext { .. } => {
+                    format!("is not valid for {host}")
+                }
+                Cert::Expired | Cert::ExpiredContext { .. } => "has expired".to_owned(),
+                Cert::NotValidYet | Cert::NotValidYetContext { .. } => {
+                    "is not valid yet".to_owned()
+                }
+                other => format!("was refused ({other:?})"),
+            };
+            format!(
+                "x509: the registry's TLS certificate {what}: put the CA that signed it in \
+                 {dir}/ca.crt (or `ca` in rbuild's config), or mark {host} insecure"
+            )
+        }
+        rustls::Error::AlertReceived(
+            Alert::BadCertificate
+            | Alert::CertificateRequired
+            | Alert::UnknownCA
+            | Alert::CertificateUnknown
+            | Alert::UnsupportedCertificate
+            | Alert::CertificateExpired
+            | Alert::CertificateRevoked,
+        ) => format!(
+            "the registry refused the TLS client certificate (none was sent, or it is not one it \
+             trusts): put client.cert and client.key in {dir}/"
+        ),
+        _ => return None,
+    })
 }
 
 fn retryable(e: &ureq::Error) -> bool {

@@ -162,6 +162,8 @@ impl RegistryConfig {
         let config_home = std::env::var_os("XDG_CONFIG_HOME")
             .map(PathBuf::from)
             .unwrap_or_else(|| home.join(".config"));
+        // Where rootless podman keeps per-user certificates.
+        config.certs_dirs.push(config_home.join("containers/certs.d"));
         config.read_daemon_json(Path::new("/etc/docker/daemon.json"))?;
         match std::env::var_os("CONTAINERS_REGISTRIES_CONF") {
             Some(file) => config.read_registries_conf(Path::new(&file))?,
