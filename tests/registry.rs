@@ -377,9 +377,33 @@ fn a_dockerfile_from_a_registry_image_builds_without_any_load() {
     assert!(text(&never).contains("--pull=never"), "{}", text(&never));
     assert!(text(&never).contains("Dockerfile:1"), "the FROM line is named: {}", text(&never));
 
-    let out =
-        run(&fresh, &config, &["build", "--progress=plain", "-t", "app:1", ctx.to_str().unwrap()]);
+    let report = dir.path().join("report.json");
+    let out = run(
+        &fresh,
+        &config,
+        &[
+            "build",
+            "--progress=plain",
+            "--report",
+            report.to_str().unwrap(),
+            "-t",
+            "app:1",
+            ctx.to_str().unwrap(),
+        ],
+    );
     assert!(out.status.success(), "build: {}", text(&out));
+    // The pull shows in the build's progress, a line per layer, and its
+    // digest goes in the report.
+    let pushed = digest_line(&run(&store, &config, &["push", &base]));
+    let shown = text(&out);
+    assert!(shown.contains(&format!("[internal] pull {base}  resolved to {pushed}")), "{shown}");
+    let lines: Vec<&str> = shown.lines().filter(|l| l.starts_with("[internal] pull ")).collect();
+    assert_eq!(lines.len(), 3, "resolved, then each of the two layers: {shown}");
+    assert!(lines[0].contains("resolved to"), "{shown}");
+    assert!(lines[1..].iter().all(|l| l.contains(": downloaded ")), "{shown}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(report["pulled"], serde_json::json!([{ "image": base, "digest": pushed }]));
     let images = rbuild_cache::Store::open(&fresh).unwrap().images();
     let names: Vec<&str> = images.iter().map(|(n, _)| n.as_str()).collect();
     assert!(names.contains(&base.as_str()), "the base was pulled and named: {names:?}");
@@ -391,6 +415,21 @@ fn a_dockerfile_from_a_registry_image_builds_without_any_load() {
     );
     assert!(out.status.success(), "build --pull: {}", text(&out));
     assert!(text(&out).contains("CACHED"), "{}", text(&out));
+    // In JSON: a resolved event, and the layers it already has.
+    let out = run(
+        &fresh,
+        &config,
+        &["build", "--pull", "--progress=json", "-t", "app:1", ctx.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "build --pull: {}", text(&out));
+    let pulls: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "pull")
+        .collect();
+    let statuses: Vec<&str> = pulls.iter().map(|e| e["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["resolved", "exists", "exists"], "{pulls:?}");
+    assert_eq!(pulls[0]["digest"], serde_json::json!(pushed));
 
     // --push sends the result to its registry under each -t name.
     let target = format!("{}/team/built:1", registry.host);

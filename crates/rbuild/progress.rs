@@ -6,8 +6,35 @@ use std::io::{IsTerminal as _, Write as _};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rbuild_llb::{Event, EventKind, EventSink, StepInfo, StepStatus};
+use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rbuild_llb::{Event, EventKind, EventSink, PullEvent, PullStatus, StepInfo, StepStatus};
+
+/// A bar for one blob on the move, as `docker pull` draws it: what, how
+/// far, how fast.
+pub(crate) fn transfer_bar(
+    multi: &MultiProgress,
+    label: String,
+    verb: &str,
+    total: u64,
+) -> ProgressBar {
+    let bar = multi.add(ProgressBar::new(total));
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix}: {msg:<11} [{bar:30}] {bytes:>10}/{total_bytes:<10} {binary_bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(label);
+    bar.set_message(verb.to_owned());
+    bar
+}
+
+/// The first 12 hex digits of a digest, as docker shows a layer.
+pub(crate) fn short_digest(digest: &str) -> &str {
+    let hex = digest.split_once(':').map_or(digest, |(_, h)| h);
+    &hex[..hex.len().min(12)]
+}
 
 /// How progress is shown (`--progress`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,6 +161,36 @@ impl Progress {
         }
     }
 
+    fn pull(&self, e: &PullEvent) {
+        let label = format!("[internal] pull {}", e.image);
+        let key = format!("pull {} {}", e.image, e.digest);
+        let done = match e.status {
+            PullStatus::Resolved => format!("resolved to {}", e.digest),
+            PullStatus::Exists => format!("{}: already exists", short_digest(&e.digest)),
+            PullStatus::Downloaded => {
+                format!("{}: downloaded {}", short_digest(&e.digest), HumanBytes(e.total))
+            }
+            PullStatus::Downloading => {
+                if let Some(multi) = &self.multi {
+                    let mut bars = self.bars.lock().unwrap_or_else(|p| p.into_inner());
+                    let bar = bars.entry(key).or_insert_with(|| {
+                        let label = format!("{label} {}", short_digest(&e.digest));
+                        transfer_bar(multi, label, "Downloading", e.total)
+                    });
+                    bar.set_position(e.done);
+                }
+                return;
+            }
+        };
+        if let Some(bar) = self.bars.lock().unwrap_or_else(|p| p.into_inner()).remove(&key) {
+            bar.finish_and_clear();
+            if let Some(multi) = &self.multi {
+                multi.remove(&bar);
+            }
+        }
+        self.line(&format!("{label}  {done}"));
+    }
+
     /// Takes the live view down so what follows prints on clean lines.
     pub(crate) fn close(&self) {
         let bars: Vec<_> =
@@ -165,6 +222,7 @@ impl EventSink for Progress {
                 ),
             },
             EventKind::Log { vertex, text, .. } => self.output(vertex, text),
+            EventKind::Pull(pull) => self.pull(pull),
             EventKind::Warning { message } => self.line(&format!("warning: {message}")),
             EventKind::Error { message } => self.line(&format!("rbuild: {message}")),
             // The command prints its own summary of the result.

@@ -33,6 +33,8 @@ pub(crate) struct Built {
     pub(crate) manifest_descriptor: Descriptor,
     pub(crate) config_digest: String,
     pub(crate) steps: Vec<StepReport>,
+    /// The base images pulled, with the digests their tags resolved to.
+    pub(crate) pulled: Vec<rbuild_llb::PulledImage>,
 }
 
 /// The result of one vertex: a file system state and the image pieces
@@ -151,6 +153,8 @@ pub(crate) fn build(
         pull: cfg.pull,
         pulled: Mutex::default(),
         registry: std::sync::OnceLock::new(),
+        events,
+        resolved: Mutex::default(),
     };
     let options = rbuild_frontend::BuildOptions {
         build_args: cfg.build_args.clone(),
@@ -298,6 +302,7 @@ pub(crate) fn build(
         manifest_descriptor: manifest,
         config_digest,
         steps: reports.into_iter().map(|(_, _, r)| r).collect(),
+        pulled: std::mem::take(&mut *images.resolved.lock().unwrap_or_else(|p| p.into_inner())),
     })
 }
 
@@ -377,6 +382,53 @@ struct StoreImages<'a> {
     pulled: Mutex<BTreeMap<String, Result<String, String>>>,
     /// The registry client, made on the first pull.
     registry: std::sync::OnceLock<Result<rbuild_registry::Client, String>>,
+    /// Where pulls report their bytes.
+    events: &'a Emitter<'a>,
+    /// What each pulled tag resolved to, in the order pulled.
+    resolved: Mutex<Vec<rbuild_llb::PulledImage>>,
+}
+
+/// A pull's progress as build events: a blob's bytes at most every
+/// twentieth of it (and 1 MiB), so a large layer does not flood the stream.
+struct PullEvents<'a> {
+    image: &'a str,
+    events: &'a Emitter<'a>,
+    sent: Mutex<BTreeMap<String, u64>>,
+}
+
+impl rbuild_registry::Progress for PullEvents<'_> {
+    fn bytes(&self, digest: &rbuild_image::oci_spec::image::Digest, done: u64, total: u64) {
+        let step = (total / 20).max(1 << 20);
+        let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        let last = sent.entry(digest.to_string()).or_insert(0);
+        if done < total && done < *last + step {
+            return;
+        }
+        *last = done;
+        drop(sent);
+        self.send(digest.to_string(), rbuild_llb::PullStatus::Downloading, done, total);
+    }
+
+    fn finished(&self, digest: &rbuild_image::oci_spec::image::Digest, size: u64, how: &str) {
+        let status = if how == "exists" {
+            rbuild_llb::PullStatus::Exists
+        } else {
+            rbuild_llb::PullStatus::Downloaded
+        };
+        self.send(digest.to_string(), status, size, size);
+    }
+}
+
+impl PullEvents<'_> {
+    fn send(&self, digest: String, status: rbuild_llb::PullStatus, done: u64, total: u64) {
+        self.events.emit(rbuild_llb::EventKind::Pull(rbuild_llb::PullEvent {
+            image: self.image.to_owned(),
+            digest,
+            status,
+            done,
+            total,
+        }));
+    }
 }
 
 impl StoreImages<'_> {
@@ -412,9 +464,25 @@ impl StoreImages<'_> {
             .get_or_init(|| rbuild_registry::Client::from_env().map_err(|e| e.to_string()))
             .as_ref()
             .map_err(Clone::clone)?;
-        let resolved = client
-            .pull(&parsed, None, self.blobs, &rbuild_registry::Quiet)
-            .map_err(|e| format!("cannot pull {reference}: {e}"))?;
+        let progress = PullEvents { image: reference, events: self.events, sent: Mutex::default() };
+        let warn = || {
+            for warning in client.take_warnings() {
+                self.events.warning(&format!("{reference}: {warning}"));
+            }
+        };
+        let failed = |e: rbuild_registry::Error| {
+            warn();
+            format!("cannot pull {reference}: {e}")
+        };
+        let resolved = client.resolve(&parsed, None, self.blobs).map_err(failed)?;
+        let digest = resolved.digest.to_string();
+        progress.send(digest.clone(), rbuild_llb::PullStatus::Resolved, 0, 0);
+        client.fetch_layers(&resolved, self.blobs, &progress).map_err(failed)?;
+        warn();
+        self.resolved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(rbuild_llb::PulledImage { image: reference.to_owned(), digest });
         let manifest = resolved.manifest.digest().to_string();
         if resolved.endpoints.first().is_some_and(|e| !e.mirror) {
             let repo = parsed.repository();
@@ -1327,6 +1395,8 @@ mod tests {
         std::fs::write(&dockerfile, source).unwrap();
         let store = Store::open(dir.path().join("store")).unwrap();
         let blobs = Blobs::new(store.root()).unwrap();
+        let recorder = rbuild_llb::Recorder::default();
+        let events = Emitter::new(&recorder);
         let images = StoreImages {
             store: &store,
             blobs: &blobs,
@@ -1335,6 +1405,8 @@ mod tests {
             pull: crate::PullPolicy::Never,
             pulled: Mutex::default(),
             registry: std::sync::OnceLock::new(),
+            events: &events,
+            resolved: Mutex::default(),
         };
         let df = rbuild_syntax::parse(source).unwrap();
         let options = rbuild_frontend::BuildOptions {
@@ -1342,8 +1414,6 @@ mod tests {
             ..Default::default()
         };
         let plan = rbuild_frontend::plan(&df, source, &options, &images).unwrap();
-        let recorder = rbuild_llb::Recorder::default();
-        let events = Emitter::new(&recorder);
         let cfg = BuildRequest::new(&context, &dockerfile).tag("pinned:1");
         let ctx = Ctx {
             cfg: &cfg,

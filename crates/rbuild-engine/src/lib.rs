@@ -128,6 +128,8 @@ pub struct BuildResult {
     pub steps: Vec<StepReport>,
     /// Seconds the build took.
     pub seconds: f64,
+    /// The base images pulled, with the digests their tags resolved to.
+    pub pulled: Vec<rbuild_llb::PulledImage>,
 }
 
 /// How a failed build reads on screen and in the error event: a failed step
@@ -203,6 +205,7 @@ impl Engine {
             config_digest: built.config_digest,
             steps: built.steps,
             seconds: events.elapsed(),
+            pulled: built.pulled,
         };
         events.result(rbuild_llb::BuildSummary {
             image: request.tags.first().cloned(),
@@ -210,6 +213,7 @@ impl Engine {
             id: result.config_digest.clone(),
             seconds: result.seconds,
             steps: result.steps.clone(),
+            pulled: result.pulled.clone(),
         });
         Ok(result)
     }

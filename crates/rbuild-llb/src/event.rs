@@ -40,8 +40,48 @@ pub enum EventKind {
         /// The error, as it is shown.
         message: String,
     },
+    /// Bytes of a base image moving from its registry.
+    Pull(PullEvent),
     /// The build's outcome.
     Result(BuildSummary),
+}
+
+/// A base image's pull, one blob at a time, as the build goes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullEvent {
+    /// The image, as the store names it (`docker.io/library/alpine:3.20`).
+    pub image: String,
+    /// The blob; for `resolved`, the digest the tag resolved to.
+    pub digest: String,
+    /// What happened.
+    pub status: PullStatus,
+    /// Bytes received so far.
+    pub done: u64,
+    /// The blob's size.
+    pub total: u64,
+}
+
+/// The stages of a pull.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PullStatus {
+    /// The tag was resolved (once per build) to `digest`.
+    Resolved,
+    /// Part of the blob has arrived.
+    Downloading,
+    /// The whole blob arrived and matched its digest.
+    Downloaded,
+    /// The store already had the blob.
+    Exists,
+}
+
+/// A base image a build pulled: what its tag resolved to, for the report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PulledImage {
+    /// The image, as the store names it.
+    pub image: String,
+    /// The repository digest (an index's, for a multi-platform image).
+    pub digest: String,
 }
 
 /// A step's status change.
@@ -143,6 +183,9 @@ pub struct BuildSummary {
     pub seconds: f64,
     /// Every step, in Dockerfile order.
     pub steps: Vec<StepReport>,
+    /// The base images pulled from registries, and what their tags resolved to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pulled: Vec<PulledImage>,
 }
 
 /// Where a build sends its events; shared by the solver's threads.

@@ -37,8 +37,8 @@ pub use cancel::{Cancel, OnCancel};
 pub use chmod::{Chmod, Clause};
 pub use config::{ContainerConfig, Empty, Healthcheck};
 pub use event::{
-    BuildSummary, Event, EventKind, EventSink, Recorder, StepEvent, StepInfo, StepReport,
-    StepStatus, Stream,
+    BuildSummary, Event, EventKind, EventSink, PullEvent, PullStatus, PulledImage, Recorder,
+    StepEvent, StepInfo, StepReport, StepStatus, Stream,
 };
 pub use key::{CacheKey, Component, Fields, KeyBuilder, KeyText, Kind, explain};
 pub use mount::{MountError, RunMount, Sharing, csv_fields};

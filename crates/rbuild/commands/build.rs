@@ -113,7 +113,10 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         rbuild_cache::write_atomic(path, result.config_digest.as_bytes())?;
     }
     if let Some(path) = &args.report {
-        let body = serde_json::json!({ "steps": result.steps });
+        let mut body = serde_json::json!({ "steps": result.steps });
+        if !result.pulled.is_empty() {
+            body["pulled"] = serde_json::json!(result.pulled);
+        }
         rbuild_cache::write_atomic(path, serde_json::to_string_pretty(&body)?.as_bytes())?;
     }
     if args.push {

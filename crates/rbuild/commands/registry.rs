@@ -2,7 +2,8 @@
 //! messages, on the store and the registry client. A registry error exits
 //! with code 1, as docker's do.
 
-use std::io::{Read as _, Write as _};
+use std::collections::HashMap;
+use std::io::{IsTerminal as _, Read as _, Write as _};
 use std::process::ExitCode;
 use std::str::FromStr as _;
 use std::sync::Mutex;
@@ -13,22 +14,44 @@ use rbuild_image::oci_spec::image::Digest;
 use rbuild_llb::{Platform, Reference};
 use rbuild_registry::{Client, Credential, Progress};
 
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
+
 use super::build::open_engine;
 use crate::args::{LoginArgs, LogoutArgs, PullArgs, PushArgs};
+use crate::progress::{short_digest, transfer_bar};
 
-/// One line per blob as it finishes, as `docker pull` prints in a log.
+/// One line per blob as it finishes, as `docker pull` prints in a log; on
+/// a terminal, a bar per blob with its bytes and rate while it moves.
 struct Lines {
     quiet: bool,
     pulling: bool,
-    out: Mutex<Vec<String>>,
+    multi: Option<MultiProgress>,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Lines {
+    fn new(quiet: bool, pulling: bool) -> Lines {
+        let multi = (!quiet && std::io::stdout().is_terminal())
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stdout_with_hz(10)));
+        Lines { quiet, pulling, multi, bars: Mutex::new(HashMap::new()) }
+    }
 }
 
 impl Progress for Lines {
+    fn bytes(&self, digest: &Digest, done: u64, total: u64) {
+        let Some(multi) = &self.multi else { return };
+        let mut bars = self.bars.lock().unwrap_or_else(|p| p.into_inner());
+        let verb = if self.pulling { "Downloading" } else { "Pushing" };
+        let bar = bars.entry(digest.to_string()).or_insert_with(|| {
+            transfer_bar(multi, short_digest(digest.as_ref()).to_owned(), verb, total)
+        });
+        bar.set_position(done);
+    }
+
     fn finished(&self, digest: &Digest, _size: u64, how: &str) {
         if self.quiet {
             return;
         }
-        let short: String = digest.digest().chars().take(12).collect();
         let text = match (self.pulling, how) {
             (true, "exists") => "Already exists",
             (true, _) => "Pull complete",
@@ -36,9 +59,20 @@ impl Progress for Lines {
             (false, "mounted") => "Mounted from another repository",
             (false, _) => "Pushed",
         };
-        let line = format!("{short}: {text}");
-        let _ = writeln!(std::io::stdout(), "{line}");
-        self.out.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+        let line = format!("{}: {text}", short_digest(digest.as_ref()));
+        let bar = self.bars.lock().unwrap_or_else(|p| p.into_inner()).remove(&digest.to_string());
+        match &self.multi {
+            Some(multi) => {
+                if let Some(bar) = bar {
+                    bar.finish_and_clear();
+                    multi.remove(&bar);
+                }
+                let _ = multi.println(&line);
+            }
+            None => {
+                let _ = writeln!(std::io::stdout(), "{line}");
+            }
+        }
     }
 }
 
@@ -80,7 +114,7 @@ pub(crate) fn pull(args: &PullArgs) -> anyhow::Result<ExitCode> {
         )?;
     }
     drop(stdout);
-    let progress = Lines { quiet: args.quiet, pulling: true, out: Mutex::new(Vec::new()) };
+    let progress = Lines::new(args.quiet, true);
     let _lock = engine.store().lock_shared()?;
     let resolved = match client.pull(&reference, platform.as_ref(), &blobs, &progress) {
         Ok(r) => r,
@@ -137,7 +171,7 @@ pub(crate) fn push_name(
     if !quiet {
         writeln!(std::io::stdout(), "The push refers to repository [{}]", reference.repository())?;
     }
-    let progress = Lines { quiet, pulling: false, out: Mutex::new(Vec::new()) };
+    let progress = Lines::new(quiet, false);
     let _lock = engine.store().lock_shared()?;
     let sources = |d: &Digest| engine.store().blob_sources(d.as_ref());
     let pushed = match client.push(&blobs, &manifest, &reference, &sources, &progress) {
