@@ -438,6 +438,23 @@ fn a_dockerfile_from_a_registry_image_builds_without_any_load() {
     let store = rbuild_cache::Store::open(&fresh).unwrap();
     let built = store.resolve(&target).unwrap();
     assert_eq!(skopeo_digest(&target), built);
+    // So does --output type=image,push=true, to its own names.
+    let (one, two) =
+        (format!("{}/team/out:1", registry.host), format!("{}/team/out:2", registry.host));
+    let out = run(
+        &fresh,
+        &config,
+        &[
+            "build",
+            "--output",
+            &format!("type=image,\"name={one},{two}\",push=true"),
+            ctx.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "build --output type=image: {}", text(&out));
+    assert_eq!(skopeo_digest(&one), built);
+    assert_eq!(skopeo_digest(&two), built);
+    assert_eq!(store.resolve(&two).as_deref(), Some(built.as_str()));
 }
 
 /// Writes `bytes` into an OCI layout's blobs and returns its descriptor JSON.

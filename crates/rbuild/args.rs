@@ -187,7 +187,8 @@ pub(crate) struct BuildArgs {
     /// Progress output: auto, tty, plain or json.
     #[arg(long, default_value = "auto")]
     pub(crate) progress: String,
-    /// Also write the image out: `type=oci|docker|local|tar,dest=PATH`.
+    /// Also write the image out: `type=oci|docker|local|tar,dest=PATH`, or
+    /// `type=image,name=REF[,push=true]` (`type=registry` pushes).
     #[arg(short = 'o', long = "output")]
     pub(crate) outputs: Vec<String>,
     /// Write the cache report (every step: hit or miss, why, time, bytes) as JSON.

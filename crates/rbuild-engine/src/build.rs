@@ -287,7 +287,7 @@ pub(crate) fn build(
     let manifest = rbuild_image::write_image(&blobs, &spec)?;
     let config_digest =
         rbuild_image::read_manifest(&blobs, manifest.digest())?.config().digest().to_string();
-    for tag in &cfg.tags {
+    for tag in cfg.names() {
         let name = Reference::parse(tag)
             .map_err(|e| BuildError::Unsupported(format!("-t {tag}: {e}")))?
             .to_string();

@@ -115,6 +115,43 @@ impl BuildRequest {
         self.tags.push(name.into());
         self
     }
+
+    /// Every name the image gets in the store: the `-t` names, then those
+    /// of `--output type=image,name=…`.
+    pub fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.tags.iter().map(String::as_str).collect();
+        for out in &self.outputs {
+            if let Output::Image { names: more, .. } = out {
+                for name in more {
+                    if !names.contains(&name.as_str()) {
+                        names.push(name);
+                    }
+                }
+            }
+        }
+        names
+    }
+
+    /// The names to push after the build: `--output type=image,push=true`'s
+    /// (or the `-t` names, for one without names).
+    pub fn push_names(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for o in &self.outputs {
+            if let Output::Image { names, push: true } = o {
+                let these: Vec<&str> = if names.is_empty() {
+                    self.tags.iter().map(String::as_str).collect()
+                } else {
+                    names.iter().map(String::as_str).collect()
+                };
+                for name in these {
+                    if !out.contains(&name) {
+                        out.push(name);
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 /// What a build produced.
@@ -208,7 +245,7 @@ impl Engine {
             pulled: built.pulled,
         };
         events.result(rbuild_llb::BuildSummary {
-            image: request.tags.first().cloned(),
+            image: request.names().first().map(|n| (*n).to_owned()),
             manifest: result.manifest.clone(),
             id: result.config_digest.clone(),
             seconds: result.seconds,

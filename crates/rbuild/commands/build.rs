@@ -103,6 +103,17 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         Some("never") => rbuild_engine::PullPolicy::Never,
         _ => rbuild_engine::PullPolicy::Missing,
     };
+    if args.push && request.tags.is_empty() {
+        anyhow::bail!("--push needs a -t NAME to push to");
+    }
+    if request
+        .outputs
+        .iter()
+        .any(|o| matches!(o, Output::Image { names, push: true } if names.is_empty()))
+        && request.tags.is_empty()
+    {
+        anyhow::bail!("--output type=image,push=true needs name=REF or a -t NAME to push to");
+    }
     let engine = open_engine()?;
     let progress = Progress::new(mode);
     let result = engine.build(&request, &progress);
@@ -119,22 +130,25 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         }
         rbuild_cache::write_atomic(path, serde_json::to_string_pretty(&body)?.as_bytes())?;
     }
-    if args.push {
-        if args.tags.is_empty() {
-            anyhow::bail!("--push needs a -t NAME to push to");
+    let mut push: Vec<&str> =
+        if args.push { request.tags.iter().map(String::as_str).collect() } else { Vec::new() };
+    for name in request.push_names() {
+        if !push.contains(&name) {
+            push.push(name);
         }
-        for tag in &args.tags {
-            let code = super::registry::push_name(&engine, tag, mode == Mode::Json)?;
-            if code != ExitCode::SUCCESS {
-                return Ok(code);
-            }
+    }
+    for name in push {
+        let code = super::registry::push_name(&engine, name, mode == Mode::Json)?;
+        if code != ExitCode::SUCCESS {
+            return Ok(code);
         }
     }
     if mode == Mode::Json {
         return Ok(ExitCode::SUCCESS);
     }
     // One screen of summary.
-    let name = args.tags.first().map(String::as_str).unwrap_or("<untagged>");
+    let names = request.names();
+    let name = names.first().copied().unwrap_or("<untagged>");
     let mut stderr = std::io::stderr().lock();
     writeln!(stderr, "\n{:<8} {:>9}  {:>10}  STEP", "STATUS", "SECONDS", "BYTES")?;
     for s in &result.steps {
