@@ -20,7 +20,7 @@ pub(crate) fn transfer_bar(
     let bar = multi.add(ProgressBar::new(total));
     bar.set_style(
         ProgressStyle::with_template(
-            "{prefix}: {msg:<11} [{bar:30}] {bytes:>10}/{total_bytes:<10} {binary_bytes_per_sec}",
+            "{prefix}: {msg:<11} [{wide_bar}] {bytes}/{total_bytes} {binary_bytes_per_sec}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> "),
