@@ -148,6 +148,12 @@ pub(crate) fn serve(handler: impl Fn(&Request, &mut TcpStream) + Send + Sync + '
 }
 
 fn read_request(stream: &mut TcpStream) -> Option<Request> {
+    // A TLS ClientHello (a client trying https first): hang up at once, as
+    // a plain-HTTP server's garbage answer would make it fall back.
+    let mut first = [0u8; 1];
+    if stream.peek(&mut first).ok()? == 0 || first[0] == 0x16 {
+        return None;
+    }
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;

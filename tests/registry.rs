@@ -938,3 +938,132 @@ fn tls_with_a_private_ca_and_a_client_certificate_from_certs_d() {
     let pulled = rbuild_cache::Store::open(&fresh).unwrap();
     assert_eq!(pulled.resolve(&rbuild_llb::normalize_reference(&app).unwrap()).unwrap(), pushed);
 }
+
+#[test]
+fn a_misbehaving_registry_gets_a_clear_error_and_the_store_stays_as_it_was() {
+    if !have_root() || !have_registry() {
+        return;
+    }
+    // Each repository of this fake registry misbehaves in its own way.
+    let layer: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+    let layer_digest = rbuild_image::sha256_digest(&layer).to_string();
+    let config = serde_json::json!({
+        "architecture": rbuild_llb::Platform::host().arch, "os": "linux", "config": {},
+        "rootfs": { "type": "layers", "diff_ids": [layer_digest] }
+    })
+    .to_string();
+    let config_digest = rbuild_image::sha256_digest(config.as_bytes()).to_string();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json",
+                    "digest": config_digest, "size": config.len() },
+        "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                     "digest": layer_digest, "size": layer.len() }]
+    })
+    .to_string();
+    let oci = "application/vnd.oci.image.manifest.v1+json";
+    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = requests.clone();
+    let realm = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
+    let realm_in = realm.clone();
+    let layer_hex = layer_digest.strip_prefix("sha256:").unwrap().to_owned();
+    let fake = serve(move |request, stream| {
+        let path = request.path().to_owned();
+        seen.lock().unwrap().push(format!("{} {path}", request.method));
+        let head = request.method == "HEAD";
+        let manifest_of = |repo: &str| path == format!("/v2/bad/{repo}/manifests/1");
+        if path == "/v2/" {
+            respond(stream, "200 OK", &[], b"{}");
+        } else if path == "/token" {
+            respond(stream, "200 OK", &[], br#"{"token":"never-good-enough"}"#);
+        } else if path.starts_with("/v2/bad/loop/") {
+            let challenge =
+                format!("Bearer realm=\"{}\",service=\"fake\"", realm_in.get().unwrap());
+            respond(stream, "401 Unauthorized", &[("WWW-Authenticate", &challenge)], b"");
+        } else if manifest_of("digest") {
+            let wrong = format!("sha256:{}", "0".repeat(64));
+            let body = if head { &b""[..] } else { manifest.as_bytes() };
+            respond(
+                stream,
+                "200 OK",
+                &[("Content-Type", oci), ("Docker-Content-Digest", &wrong)],
+                body,
+            );
+        } else if manifest_of("huge") && !head {
+            let mut big = manifest.clone().into_bytes();
+            big.truncate(big.len() - 1);
+            big.extend(std::iter::repeat_n(b' ', 5 << 20));
+            big.push(b'}');
+            respond(stream, "200 OK", &[("Content-Type", oci)], &big);
+        } else if manifest_of("html") && !head {
+            respond(
+                stream,
+                "200 OK",
+                &[("Content-Type", "text/html")],
+                b"<html><body>Welcome to our portal</body></html>",
+            );
+        } else if manifest_of("media") && !head {
+            let weird = br#"{"schemaVersion":2,"mediaType":"application/x-weird"}"#;
+            respond(stream, "200 OK", &[("Content-Type", "application/x-weird")], weird);
+        } else if manifest_of("short") && !head {
+            respond(stream, "200 OK", &[("Content-Type", oci)], manifest.as_bytes());
+        } else if path == format!("/v2/bad/short/blobs/{config_digest}") {
+            respond(stream, "200 OK", &[], config.as_bytes());
+        } else if path == format!("/v2/bad/short/blobs/{layer_digest}") {
+            // Always half the body, whatever the Range asked.
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                layer.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&layer[..500]);
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        } else if head {
+            // No digest header: the client has to GET.
+            respond(stream, "200 OK", &[("Content-Type", oci)], b"");
+        } else {
+            respond(stream, "404 Not Found", &[], br#"{"errors":[{"code":"MANIFEST_UNKNOWN"}]}"#);
+        }
+    });
+    realm.set(format!("http://{}/token", fake.addr)).unwrap();
+
+    let dir = tempdir();
+    let config_dir = dir.path().join("docker");
+    let cases = [
+        ("digest", "the manifest has digest"),
+        ("huge", "the manifest is larger than 4194304 bytes"),
+        ("html", "HTML page instead of a manifest"),
+        ("media", "unsupported manifest type \"application/x-weird\""),
+        ("loop", "401 Unauthorized"),
+        ("short", "the connection broke at 500 of 1000 bytes"),
+    ];
+    for (repo, why) in cases {
+        let reference = format!("{}/bad/{repo}:1", fake.addr);
+        let store = dir.path().join(format!("store-{repo}"));
+        requests.lock().unwrap().clear();
+        let out = run(&store, &config_dir, &["pull", &reference]);
+        assert_eq!(out.status.code(), Some(1), "{repo}: {}", text(&out));
+        // The error line names the repository (the tag too, where it is about
+        // the tag's manifest or blobs) and what was wrong.
+        let error = String::from_utf8_lossy(&out.stderr).into_owned();
+        let named =
+            if repo == "loop" { format!("{}/bad/{repo}", fake.addr) } else { reference.clone() };
+        assert!(error.contains(&named) && error.contains(why), "{repo}: {}", text(&out));
+        let opened = rbuild_cache::Store::open(&store).unwrap();
+        assert!(opened.images().is_empty(), "{repo}: an image was named");
+        let blobs = store.join("blobs/sha256");
+        let names: Vec<String> = std::fs::read_dir(&blobs)
+            .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        assert!(
+            !names.iter().any(|n| n.starts_with(".tmp")),
+            "{repo}: a partial blob was left: {names:?}"
+        );
+        assert!(!names.contains(&layer_hex), "{repo}: the short layer was stored");
+        if repo == "loop" {
+            let manifests =
+                requests.lock().unwrap().iter().filter(|r| r.contains("/manifests/")).count();
+            assert!(manifests <= 2, "a 401 loop: {:?}", requests.lock().unwrap());
+        }
+    }
+}
