@@ -1067,3 +1067,78 @@ fn a_misbehaving_registry_gets_a_clear_error_and_the_store_stays_as_it_was() {
         }
     }
 }
+
+#[test]
+fn a_blob_redirected_to_another_host_gets_no_credentials() {
+    if !have_root() || !have_registry() {
+        return;
+    }
+    use base64::Engine as _;
+    let layer: Vec<u8> = b"layer bytes served by the storage host".to_vec();
+    let layer_digest = rbuild_image::sha256_digest(&layer).to_string();
+    let config = serde_json::json!({
+        "architecture": rbuild_llb::Platform::host().arch, "os": "linux", "config": {},
+        "rootfs": { "type": "layers", "diff_ids": [layer_digest] }
+    })
+    .to_string();
+    let config_digest = rbuild_image::sha256_digest(config.as_bytes()).to_string();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json",
+                    "digest": config_digest, "size": config.len() },
+        "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                     "digest": layer_digest, "size": layer.len() }]
+    })
+    .to_string();
+    // The storage host (an S3 or CDN stand-in): records what it was sent.
+    let storage_seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Option<String>>::new()));
+    let record = storage_seen.clone();
+    let storage = serve(move |request, stream| {
+        record.lock().unwrap().push(request.header("authorization").map(str::to_owned));
+        respond(stream, "200 OK", &[], &layer);
+    });
+    // The registry: Basic auth, blobs redirected to the storage host.
+    let expected =
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("alice:s3cret-pass"));
+    let storage_url = format!("http://{}/signed/{layer_digest}?X-Sig=abc", storage.addr);
+    let registry = serve(move |request, stream| {
+        if request.header("authorization") != Some(expected.as_str()) {
+            respond(
+                stream,
+                "401 Unauthorized",
+                &[("WWW-Authenticate", "Basic realm=\"fake\"")],
+                b"",
+            );
+            return;
+        }
+        let path = request.path();
+        if path == "/v2/" {
+            respond(stream, "200 OK", &[], b"{}");
+        } else if path.ends_with("/manifests/1") {
+            let oci = "application/vnd.oci.image.manifest.v1+json";
+            let body = if request.method == "HEAD" { &b""[..] } else { manifest.as_bytes() };
+            respond(stream, "200 OK", &[("Content-Type", oci)], body);
+        } else if path.ends_with(&config_digest) {
+            respond(stream, "200 OK", &[], config.as_bytes());
+        } else {
+            respond(stream, "307 Temporary Redirect", &[("Location", &storage_url)], b"");
+        }
+    });
+    let dir = tempdir();
+    let docker = dir.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode("alice:s3cret-pass");
+    std::fs::write(
+        docker.join("config.json"),
+        format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, registry.addr),
+    )
+    .unwrap();
+    let reference = format!("{}/team/redirected:1", registry.addr);
+    let store = dir.path().join("s1");
+    let out = run(&store, &docker, &["pull", &reference]);
+    assert!(out.status.success(), "pull: {}", text(&out));
+    assert!(rbuild_image::Blobs::new(&store).unwrap().has(&layer_digest.parse().unwrap()));
+    let seen = storage_seen.lock().unwrap().clone();
+    assert_eq!(seen, vec![None], "the storage host got: {seen:?}");
+    assert!(!text(&out).contains("X-Sig"), "the signed URL was shown: {}", text(&out));
+}

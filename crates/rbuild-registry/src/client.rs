@@ -207,7 +207,9 @@ impl Client {
         let config = Agent::config_builder()
             .http_status_as_error(false)
             .max_idle_connections_per_host(self.parallel.max(4) * 2)
-            .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
+            // Redirects are followed by `send`, which decides where
+            // credentials may go.
+            .max_redirects(0)
             .user_agent(concat!("rbuild/", env!("CARGO_PKG_VERSION")))
             .timeout_connect(Some(Duration::from_secs(30)))
             .timeout_recv_response(Some(Duration::from_secs(120)))
@@ -448,13 +450,22 @@ impl Client {
         };
         let what = format!("{} {}", method, shown(&url));
         let verify = scheme == "https" && !self.config.is_insecure(&endpoint.host);
-        let agent = self.agent(&endpoint.host, verify)?;
+        let mut agent = self.agent(&endpoint.host, verify)?;
+        let home = origin(&url);
+        let mut url = url;
+        let mut redirects = 0;
         let mut scopes = scopes.clone();
         let mut reauthorized = false;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let auth = self.authorization(endpoint, &scopes, reauthorized && attempt == 1)?;
+            // Credentials go to the registry's own origin only, never to
+            // the storage host a blob is redirected to.
+            let auth = if origin(&url) == home {
+                self.authorization(endpoint, &scopes, reauthorized && attempt == 1)?
+            } else {
+                None
+            };
             let mut builder = http::Request::builder().method(method.clone()).uri(&url);
             for (k, v) in headers {
                 builder = builder.header(*k, *v);
@@ -497,7 +508,28 @@ impl Client {
                 Ok(response) => {
                     self.note_warnings(&response);
                     let status = response.status();
-                    if status == StatusCode::UNAUTHORIZED && !reauthorized {
+                    if status.is_redirection()
+                        && (method == Method::GET || method == Method::HEAD)
+                        && let Some(location) = response
+                            .headers()
+                            .get(http::header::LOCATION)
+                            .and_then(|v| v.to_str().ok())
+                    {
+                        redirects += 1;
+                        if redirects > 10 {
+                            return Err(Error::Transport {
+                                what,
+                                why: "more than 10 redirects".into(),
+                            });
+                        }
+                        url = redirect_target(&url, location);
+                        let host = origin(&url).1;
+                        let verify = !url.starts_with("http://") && !self.config.is_insecure(&host);
+                        agent = self.agent(&host, verify)?;
+                        attempt = 0;
+                        continue;
+                    }
+                    if status == StatusCode::UNAUTHORIZED && !reauthorized && origin(&url) == home {
                         reauthorized = true;
                         attempt = 0;
                         if let Some(params) = self.learn_challenge(&endpoint.host, &response)
@@ -662,6 +694,32 @@ fn certificates(pem: &[u8]) -> Vec<Certificate<'static>> {
         .collect()
 }
 
+/// A URL's scheme and authority (host and port): where credentials may go.
+fn origin(url: &str) -> (String, String) {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    (scheme.to_ascii_lowercase(), authority.to_ascii_lowercase())
+}
+
+/// Where a `Location` leads from `url`: absolute, scheme-relative, or a
+/// path on the same origin.
+fn redirect_target(url: &str, location: &str) -> String {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return location.to_owned();
+    }
+    let (scheme, authority) = origin(url);
+    if let Some(rest) = location.strip_prefix("//") {
+        return format!("{scheme}://{rest}");
+    }
+    if location.starts_with('/') {
+        return format!("{scheme}://{authority}{location}");
+    }
+    let path = shown(url);
+    let base = path.rsplit_once('/').map_or(path, |(b, _)| b);
+    format!("{base}/{location}")
+}
+
 /// A URL as errors show it: without its query (which may carry upload
 /// state or tokens).
 pub(crate) fn shown(url: &str) -> &str {
@@ -808,4 +866,29 @@ pub(crate) fn unexpected(what: &str, response: Response<Body>) -> Error {
         return Error::NotFound { reference: what.to_owned(), detail: code };
     }
     Error::Registry { what: what.to_owned(), status: status_text(status), code }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_differ_by_port_and_redirects_resolve_like_a_browser() {
+        let o = |u: &str| origin(u);
+        assert_eq!(
+            o("https://Reg.example:5000/v2/x?y"),
+            ("https".into(), "reg.example:5000".into())
+        );
+        assert_ne!(o("http://127.0.0.1:5000/v2/"), o("http://127.0.0.1:5001/v2/"));
+        assert_ne!(o("http://reg.example/v2/"), o("https://reg.example/v2/"));
+        assert_eq!(o("https://u:p@reg.example/v2/").1, "reg.example");
+        let from = "https://reg.example/v2/a/blobs/sha256:1?state=x";
+        assert_eq!(
+            redirect_target(from, "https://cdn.example/b?sig=1"),
+            "https://cdn.example/b?sig=1"
+        );
+        assert_eq!(redirect_target(from, "//cdn.example/b"), "https://cdn.example/b");
+        assert_eq!(redirect_target(from, "/v2/other"), "https://reg.example/v2/other");
+        assert_eq!(redirect_target(from, "c"), "https://reg.example/v2/a/blobs/c");
+    }
 }
