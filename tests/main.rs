@@ -4,6 +4,7 @@ mod build;
 mod context;
 mod engine;
 mod http;
+mod images;
 mod lint;
 mod parse;
 mod registry;

@@ -35,6 +35,73 @@ pub(crate) enum Command {
     Login(LoginArgs),
     /// Forget the credentials for a registry.
     Logout(LogoutArgs),
+    /// List the images of the store.
+    Images(ImagesArgs),
+    /// Give an image of the store another name.
+    Tag(TagArgs),
+    /// Untag images, and delete those no name refers to any more.
+    Rmi(RmiArgs),
+    /// Manage images (docker's `image` commands).
+    #[command(subcommand)]
+    Image(ImageCommand),
+}
+
+/// `rbuild image …`: the same commands under docker's management names.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImageCommand {
+    /// List images (as `rbuild images`).
+    #[command(alias = "list")]
+    Ls(ImagesArgs),
+    /// Remove images (as `rbuild rmi`).
+    #[command(alias = "remove")]
+    Rm(RmiArgs),
+    /// Name an image (as `rbuild tag`).
+    Tag(TagArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ImagesArgs {
+    /// Show all images (by default, images only other images are built on are hidden).
+    #[arg(short = 'a', long)]
+    pub(crate) all: bool,
+    /// Only show image IDs.
+    #[arg(short = 'q', long)]
+    pub(crate) quiet: bool,
+    /// Show digests.
+    #[arg(long)]
+    pub(crate) digests: bool,
+    /// Do not truncate IDs.
+    #[arg(long)]
+    pub(crate) no_trunc: bool,
+    /// Filter: dangling=true|false, reference=PATTERN, before=IMAGE, since=IMAGE, label=KEY[=VALUE].
+    #[arg(short = 'f', long = "filter", value_name = "FILTER")]
+    pub(crate) filters: Vec<String>,
+    /// table, json, or a Go template (`{{.Repository}}:{{.Tag}}`).
+    #[arg(long)]
+    pub(crate) format: Option<String>,
+    /// REPOSITORY[:TAG]
+    pub(crate) reference: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct TagArgs {
+    /// SOURCE_IMAGE[:TAG] or an image ID.
+    pub(crate) source: String,
+    /// TARGET_IMAGE[:TAG]
+    pub(crate) target: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct RmiArgs {
+    /// Remove an image with several names by its ID, or one a running build uses.
+    #[arg(short = 'f', long)]
+    pub(crate) force: bool,
+    /// Do not delete untagged parents.
+    #[arg(long)]
+    pub(crate) no_prune: bool,
+    /// IMAGE...
+    #[arg(required = true)]
+    pub(crate) images: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]

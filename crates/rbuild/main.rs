@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod format;
 mod progress;
 
 use std::io::Write as _;

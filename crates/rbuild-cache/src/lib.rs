@@ -1,7 +1,7 @@
 /*!
 rbuild's on-disk store: snapshots stacked as overlay lower dirs, cache-key
 records that remember what their key was made of (so a miss can say which
-file, which ARG or which parent changed), image names, and the lock that
+file, which ARG or which parent changed), image names and image records, and the lock that
 lets builds run side by side while keeping prune away from them.
 */
 #![deny(missing_docs)]
@@ -9,6 +9,6 @@ lets builds run side by side while keeping prune away from them.
 mod store;
 
 pub use store::{
-    CacheRecord, LayerRef, NewSnapshot, PruneStats, SnapshotId, Store, StoreError, StoreLock,
-    unix_now, write_atomic,
+    CacheRecord, ImageRecord, InUse, LayerRef, NewSnapshot, PruneStats, SnapshotId, Store,
+    StoreError, StoreLock, unix_now, write_atomic,
 };

@@ -2,10 +2,13 @@
 //! written by rbuild-image), `snapshots/<id>/` (unpacked layers used as
 //! overlay lower dirs), `cache/` (cache-key records), `steps/` (the last
 //! record of each step, to explain the next miss), `images/` (names to
-//! manifest digests), `cache-mounts/`, `tmp/`. Every write goes to a temp
+//! manifest digests), `manifests/` (one record per image, named or not:
+//! what `images` lists and what GC keeps), `in-use/` (marks of the images
+//! running builds use), `cache-mounts/`, `tmp/`. Every write goes to a temp
 //! file beside its target, is fsynced and renamed, so a crash never leaves
 //! a half-written record; a lock keeps prune away from running builds.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
@@ -110,14 +113,68 @@ struct SnapshotMeta {
     parent: Option<SnapshotId>,
 }
 
+/// An image the store holds, tagged or not: everything `images`, `rmi`
+/// and GC need without opening a blob. A record with `id` empty has not
+/// been filled from its blobs yet (rbuild-image fills it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRecord {
+    /// The manifest's digest: what the record is of.
+    pub manifest: String,
+    /// The image id: its config's digest.
+    #[serde(default)]
+    pub id: String,
+    /// The config's `created`, as written there (RFC 3339), if any.
+    #[serde(default)]
+    pub created: Option<String>,
+    /// Unix time the store got the image.
+    #[serde(default)]
+    pub added: u64,
+    /// Unix time a build last used it as a base; 0 for never.
+    #[serde(default)]
+    pub last_used: u64,
+    /// Bytes of its manifest, config and layer blobs.
+    #[serde(default)]
+    pub size: u64,
+    /// Every blob it needs besides the manifest: config, then layers.
+    #[serde(default)]
+    pub blobs: Vec<String>,
+    /// `repository@digest` names a registry serves it by (the digest of
+    /// an index, for a multi-platform pull).
+    #[serde(default)]
+    pub repo_digests: Vec<String>,
+    /// Other blobs kept with it (the index a repo digest names).
+    #[serde(default)]
+    pub extra_blobs: Vec<String>,
+    /// The manifest of the image it was built on, if it was.
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// Its config's labels, for `images -f label=`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Marks images a running build uses; the mark goes when this drops.
+#[derive(Debug)]
+pub struct InUse {
+    path: PathBuf,
+}
+
+impl Drop for InUse {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
 /// The store.
 #[derive(Clone, Debug)]
 pub struct Store {
     root: PathBuf,
 }
 
-const DIRS: [&str; 10] = [
+const DIRS: [&str; 12] = [
     "blobs/sha256",
+    "manifests",
+    "in-use",
     "sources",
     "snapshots",
     "cache",
@@ -339,8 +396,17 @@ impl Store {
         Ok(self.root.join("images").join(format!("{}.json", &file[..32])))
     }
 
-    /// Points `name` (e.g. `app:1.0`) at a manifest digest.
+    /// Points `name` (e.g. `app:1.0`) at a manifest digest; the image it
+    /// pointed at before stays in the store, untagged. The image gets a
+    /// record if it has none.
     pub fn tag(&self, name: &str, manifest: &str) -> Result<(), StoreError> {
+        if self.image_record(manifest).is_none() {
+            self.put_image(&ImageRecord {
+                manifest: manifest.to_owned(),
+                added: now(),
+                ..ImageRecord::default()
+            })?;
+        }
         let path = self.image_path(name)?;
         let body = serde_json::json!({ "name": name, "manifest": manifest, "created": now() });
         write_atomic(&path, body.to_string().as_bytes())
@@ -377,6 +443,155 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(io_at(&path)(e)),
         }
+    }
+
+    /// Every name pointing at `manifest`, sorted.
+    pub fn names_of(&self, manifest: &str) -> Vec<String> {
+        self.images().into_iter().filter(|(_, m)| m == manifest).map(|(n, _)| n).collect()
+    }
+
+    // ---- image records ----
+
+    fn record_file(&self, manifest: &str) -> Result<PathBuf, StoreError> {
+        let hex = manifest.strip_prefix("sha256:").unwrap_or("");
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::Invalid(format!("invalid manifest digest {manifest:?}")));
+        }
+        Ok(self.root.join("manifests").join(format!("{hex}.json")))
+    }
+
+    /// The record of the image whose manifest is `manifest`.
+    pub fn image_record(&self, manifest: &str) -> Option<ImageRecord> {
+        let bytes = fs::read(self.record_file(manifest).ok()?).ok()?;
+        let record: ImageRecord = serde_json::from_slice(&bytes).ok()?;
+        (record.manifest == manifest).then_some(record)
+    }
+
+    /// Writes (or replaces) an image's record.
+    pub fn put_image(&self, record: &ImageRecord) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(record).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        write_atomic(&self.record_file(&record.manifest)?, &bytes)
+    }
+
+    /// Every image record, in no particular order; an unreadable one is
+    /// skipped (GC keeps what it cannot read about).
+    pub fn image_records(&self) -> Vec<ImageRecord> {
+        fs::read_dir(self.root.join("manifests"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            .filter_map(|e| serde_json::from_slice(&fs::read(e.path()).ok()?).ok())
+            .collect()
+    }
+
+    /// Forgets an image (its names must be gone first); its blobs stay
+    /// until a GC finds nothing else needs them.
+    pub fn remove_image(&self, manifest: &str) -> Result<bool, StoreError> {
+        let path = self.record_file(manifest)?;
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_at(&path)(e)),
+        }
+    }
+
+    /// Notes that a build used `manifest` as a base just now.
+    pub fn touch_image(&self, manifest: &str) -> Result<(), StoreError> {
+        let Some(mut record) = self.image_record(manifest) else { return Ok(()) };
+        record.last_used = now();
+        self.put_image(&record)
+    }
+
+    /// Marks `manifests` as used by this process (a running build) until
+    /// the returned guard drops; `rmi` will not delete them meanwhile.
+    pub fn mark_in_use(&self, manifests: &[String]) -> Result<InUse, StoreError> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let name =
+            format!("{}-{}.json", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let dir = self.root.join("in-use");
+        fs::create_dir_all(&dir).map_err(io_at(&dir))?;
+        let path = dir.join(name);
+        let bytes =
+            serde_json::to_vec(manifests).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        write_atomic(&path, &bytes)?;
+        Ok(InUse { path })
+    }
+
+    /// The manifests running builds use (marks of processes that died are
+    /// ignored and removed).
+    pub fn in_use(&self) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for entry in fs::read_dir(self.root.join("in-use")).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name.split('-').next().and_then(|p| p.parse::<i32>().ok());
+            let alive = pid.is_some_and(|p| {
+                p == std::process::id() as i32
+                    || nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok()
+            });
+            if !alive {
+                let _ = fs::remove_file(entry.path());
+                continue;
+            }
+            if let Ok(bytes) = fs::read(entry.path())
+                && let Ok(list) = serde_json::from_slice::<Vec<String>>(&bytes)
+            {
+                out.extend(list);
+            }
+        }
+        out
+    }
+
+    /// The exclusive lock if no build holds the store now, else `None`
+    /// (GC then waits for a later chance instead of blocking).
+    pub fn try_lock_exclusive(&self) -> Result<Option<StoreLock>, StoreError> {
+        match self.lock(FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => Ok(Some(lock)),
+            Err(StoreError::Io { source, .. })
+                if source.raw_os_error() == Some(nix::errno::Errno::EWOULDBLOCK as i32) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every blob digest in the store (`sha256:…`), for GC.
+    pub fn blob_digests(&self) -> Vec<String> {
+        fs::read_dir(self.root.join("blobs/sha256"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(|n| format!("sha256:{n}"))
+            .collect()
+    }
+
+    /// Deletes a blob and what the store remembers of its sources; returns
+    /// its size. Only GC calls this, under the exclusive lock.
+    pub fn remove_blob(&self, digest: &str) -> Result<u64, StoreError> {
+        let hex = self.sources_path(digest)?.file_name().map(|n| n.to_owned()).unwrap_or_default();
+        let path = self.root.join("blobs/sha256").join(&hex);
+        let size = fs::symlink_metadata(&path).map(|m| m.len()).unwrap_or(0);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_at(&path)(e)),
+        }
+        let _ = fs::remove_file(self.root.join("sources").join(&hex));
+        Ok(size)
+    }
+
+    /// The layer blobs the build cache's records refer to: GC keeps them.
+    pub fn cache_layer_digests(&self) -> BTreeSet<String> {
+        fs::read_dir(self.root.join("cache"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| serde_json::from_slice::<CacheRecord>(&fs::read(e.path()).ok()?).ok())
+            .filter_map(|r| r.layer.map(|l| l.digest))
+            .collect()
     }
 
     // ---- where blobs came from ----
@@ -428,7 +643,7 @@ impl Store {
         let mut dirs =
             vec!["cache", "steps", "snapshots", "cache-mounts", "downloads", "tmp", "state"];
         if all {
-            dirs.extend(["images", "blobs/sha256", "sources"]);
+            dirs.extend(["images", "manifests", "blobs/sha256", "sources"]);
         }
         for dir in dirs {
             let path = self.root.join(dir);

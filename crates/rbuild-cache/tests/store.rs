@@ -85,21 +85,21 @@ fn last_components_explain_the_next_miss() {
 fn names_point_at_manifests() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    store.tag("registry.example/team/app:1.0", "sha256:aa").unwrap();
-    store.tag("busybox:local", "sha256:bb").unwrap();
-    store.tag("busybox:local", "sha256:cc").unwrap();
-    assert_eq!(store.resolve("busybox:local").as_deref(), Some("sha256:cc"));
+    store.tag("registry.example/team/app:1.0", &digest("a")).unwrap();
+    store.tag("busybox:local", &digest("b")).unwrap();
+    store.tag("busybox:local", &digest("c")).unwrap();
+    assert_eq!(store.resolve("busybox:local").as_deref(), Some(digest("c").as_str()));
     assert_eq!(store.resolve("busybox"), None);
     assert_eq!(
         store.images(),
         [
-            ("busybox:local".to_owned(), "sha256:cc".to_owned()),
-            ("registry.example/team/app:1.0".to_owned(), "sha256:aa".to_owned())
+            ("busybox:local".to_owned(), digest("c")),
+            ("registry.example/team/app:1.0".to_owned(), digest("a"))
         ]
     );
     assert!(store.untag("busybox:local").unwrap());
     assert!(!store.untag("busybox:local").unwrap());
-    assert!(store.tag("", "sha256:aa").is_err());
+    assert!(store.tag("", &digest("a")).is_err());
 }
 
 #[test]
@@ -109,7 +109,7 @@ fn prune_waits_for_builds_and_keeps_images_unless_asked() {
     let snap = store.create_snapshot(None).unwrap();
     let snap = store.commit_snapshot(snap).unwrap();
     store.cache_put(&record(&store, "make", Some(snap))).unwrap();
-    store.tag("app:1", "sha256:aa").unwrap();
+    store.tag("app:1", &digest("a")).unwrap();
     fs::write(dir.path().join("blobs/sha256/aa"), "blob").unwrap();
 
     let build = store.lock_shared().unwrap();
@@ -127,10 +127,15 @@ fn prune_waits_for_builds_and_keeps_images_unless_asked() {
     pruner.join().unwrap();
     assert_eq!(stats.entries, 2, "one record and one snapshot");
     assert!(fs::read_dir(dir.path().join("cache")).unwrap().next().is_none());
-    assert_eq!(store.resolve("app:1").as_deref(), Some("sha256:aa"));
+    assert_eq!(store.resolve("app:1").as_deref(), Some(digest("a").as_str()));
     assert!(dir.path().join("blobs/sha256/aa").exists());
 
     store.prune(true).unwrap();
     assert_eq!(store.resolve("app:1"), None);
     assert!(!dir.path().join("blobs/sha256/aa").exists());
+}
+
+/// A well-formed manifest digest made of one repeated hex digit.
+fn digest(hex: &str) -> String {
+    format!("sha256:{}", hex.repeat(64))
 }

@@ -155,6 +155,7 @@ pub(crate) fn build(
         registry: std::sync::OnceLock::new(),
         events,
         resolved: Mutex::default(),
+        in_use: Mutex::default(),
     };
     let options = rbuild_frontend::BuildOptions {
         build_args: cfg.build_args.clone(),
@@ -287,6 +288,16 @@ pub(crate) fn build(
     let manifest = rbuild_image::write_image(&blobs, &spec)?;
     let config_digest =
         rbuild_image::read_manifest(&blobs, manifest.digest())?.config().digest().to_string();
+    let parent = base_manifest(&plan, plan.target, &images);
+    rbuild_image::images::record(
+        store,
+        &blobs,
+        manifest.digest().as_ref(),
+        parent.as_deref(),
+        &[],
+        &[],
+    )
+    .map_err(|e| BuildError::Internal(format!("recording the image: {e}")))?;
     for tag in cfg.names() {
         let name = Reference::parse(tag)
             .map_err(|e| BuildError::Unsupported(format!("-t {tag}: {e}")))?
@@ -304,6 +315,25 @@ pub(crate) fn build(
         steps: reports.into_iter().map(|(_, _, r)| r).collect(),
         pulled: std::mem::take(&mut *images.resolved.lock().unwrap_or_else(|p| p.into_inner())),
     })
+}
+
+/// The manifest of the image the `target` stage is built on, through the
+/// stages it builds on, if it starts from an image of the store.
+fn base_manifest(
+    plan: &rbuild_frontend::Plan,
+    target: usize,
+    images: &StoreImages<'_>,
+) -> Option<String> {
+    let mut stage = target;
+    for _ in 0..=plan.stages.len() {
+        match &plan.stages.get(stage)?.base {
+            rbuild_frontend::Base::Scratch => return None,
+            rbuild_frontend::Base::Stage(i) => stage = *i,
+            rbuild_frontend::Base::Image(r) if r.starts_with("oci-layout://") => return None,
+            rbuild_frontend::Base::Image(r) => return images.resolve(r).ok(),
+        }
+    }
+    None
 }
 
 /// The stages and images a step reads besides its parent, in the order
@@ -386,6 +416,8 @@ struct StoreImages<'a> {
     events: &'a Emitter<'a>,
     /// What each pulled tag resolved to, in the order pulled.
     resolved: Mutex<Vec<rbuild_llb::PulledImage>>,
+    /// The base images this build uses, marked so `rmi` leaves them be.
+    in_use: Mutex<BTreeMap<String, rbuild_cache::InUse>>,
 }
 
 /// A pull's progress as build events: a blob's bytes at most every
@@ -435,8 +467,27 @@ impl StoreImages<'_> {
     /// The manifest digest `reference` names, or why there is none.
     fn resolve(&self, reference: &str) -> Result<String, String> {
         let Some(rest) = reference.strip_prefix("oci-layout://") else {
+            let manifest = self.resolve_named(reference)?;
+            let mut in_use = self.in_use.lock().unwrap_or_else(|p| p.into_inner());
+            if !in_use.contains_key(&manifest) {
+                let mark = self
+                    .store
+                    .mark_in_use(std::slice::from_ref(&manifest))
+                    .map_err(|e| e.to_string())?;
+                let _ = self.store.touch_image(&manifest);
+                in_use.insert(manifest.clone(), mark);
+            }
+            return Ok(manifest);
+        };
+        let mut layouts = self.layouts.lock().unwrap_or_else(|p| p.into_inner());
+        layouts.entry(reference.to_owned()).or_insert_with(|| self.in_layout(rest)).clone()
+    }
+
+    /// The manifest a name gives: the store's, or pulled (per `--pull`).
+    fn resolve_named(&self, reference: &str) -> Result<String, String> {
+        {
             let known = self.store.resolve(reference);
-            return match (self.pull, known) {
+            match (self.pull, known) {
                 (crate::PullPolicy::Never, None) => Err(format!(
                     "image {reference} is not in the store and --pull=never forbids pulling it; \
                      put it there with `rbuild pull` or `rbuild load -i FILE`"
@@ -449,10 +500,8 @@ impl StoreImages<'_> {
                         .clone()
                 }
                 (_, Some(manifest)) => Ok(manifest),
-            };
-        };
-        let mut layouts = self.layouts.lock().unwrap_or_else(|p| p.into_inner());
-        layouts.entry(reference.to_owned()).or_insert_with(|| self.in_layout(rest)).clone()
+            }
+        }
     }
 
     /// Fetches `reference` from its registry (mirrors first) into the
@@ -484,6 +533,15 @@ impl StoreImages<'_> {
             .unwrap_or_else(|p| p.into_inner())
             .push(rbuild_llb::PulledImage { image: reference.to_owned(), digest });
         let manifest = resolved.manifest.digest().to_string();
+        rbuild_image::images::record(
+            self.store,
+            self.blobs,
+            &manifest,
+            None,
+            &[resolved.repo_digest()],
+            &resolved.index().into_iter().collect::<Vec<_>>(),
+        )
+        .map_err(|e| e.to_string())?;
         if resolved.endpoints.first().is_some_and(|e| !e.mirror) {
             let repo = parsed.repository();
             for blob in std::iter::once(&resolved.config).chain(&resolved.layers) {
@@ -1407,6 +1465,7 @@ mod tests {
             registry: std::sync::OnceLock::new(),
             events: &events,
             resolved: Mutex::default(),
+            in_use: Mutex::default(),
         };
         let df = rbuild_syntax::parse(source).unwrap();
         let options = rbuild_frontend::BuildOptions {

@@ -46,6 +46,9 @@ pub enum BuildError {
     /// Reading or writing an image failed.
     #[error(transparent)]
     Image(#[from] rbuild_image::Error),
+    /// An image-store operation (records, rmi, GC) failed.
+    #[error(transparent)]
+    Images(#[from] rbuild_image::images::ImageStoreError),
     /// Reading the build context failed.
     #[error(transparent)]
     Context(#[from] rbuild_context::Error),

@@ -269,6 +269,32 @@ impl Engine {
         Ok(built)
     }
 
+    /// Every image of the store with its names, newest first.
+    pub fn images(&self) -> Result<Vec<rbuild_image::images::Image>, BuildError> {
+        let blobs = rbuild_image::Blobs::new(self.store.root())?;
+        Ok(rbuild_image::images::list(&self.store, &blobs)?)
+    }
+
+    /// `rmi`: what was untagged and deleted, and why each argument that
+    /// failed did; then a GC when no build holds the store.
+    pub fn remove_images(
+        &self,
+        args: &[String],
+        force: bool,
+        no_prune: bool,
+    ) -> Result<
+        (Vec<rbuild_image::images::Removed>, Vec<rbuild_image::images::ImageStoreError>),
+        BuildError,
+    > {
+        let blobs = rbuild_image::Blobs::new(self.store.root())?;
+        let (done, errors) =
+            rbuild_image::images::remove(&self.store, &blobs, args, force, no_prune);
+        if done.iter().any(|d| matches!(d, rbuild_image::images::Removed::Deleted(_))) {
+            rbuild_image::images::gc(&self.store, &blobs)?;
+        }
+        Ok((done, errors))
+    }
+
     /// Imports a `docker save` archive, an OCI archive or an OCI layout,
     /// tagging the images it names; returns (name or `None`, manifest digest).
     pub fn load(&self, input: &Path) -> Result<Vec<(Option<String>, String)>, BuildError> {
@@ -277,6 +303,7 @@ impl Engine {
         let mut loaded = Vec::new();
         for image in rbuild_image::import(&blobs, input)? {
             let digest = image.manifest.digest().to_string();
+            rbuild_image::images::record(&self.store, &blobs, &digest, None, &[], &[])?;
             if let Some(name) = &image.name {
                 self.store.tag(name, &digest)?;
             }
@@ -288,6 +315,13 @@ impl Engine {
     /// Empties the build cache, and with `all` every image too; waits for
     /// running builds.
     pub fn prune(&self, all: bool) -> Result<rbuild_cache::PruneStats, BuildError> {
-        Ok(self.store.prune(all)?)
+        let mut stats = self.store.prune(all)?;
+        // Layers only the build cache held go too.
+        let blobs = rbuild_image::Blobs::new(self.store.root())?;
+        if let Some(gc) = rbuild_image::images::gc(&self.store, &blobs)? {
+            stats.bytes += gc.bytes;
+            stats.entries += gc.blobs;
+        }
+        Ok(stats)
     }
 }

@@ -15,6 +15,9 @@ images made of them.
 * [`write_image`] writes an [`ImageConfig`] and its manifest as canonical
   JSON; [`read_manifest`], [`read_config`] and [`read_layers`] read them
   back.
+* [`images`] is the image store as docker users know it: listing from
+  records, names and ids resolved as the docker CLI does, `rmi`, and
+  garbage collection by reachability.
 * [`export_oci_layout`], [`export_oci_archive`] and
   [`export_docker_archive`] write an image out; [`import`] reads `docker
   save` archives and OCI archives or layouts in.
@@ -61,6 +64,7 @@ mod config;
 mod error;
 mod export;
 mod image;
+pub mod images;
 mod import;
 mod layer;
 

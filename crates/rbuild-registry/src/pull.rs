@@ -68,6 +68,20 @@ pub struct Resolved {
     pub endpoints: Vec<Endpoint>,
 }
 
+impl Resolved {
+    /// `repository@digest`: the name the registry serves the image by
+    /// (docker's RepoDigests entry).
+    pub fn repo_digest(&self) -> String {
+        format!("{}@{}", self.reference.repository(), self.digest)
+    }
+
+    /// The index the digest names, when it is not the image manifest
+    /// itself (a multi-platform image): kept with the image.
+    pub fn index(&self) -> Option<String> {
+        (self.digest != *self.manifest.digest()).then(|| self.digest.to_string())
+    }
+}
+
 /// The `mediaType` a manifest's bytes declare, or what their shape says.
 pub fn manifest_media_type(bytes: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;

@@ -2,13 +2,14 @@
 
 mod build;
 mod context;
+mod images;
 mod lint;
 mod parse;
 mod registry;
 
 use std::process::ExitCode;
 
-use crate::args::{Args, Command, ContextCommand};
+use crate::args::{Args, Command, ContextCommand, ImageCommand};
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
@@ -22,5 +23,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Push(args) => registry::push(&args),
         Command::Login(args) => registry::login(&args),
         Command::Logout(args) => registry::logout(&args),
+        Command::Images(args) | Command::Image(ImageCommand::Ls(args)) => images::images(&args),
+        Command::Tag(args) | Command::Image(ImageCommand::Tag(args)) => images::tag(&args),
+        Command::Rmi(args) | Command::Image(ImageCommand::Rm(args)) => images::rmi(&args),
     }
 }

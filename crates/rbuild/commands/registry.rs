@@ -128,6 +128,14 @@ pub(crate) fn pull(args: &PullArgs) -> anyhow::Result<ExitCode> {
     record_sources(engine.store(), &resolved, &resolved.endpoints[0]);
     let known = engine.store().resolve(&name);
     let manifest = resolved.manifest.digest().to_string();
+    rbuild_image::images::record(
+        engine.store(),
+        &blobs,
+        &manifest,
+        None,
+        &[resolved.repo_digest()],
+        &resolved.index().into_iter().collect::<Vec<_>>(),
+    )?;
     engine.store().tag(&name, &manifest)?;
     let mut stdout = std::io::stdout().lock();
     if !args.quiet {

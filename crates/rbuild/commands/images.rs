@@ -1,0 +1,343 @@
+//! `rbuild images`, `tag`, `rmi` (and `image ls|tag|rm`): docker's
+//! commands, rows and messages, on the store's image records.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use rbuild_image::images::{Image, Removed, find};
+use serde_json::{Value, json};
+
+use super::build::open_engine;
+use crate::args::{ImagesArgs, RmiArgs, TagArgs};
+use crate::format::{Template, align, go_time, human_duration, human_size};
+
+/// The filters of `images -f`, as docker reads them.
+#[derive(Default)]
+struct Filters {
+    dangling: Option<bool>,
+    references: Vec<String>,
+    before: Option<i64>,
+    since: Option<i64>,
+    labels: Vec<(String, Option<String>)>,
+}
+
+impl Filters {
+    fn parse(texts: &[String], images: &[Image]) -> anyhow::Result<Filters> {
+        let mut f = Filters::default();
+        let created = |what: &str| -> anyhow::Result<i64> {
+            let (image, _, _) = find(images, what)?;
+            Ok(rbuild_image::images::created_secs(&image.record))
+        };
+        for text in texts {
+            let Some((key, value)) = text.split_once('=') else {
+                bail!("invalid filter '{text}': expected KEY=VALUE");
+            };
+            match key {
+                "dangling" => {
+                    f.dangling = Some(match value.to_ascii_lowercase().as_str() {
+                        "true" | "1" => true,
+                        "false" | "0" => false,
+                        _ => bail!("invalid filter 'dangling={value}': expected true or false"),
+                    })
+                }
+                "reference" => f.references.push(value.to_owned()),
+                "before" => f.before = Some(created(value)?),
+                "since" => f.since = Some(created(value)?),
+                "label" => f.labels.push(match value.split_once('=') {
+                    Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
+                    None => (value.to_owned(), None),
+                }),
+                _ => bail!(
+                    "invalid filter '{key}': expected dangling, reference, before, since or label"
+                ),
+            }
+        }
+        Ok(f)
+    }
+
+    fn image(&self, image: &Image) -> bool {
+        let created = rbuild_image::images::created_secs(&image.record);
+        self.before.is_none_or(|t| created < t)
+            && self.since.is_none_or(|t| created > t)
+            && self.labels.iter().all(|(k, v)| match (image.record.labels.get(k), v) {
+                (Some(have), Some(want)) => have == want,
+                (Some(_), None) => true,
+                (None, _) => false,
+            })
+    }
+
+    /// docker's FamiliarMatch: `repo:tag`, then `repo`, against each pattern.
+    fn reference(&self, repository: &str, tag: &str) -> bool {
+        self.references.is_empty()
+            || self
+                .references
+                .iter()
+                .any(|p| glob(p, &format!("{repository}:{tag}")) || glob(p, repository))
+    }
+}
+
+/// Go's `path.Match`: `*` and `?` never match `/`; `[a-z]`, `[^x]` classes.
+fn glob(pattern: &str, text: &str) -> bool {
+    fn at(p: &[char], t: &[char]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some('*') => (0..=t.len())
+                .take_while(|&i| i == 0 || t[i - 1] != '/')
+                .any(|i| at(&p[1..], &t[i..])),
+            Some('?') => t.first().is_some_and(|c| *c != '/') && at(&p[1..], &t[1..]),
+            Some('[') => {
+                let Some(c) = t.first() else { return false };
+                let Some(end) = p.iter().skip(1).position(|c| *c == ']').map(|e| e + 1) else {
+                    return false;
+                };
+                let class = &p[1..end];
+                let (negate, class) = match class.first() {
+                    Some('^') => (true, &class[1..]),
+                    _ => (false, class),
+                };
+                let mut hit = false;
+                let mut i = 0;
+                while i < class.len() {
+                    if i + 2 < class.len() && class[i + 1] == '-' {
+                        hit |= class[i] <= *c && *c <= class[i + 2];
+                        i += 3;
+                    } else {
+                        hit |= class[i] == *c;
+                        i += 1;
+                    }
+                }
+                hit != negate && *c != '/' && at(&p[end + 1..], &t[1..])
+            }
+            Some('\\') if p.len() > 1 => t.first() == Some(&p[1]) && at(&p[2..], &t[1..]),
+            Some(c) => t.first() == Some(c) && at(&p[1..], &t[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    at(&p, &t)
+}
+
+/// The rows docker shows for one image: a row per tag (and per digest of
+/// its repository with `digests`), a `REPO <none>` row for a repository
+/// known only by digest, or `<none> <none>`.
+fn rows(image: &Image, digests: bool) -> Vec<(String, String, String)> {
+    let mut tags: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for name in &image.names {
+        let familiar = rbuild_llb::familiar_name(name);
+        if let Some((repo, tag)) = familiar.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
+            tags.entry(repo.to_owned()).or_default().push(tag.to_owned());
+        }
+    }
+    let mut by_digest: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for rd in &image.record.repo_digests {
+        if let Some((repo, digest)) = rbuild_llb::familiar_name(rd).split_once('@') {
+            by_digest.entry(repo.to_owned()).or_default().push(digest.to_owned());
+        }
+    }
+    if tags.is_empty() && by_digest.is_empty() {
+        return vec![("<none>".into(), "<none>".into(), "<none>".into())];
+    }
+    let mut out = Vec::new();
+    for (repo, tags) in &tags {
+        let ds = by_digest.remove(repo).unwrap_or_default();
+        for tag in tags {
+            if ds.is_empty() || !digests {
+                out.push((
+                    repo.clone(),
+                    tag.clone(),
+                    ds.first().cloned().unwrap_or("<none>".into()),
+                ));
+            } else {
+                for d in &ds {
+                    out.push((repo.clone(), tag.clone(), d.clone()));
+                }
+            }
+        }
+    }
+    for (repo, ds) in by_digest {
+        if digests {
+            for d in ds {
+                out.push((repo.clone(), "<none>".into(), d));
+            }
+        } else {
+            out.push((repo, "<none>".into(), String::new()));
+        }
+    }
+    out
+}
+
+fn short_id(id: &str, trunc: bool) -> String {
+    if !trunc {
+        return id.to_owned();
+    }
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    hex.chars().take(12).collect()
+}
+
+const IMAGE_TABLE: &str = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
+const IMAGE_TABLE_DIGESTS: &str =
+    "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
+
+fn headers() -> BTreeMap<&'static str, &'static str> {
+    BTreeMap::from([
+        ("ID", "IMAGE ID"),
+        ("Repository", "REPOSITORY"),
+        ("Tag", "TAG"),
+        ("Digest", "DIGEST"),
+        ("CreatedSince", "CREATED"),
+        ("CreatedAt", "CREATED AT"),
+        ("Size", "SIZE"),
+        ("VirtualSize", "SIZE"),
+        ("Containers", "CONTAINERS"),
+        ("SharedSize", "SHARED SIZE"),
+        ("UniqueSize", "UNIQUE SIZE"),
+    ])
+}
+
+/// Prints `rows` (docker's field objects) with `--format` as given.
+pub(crate) fn print_rows(format: &str, rows: &[Value]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if format == "json" {
+        for row in rows {
+            writeln!(out, "{}", serde_json::to_string(row)?)?;
+        }
+        return Ok(());
+    }
+    let template = Template::parse(format).map_err(anyhow::Error::msg)?;
+    let mut lines = Vec::with_capacity(rows.len() + 1);
+    if template.table {
+        lines.push(template.header(&headers()));
+    }
+    for row in rows {
+        lines.push(template.render(row).map_err(anyhow::Error::msg)?);
+    }
+    if template.table {
+        write!(out, "{}", align(&lines))?;
+    } else {
+        for line in lines {
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn images(args: &ImagesArgs) -> anyhow::Result<ExitCode> {
+    let engine = open_engine()?;
+    let list = engine.images()?;
+    // As docker's daemon answers a bad filter: an error, exit code 1.
+    let mut filters = match Filters::parse(&args.filters, &list) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "rbuild: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if let Some(reference) = &args.reference {
+        filters.references.push(reference.clone());
+    }
+    let format = match (args.format.as_deref(), args.quiet) {
+        (None | Some("table"), true) => "{{.ID}}",
+        (None | Some("table"), false) if args.digests => IMAGE_TABLE_DIGESTS,
+        (None | Some("table"), false) => IMAGE_TABLE,
+        (Some(f), _) => f,
+    };
+    let digests = args.digests || format.contains("{{.Digest}}");
+    let now = rbuild_cache::unix_now() as i64;
+    let mut out = Vec::new();
+    for image in &list {
+        if !filters.image(image) {
+            continue;
+        }
+        let untagged = image.names.is_empty() && image.record.repo_digests.is_empty();
+        if untagged {
+            let shown = args.all || !image.has_children;
+            if !shown || filters.dangling == Some(false) || !filters.references.is_empty() {
+                continue;
+            }
+        } else if filters.dangling == Some(true) && !image.names.is_empty() {
+            continue;
+        }
+        let created = rbuild_image::images::created_secs(&image.record);
+        let since = if image.record.created.is_some() {
+            format!("{} ago", human_duration(now - created))
+        } else {
+            "N/A".to_owned()
+        };
+        let size = human_size(image.record.size);
+        for (repository, tag, digest) in rows(image, digests) {
+            if !untagged && !filters.reference(&repository, &tag) {
+                continue;
+            }
+            out.push(json!({
+                "Containers": "N/A",
+                "CreatedAt": go_time(created),
+                "CreatedSince": since,
+                "Digest": digest,
+                "ID": short_id(&image.record.id, !args.no_trunc),
+                "Repository": repository,
+                "SharedSize": "N/A",
+                "Size": size,
+                "Tag": tag,
+                "UniqueSize": "N/A",
+                "VirtualSize": size,
+            }));
+        }
+    }
+    print_rows(format, &out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn tag(args: &TagArgs) -> anyhow::Result<ExitCode> {
+    let engine = open_engine()?;
+    let list = engine.images()?;
+    let (image, _, _) = match find(&list, &args.source) {
+        Ok(found) => found,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "rbuild: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let target = rbuild_llb::Reference::parse(&args.target)
+        .with_context(|| format!("invalid reference format: {}", args.target))?;
+    if target.digest.is_some() {
+        bail!("refusing to create a tag with a digest reference: {}", args.target);
+    }
+    engine.store().tag(&target.to_string(), &image.record.manifest)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn rmi(args: &RmiArgs) -> anyhow::Result<ExitCode> {
+    let engine = open_engine()?;
+    let (done, errors) = engine.remove_images(&args.images, args.force, args.no_prune)?;
+    let mut stdout = std::io::stdout().lock();
+    for line in done {
+        match line {
+            Removed::Untagged(name) => writeln!(stdout, "Untagged: {name}")?,
+            Removed::Deleted(id) => writeln!(stdout, "Deleted: {id}")?,
+        }
+    }
+    drop(stdout);
+    for e in &errors {
+        let _ = writeln!(std::io::stderr(), "rbuild: {e}");
+    }
+    Ok(if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_as_go_path_match() {
+        assert!(glob("busy*", "busybox"));
+        assert!(glob("*:1.0", "app:1.0"));
+        assert!(!glob("*", "team/app"));
+        assert!(glob("*/*", "team/app"));
+        assert!(glob("app:?", "app:1"));
+        assert!(glob("app:[0-9]", "app:7"));
+        assert!(!glob("app:[^0-9]", "app:7"));
+        assert!(!glob("app", "app:1"));
+    }
+}

@@ -1,0 +1,211 @@
+//! `rbuild images`, `tag`, `rmi` on real builds: dangling images after a
+//! rebuild, untag before delete, refusals, and what GC frees.
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use crate::util::{BUSYBOX, have_root, rbuild, tempdir};
+
+struct Env {
+    dir: tempfile::TempDir,
+    store: PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempdir();
+        let store = dir.path().join("store");
+        Env { dir, store }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        rbuild().env("RBUILD_ROOT", &self.store).args(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Builds `dockerfile` with `files` in a context named `name`.
+    fn build(&self, name: &str, dockerfile: &str, files: &[(&str, &str)], args: &[&str]) {
+        let ctx = self.dir.path().join(name);
+        std::fs::create_dir_all(&ctx).unwrap();
+        std::fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
+        for (path, body) in files {
+            std::fs::write(ctx.join(path), body).unwrap();
+        }
+        if !ctx.join("busybox").exists() {
+            std::fs::copy(BUSYBOX, ctx.join("busybox")).unwrap();
+        }
+        let mut all = vec!["build", "--progress=plain"];
+        all.extend_from_slice(args);
+        all.push(ctx.to_str().unwrap());
+        self.ok(&all);
+    }
+
+    fn blobs(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.store.join("blobs/sha256"))
+            .unwrap()
+            .map(|e| format!("sha256:{}", e.unwrap().file_name().to_string_lossy()))
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn record(&self, name: &str) -> (String, String) {
+        let store = rbuild_cache::Store::open(&self.store).unwrap();
+        let manifest = store.resolve(&rbuild_llb::normalize_reference(name).unwrap()).unwrap();
+        let id = store.image_record(&manifest).unwrap().id;
+        (manifest, id)
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn short(id: &str) -> &str {
+    &id["sha256:".len().."sha256:".len() + 12]
+}
+
+const BASE: &str = "FROM scratch\nCOPY busybox /bin/busybox\nENV PATH=/bin\n";
+
+#[test]
+fn a_moved_tag_leaves_a_dangling_image_that_rmi_deletes_with_only_its_own_blobs() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let app = |v: &str| format!("{BASE}COPY v.txt /v.txt\nLABEL version={v}\n");
+    env.build("a", &app("1"), &[("v.txt", "one\n")], &["-t", "app:1"]);
+    let (old_manifest, old_id) = env.record("app:1");
+    env.build("a", &app("2"), &[("v.txt", "two\n")], &["-t", "app:1"]);
+    let (_, new_id) = env.record("app:1");
+    assert_ne!(old_id, new_id);
+
+    let dangling = env.ok(&["images", "-q", "-f", "dangling=true"]);
+    assert_eq!(dangling.lines().collect::<Vec<_>>(), [short(&old_id)]);
+    let table = env.ok(&["images"]);
+    assert!(table.starts_with("REPOSITORY   TAG       IMAGE ID       CREATED"), "{table}");
+    assert!(table.contains(&format!("<none>       <none>    {}", short(&old_id))), "{table}");
+    assert!(table.contains(&format!("app          1         {}", short(&new_id))), "{table}");
+
+    // The old image's manifest and config go; layers the new image or the
+    // build cache still use stay.
+    let before = env.blobs();
+    let out = env.ok(&["rmi", short(&old_id)]);
+    assert_eq!(out, format!("Deleted: {old_id}\n"));
+    let after = env.blobs();
+    let gone: Vec<&String> = before.iter().filter(|b| !after.contains(b)).collect();
+    let mut expected = vec![&old_id, &old_manifest];
+    expected.sort();
+    assert_eq!(gone, expected, "exactly the old config and manifest");
+    assert!(env.ok(&["images", "-q", "-f", "dangling=true"]).is_empty());
+    // The new image still reads whole.
+    let (manifest, _) = env.record("app:1");
+    let blobs = rbuild_image::Blobs::new(&env.store).unwrap();
+    rbuild_image::read_layers(&blobs, &manifest.parse().unwrap()).unwrap();
+}
+
+#[test]
+fn rmi_untags_first_deletes_the_last_name_and_refuses_what_is_shared_or_in_use() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    env.build("base", BASE, &[], &["-t", "base:1"]);
+    let (_, id) = env.record("base:1");
+    env.ok(&["tag", "base:1", "reg.example/team/base:2"]);
+    env.ok(&["tag", short(&id), "base:3"]);
+    let names = env.ok(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
+    let mut names: Vec<&str> = names.lines().collect();
+    names.sort();
+    let row = |n: &str| format!("{n} {}", short(&id));
+    assert_eq!(names, [row("base:1"), row("base:3"), row("reg.example/team/base:2")]);
+
+    // By id with several names: refused unless forced.
+    let out = env.run(&["rmi", short(&id)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("referenced in multiple repositories"), "{}", text(&out));
+    assert_eq!(env.ok(&["rmi", "base:3"]), "Untagged: base:3\n");
+    assert_eq!(env.ok(&["rmi", "reg.example/team/base:2"]), "Untagged: reg.example/team/base:2\n");
+
+    // A child built on it keeps it: by id it cannot go; by name it is untagged only.
+    env.build("child", "FROM base:1\nCOPY busybox /copy\n", &[], &["-t", "child:1"]);
+    let out = env.run(&["rmi", "-f", short(&id)]);
+    assert!(text(&out).contains("image has dependent child images"), "{}", text(&out));
+    assert_eq!(env.ok(&["rmi", "base:1"]), "Untagged: base:1\n");
+    let all = env.ok(&["images", "-a", "-q", "--no-trunc"]);
+    assert!(all.contains(&id), "the parent stays for its child: {all}");
+    assert!(!env.ok(&["images", "-q", "--no-trunc"]).contains(&id), "hidden without -a");
+    // Deleting the child takes the untagged parent with it.
+    let (_, child) = env.record("child:1");
+    let out = env.ok(&["rmi", "child:1"]);
+    assert_eq!(out, format!("Untagged: child:1\nDeleted: {child}\nDeleted: {id}\n"));
+
+    // An image a running build uses is refused without -f.
+    env.build("base", BASE, &[], &["-t", "base:1"]);
+    let ctx = env.dir.path().join("slow");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM base:1\nRUN [\"/bin/busybox\", \"sleep\", \"600\"]\n",
+    )
+    .unwrap();
+    let mut slow = rbuild()
+        .env("RBUILD_ROOT", &env.store)
+        .args(["build", "--progress=plain", ctx.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let marks = env.store.join("in-use");
+    while std::fs::read_dir(&marks).map(|d| d.count()).unwrap_or(0) == 0 {
+        assert!(slow.try_wait().unwrap().is_none(), "the build ended early");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = env.run(&["rmi", "base:1"]);
+    let _ = slow.kill();
+    let _ = slow.wait();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("being used by a running build"), "{}", text(&out));
+    // The build is gone (its mark with it): now it may go.
+    let out = env.run(&["rmi", "base:1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Deleted: sha256:"), "{}", text(&out));
+}
+
+#[test]
+fn images_filters_and_formats_as_docker_prints_them() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    env.build("one", &format!("{BASE}LABEL team=web\n"), &[], &["-t", "web:1"]);
+    env.build("two", &format!("{BASE}LABEL team=db\n"), &[], &["-t", "db:1", "-t", "db:latest"]);
+    let (_, web) = env.record("web:1");
+    let (_, db) = env.record("db:1");
+    assert_eq!(env.ok(&["images", "-q", "-f", "label=team=web"]), format!("{}\n", short(&web)));
+    assert_eq!(
+        env.ok(&["images", "-q", "-f", "reference=db:*"]),
+        format!("{0}\n{0}\n", short(&db))
+    );
+    assert_eq!(env.ok(&["images", "-q", "db:latest"]), format!("{}\n", short(&db)));
+    let json = env.ok(&["images", "--format", "json", "web"]);
+    let row: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(row["Repository"], "web");
+    assert_eq!(row["Tag"], "1");
+    assert_eq!(row["ID"], short(&web));
+    assert!(row["Size"].as_str().unwrap().ends_with("MB"), "{row}");
+    assert!(row["CreatedSince"].as_str().unwrap().ends_with(" ago"), "{row}");
+    let table = env.ok(&["images", "--format", "table {{.Repository}}\\t{{.Tag}}", "web"]);
+    assert_eq!(table, "REPOSITORY   TAG\nweb          1\n");
+    let out = env.run(&["images", "-f", "colour=red"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("invalid filter 'colour'"), "{}", text(&out));
+    let out = env.run(&["rmi", "nosuch:1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("No such image: nosuch:1"), "{}", text(&out));
+}
