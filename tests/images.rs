@@ -209,3 +209,46 @@ fn images_filters_and_formats_as_docker_prints_them() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("No such image: nosuch:1"), "{}", text(&out));
 }
+
+#[test]
+fn history_shows_build_args_and_inspect_prints_dockers_fields() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let dockerfile = format!(
+        "{BASE}ARG VERSION=0\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo $VERSION > /v\"]\nENV A=1\n"
+    );
+    env.build("h", &dockerfile, &[], &["-t", "h:1", "--build-arg", "VERSION=7"]);
+    let (_, id) = env.record("h:1");
+    let by = env.ok(&["history", "--no-trunc", "--format", "{{.CreatedBy}}", "h:1"]);
+    let by: Vec<&str> = by.lines().collect();
+    assert_eq!(by.len(), 5, "{by:?}");
+    assert_eq!(by[0], "ENV A=1");
+    assert!(by[1].starts_with("RUN |1 VERSION=7 /bin/busybox sh -c"), "{by:?}");
+    let table = env.ok(&["history", "h:1"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("IMAGE          CREATED"), "{table}");
+    assert!(lines[1].starts_with(short(&id)), "the top row is the image: {table}");
+    assert!(lines[2..].iter().all(|l| l.starts_with("<missing>")), "{table}");
+    assert!(lines[2].contains('…'), "CREATED BY is cut at 45 characters: {table}");
+
+    let shown = env.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}} {{json .RepoTags}} {{.Config.Env}}",
+        "h:1",
+    ]);
+    assert_eq!(shown, format!("{id} [\"h:1\"] [PATH=/bin A=1]\n"));
+    let full: serde_json::Value =
+        serde_json::from_str(&env.ok(&["image", "inspect", "h:1"])).unwrap();
+    let one = &full[0];
+    assert_eq!(one["Id"], serde_json::json!(id));
+    assert_eq!(one["Os"], "linux");
+    assert_eq!(one["RootFS"]["Type"], "layers");
+    assert_eq!(one["RootFS"]["Layers"].as_array().unwrap().len(), 2);
+    let out = env.run(&["image", "inspect", "h:1", "nosuch"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("No such image: nosuch"), "{}", text(&out));
+}

@@ -44,6 +44,8 @@ pub(crate) enum Command {
     /// Manage images (docker's `image` commands).
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Show the history of an image: one row per build step.
+    History(HistoryArgs),
 }
 
 /// `rbuild image …`: the same commands under docker's management names.
@@ -57,6 +59,35 @@ pub(crate) enum ImageCommand {
     Rm(RmiArgs),
     /// Name an image (as `rbuild tag`).
     Tag(TagArgs),
+    /// Show images in detail, as docker's JSON.
+    Inspect(InspectArgs),
+    /// Show the history of an image (as `rbuild history`).
+    History(HistoryArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct InspectArgs {
+    /// A Go template applied to each image (`{{.Config.Env}}`, `{{json .RootFS}}`).
+    #[arg(short = 'f', long)]
+    pub(crate) format: Option<String>,
+    /// IMAGE...
+    #[arg(required = true)]
+    pub(crate) images: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct HistoryArgs {
+    /// Do not truncate the output.
+    #[arg(long)]
+    pub(crate) no_trunc: bool,
+    /// Only show image IDs.
+    #[arg(short = 'q', long)]
+    pub(crate) quiet: bool,
+    /// table, json, or a Go template (`{{.CreatedBy}}`).
+    #[arg(long)]
+    pub(crate) format: Option<String>,
+    /// IMAGE
+    pub(crate) image: String,
 }
 
 #[derive(Debug, clap::Args)]

@@ -169,7 +169,11 @@ pub(crate) fn load(args: &LoadArgs) -> anyhow::Result<ExitCode> {
     for (name, digest) in images {
         match name {
             Some(name) => writeln!(stdout, "Loaded image: {}", rbuild_llb::familiar_name(&name))?,
-            None => writeln!(stdout, "Loaded image ID: {digest}")?,
+            None => {
+                // Docker names an untagged image by its id: the config's digest.
+                let id = engine.store().image_record(&digest).map_or(digest, |r| r.id);
+                writeln!(stdout, "Loaded image ID: {id}")?
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

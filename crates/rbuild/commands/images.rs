@@ -10,7 +10,7 @@ use rbuild_image::images::{Image, Removed, find};
 use serde_json::{Value, json};
 
 use super::build::open_engine;
-use crate::args::{ImagesArgs, RmiArgs, TagArgs};
+use crate::args::{HistoryArgs, ImagesArgs, InspectArgs, RmiArgs, TagArgs};
 use crate::format::{Template, align, go_time, human_duration, human_size};
 
 /// The filters of `images -f`, as docker reads them.
@@ -193,11 +193,17 @@ fn headers() -> BTreeMap<&'static str, &'static str> {
         ("Containers", "CONTAINERS"),
         ("SharedSize", "SHARED SIZE"),
         ("UniqueSize", "UNIQUE SIZE"),
+        ("CreatedBy", "CREATED BY"),
+        ("Comment", "COMMENT"),
     ])
 }
 
 /// Prints `rows` (docker's field objects) with `--format` as given.
-pub(crate) fn print_rows(format: &str, rows: &[Value]) -> anyhow::Result<()> {
+pub(crate) fn print_rows(
+    format: &str,
+    rows: &[Value],
+    headers: &BTreeMap<&str, &str>,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if format == "json" {
         for row in rows {
@@ -208,7 +214,7 @@ pub(crate) fn print_rows(format: &str, rows: &[Value]) -> anyhow::Result<()> {
     let template = Template::parse(format).map_err(anyhow::Error::msg)?;
     let mut lines = Vec::with_capacity(rows.len() + 1);
     if template.table {
-        lines.push(template.header(&headers()));
+        lines.push(template.header(headers));
     }
     for row in rows {
         lines.push(template.render(row).map_err(anyhow::Error::msg)?);
@@ -285,7 +291,7 @@ pub(crate) fn images(args: &ImagesArgs) -> anyhow::Result<ExitCode> {
             }));
         }
     }
-    print_rows(format, &out)?;
+    print_rows(format, &out, &headers())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -323,6 +329,111 @@ pub(crate) fn rmi(args: &RmiArgs) -> anyhow::Result<ExitCode> {
         let _ = writeln!(std::io::stderr(), "rbuild: {e}");
     }
     Ok(if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// An image as `docker image inspect` shows it.
+fn inspect_json(image: &Image, blobs: &rbuild_image::Blobs) -> anyhow::Result<Value> {
+    let config = rbuild_image::read_config_blob(blobs, &image.record.id.parse()?)?;
+    let familiar = |n: &String| rbuild_llb::familiar_name(n).to_owned();
+    let created = config.created.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
+    let mut out = json!({
+        "Id": image.record.id,
+        "RepoTags": image.names.iter().map(familiar).collect::<Vec<_>>(),
+        "RepoDigests": image.record.repo_digests.iter().map(familiar).collect::<Vec<_>>(),
+        "Parent": "",
+        "Comment": config.history.last().and_then(|h| h.comment.clone()).unwrap_or_default(),
+        "Created": created,
+        "DockerVersion": "",
+        "Author": config.author.clone().unwrap_or_default(),
+        "Config": config.config.clone().map(serde_json::to_value).transpose()?.unwrap_or(Value::Null),
+        "Architecture": config.architecture,
+        "Os": config.os,
+        "Size": image.record.size,
+        "RootFS": {
+            "Type": "layers",
+            "Layers": config.rootfs.diff_ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        },
+        "Metadata": { "LastTagTime": rbuild_image::rfc3339(image.record.added) },
+    });
+    if let Some(variant) = config.variant {
+        out["Variant"] = json!(variant);
+    }
+    Ok(out)
+}
+
+pub(crate) fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
+    let engine = open_engine()?;
+    let list = engine.images()?;
+    let blobs = rbuild_image::Blobs::new(engine.root())?;
+    let mut found = Vec::new();
+    let mut failed = false;
+    for arg in &args.images {
+        match find(&list, arg) {
+            Ok((image, _, _)) => found.push(inspect_json(image, &blobs)?),
+            Err(e) => {
+                let _ = writeln!(std::io::stderr(), "rbuild: {e}");
+                failed = true;
+            }
+        }
+    }
+    match &args.format {
+        Some(format) => print_rows(format, &found, &BTreeMap::new())?,
+        None => writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&found)?)?,
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+const HISTORY_TABLE: &str =
+    "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
+
+pub(crate) fn history(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
+    let engine = open_engine()?;
+    let list = engine.images()?;
+    let (image, _, _) = match find(&list, &args.image) {
+        Ok(found) => found,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "rbuild: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let blobs = rbuild_image::Blobs::new(engine.root())?;
+    let manifest = rbuild_image::read_manifest(&blobs, &image.record.manifest.parse()?)?;
+    let config = rbuild_image::read_config_blob(&blobs, manifest.config().digest())?;
+    let mut sizes = manifest.layers().iter().map(|l| l.size());
+    let now = rbuild_cache::unix_now() as i64;
+    let mut rows: Vec<Value> = config
+        .history
+        .iter()
+        .map(|h| {
+            let size = if h.empty_layer { 0 } else { sizes.next().unwrap_or(0) };
+            let created = h.created.as_deref().and_then(rbuild_image::parse_rfc3339);
+            let mut by = h.created_by.clone().unwrap_or_default();
+            if !args.no_trunc && by.chars().count() > 45 {
+                by = by.chars().take(44).collect::<String>() + "…";
+            }
+            json!({
+                "ID": "<missing>",
+                "CreatedSince": created.map_or("N/A".to_owned(), |c| format!("{} ago", human_duration(now - c))),
+                "CreatedAt": created.map_or(String::new(), |c| rbuild_image::rfc3339(c.max(0) as u64)),
+                "CreatedBy": by,
+                "Size": human_size(size),
+                "Comment": h.comment.clone().unwrap_or_default(),
+            })
+        })
+        .collect();
+    rows.reverse();
+    if let Some(top) = rows.first_mut() {
+        top["ID"] = json!(short_id(&image.record.id, !args.no_trunc));
+    }
+    let format = match (args.format.as_deref(), args.quiet) {
+        (None | Some("table"), true) => "{{.ID}}",
+        (None | Some("table"), false) => HISTORY_TABLE,
+        (Some(f), _) => f,
+    };
+    let mut names = headers();
+    names.insert("ID", "IMAGE");
+    print_rows(format, &rows, &names)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

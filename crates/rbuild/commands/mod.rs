@@ -26,5 +26,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Images(args) | Command::Image(ImageCommand::Ls(args)) => images::images(&args),
         Command::Tag(args) | Command::Image(ImageCommand::Tag(args)) => images::tag(&args),
         Command::Rmi(args) | Command::Image(ImageCommand::Rm(args)) => images::rmi(&args),
+        Command::Image(ImageCommand::Inspect(args)) => images::inspect(&args),
+        Command::History(args) | Command::Image(ImageCommand::History(args)) => {
+            images::history(&args)
+        }
     }
 }
