@@ -94,6 +94,24 @@ fn a_moved_tag_leaves_a_dangling_image_that_rmi_deletes_with_only_its_own_blobs(
 
     // The old image's manifest and config go; layers the new image or the
     // build cache still use stay.
+    // system df: two images, one active; the dangling one's own blobs reclaimable.
+    let df = |env: &Env| -> Vec<String> {
+        let out = env.ok(&["system", "df"]);
+        let line = out.lines().find(|l| l.starts_with("Images ")).unwrap().to_owned();
+        line.split_whitespace().map(str::to_owned).collect()
+    };
+    let own: u64 = [&old_id, &old_manifest]
+        .iter()
+        .map(|d| std::fs::metadata(env.store.join("blobs/sha256").join(&d[7..])).unwrap().len())
+        .sum();
+    let before_df = df(&env);
+    assert_eq!(&before_df[1..3], ["2", "1"], "{before_df:?}");
+    assert!(before_df[4].ends_with('B') && before_df[4] != "0B", "{before_df:?}");
+    // In docker's units: three significant digits (these are a few kB).
+    assert!((1000..9995).contains(&own), "{own}");
+    let kb = format!("{:.2}", own as f64 / 1000.0);
+    let expected = format!("{}kB", kb.trim_end_matches('0').trim_end_matches('.'));
+    assert_eq!(before_df[4], expected, "the dangling image's config and manifest: {before_df:?}");
     let before = env.blobs();
     let out = env.ok(&["rmi", short(&old_id)]);
     assert_eq!(out, format!("Deleted: {old_id}\n"));
@@ -103,6 +121,9 @@ fn a_moved_tag_leaves_a_dangling_image_that_rmi_deletes_with_only_its_own_blobs(
     expected.sort();
     assert_eq!(gone, expected, "exactly the old config and manifest");
     assert!(env.ok(&["images", "-q", "-f", "dangling=true"]).is_empty());
+    let after_df = df(&env);
+    assert_eq!(&after_df[1..3], ["1", "1"], "{after_df:?}");
+    assert_eq!(after_df[4], "0B", "{after_df:?}");
     // The new image still reads whole.
     let (manifest, _) = env.record("app:1");
     let blobs = rbuild_image::Blobs::new(&env.store).unwrap();

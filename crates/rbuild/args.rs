@@ -46,6 +46,23 @@ pub(crate) enum Command {
     Image(ImageCommand),
     /// Show the history of an image: one row per build step.
     History(HistoryArgs),
+    /// The store as a whole (`system df`).
+    #[command(subcommand)]
+    System(SystemCommand),
+}
+
+/// `rbuild system …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SystemCommand {
+    /// Show the disk the images, the build cache and the cache mounts take.
+    Df(DfArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct DfArgs {
+    /// Per image: its shared and unique size.
+    #[arg(short = 'v', long)]
+    pub(crate) verbose: bool,
 }
 
 /// `rbuild image …`: the same commands under docker's management names.

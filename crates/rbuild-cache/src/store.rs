@@ -583,15 +583,30 @@ impl Store {
         Ok(size)
     }
 
-    /// The layer blobs the build cache's records refer to: GC keeps them.
-    pub fn cache_layer_digests(&self) -> BTreeSet<String> {
+    /// How many cache mounts there are and the bytes they hold.
+    pub fn cache_mounts_usage(&self) -> (usize, u64) {
+        let entries: Vec<PathBuf> = fs::read_dir(self.cache_mounts_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        (entries.len(), entries.iter().map(|p| du(p)).sum())
+    }
+
+    /// Every readable cache record.
+    pub fn cache_records(&self) -> Vec<CacheRecord> {
         fs::read_dir(self.root.join("cache"))
             .into_iter()
             .flatten()
             .flatten()
             .filter_map(|e| serde_json::from_slice::<CacheRecord>(&fs::read(e.path()).ok()?).ok())
-            .filter_map(|r| r.layer.map(|l| l.digest))
             .collect()
+    }
+
+    /// The layer blobs the build cache's records refer to: GC keeps them.
+    pub fn cache_layer_digests(&self) -> BTreeSet<String> {
+        self.cache_records().into_iter().filter_map(|r| r.layer.map(|l| l.digest)).collect()
     }
 
     // ---- where blobs came from ----

@@ -392,3 +392,89 @@ pub fn gc(store: &Store, blobs: &Blobs) -> Result<Option<GcStats>> {
     }
     Ok(Some(stats))
 }
+
+/// One image's share of the disk, as `system df -v` shows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImageUsage {
+    /// Bytes of its blobs that another image uses too.
+    pub shared: u64,
+    /// Bytes of its blobs no other image uses.
+    pub unique: u64,
+}
+
+/// What the store's images and build cache take, shared blobs counted once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DiskUsage {
+    /// Per image, in the order given.
+    pub images: Vec<ImageUsage>,
+    /// Bytes of every image blob, each once.
+    pub images_size: u64,
+    /// Bytes deleting the dangling images would free.
+    pub images_reclaimable: u64,
+    /// Images with a name or a child (not dangling).
+    pub images_active: usize,
+    /// Cache records.
+    pub cache_records: usize,
+    /// Bytes of the build cache: its snapshots' contents (as recorded) and
+    /// the layer blobs no image uses.
+    pub cache_size: u64,
+}
+
+/// The disk use of `images` and of the build cache, from records and blob
+/// sizes (file metadata), never reading a layer.
+pub fn disk_usage(store: &Store, blobs: &Blobs, images: &[Image]) -> DiskUsage {
+    let mut sizes: BTreeMap<String, u64> = BTreeMap::new();
+    let mut size_of = |digest: &str| -> u64 {
+        *sizes.entry(digest.to_owned()).or_insert_with(|| {
+            Digest::from_str(digest)
+                .ok()
+                .and_then(|d| blobs.path(&d).ok())
+                .and_then(|p| std::fs::metadata(p).ok())
+                .map_or(0, |m| m.len())
+        })
+    };
+    let blob_set = |image: &Image| -> BTreeSet<String> {
+        std::iter::once(image.record.manifest.clone())
+            .chain(image.record.blobs.iter().cloned())
+            .chain(image.record.extra_blobs.iter().cloned())
+            .collect()
+    };
+    let sets: Vec<BTreeSet<String>> = images.iter().map(blob_set).collect();
+    let mut users: BTreeMap<&str, usize> = BTreeMap::new();
+    for set in &sets {
+        for blob in set {
+            *users.entry(blob.as_str()).or_default() += 1;
+        }
+    }
+    let cache_layers = store.cache_layer_digests();
+    let mut usage = DiskUsage::default();
+    let mut active_blobs: BTreeSet<&str> = BTreeSet::new();
+    for (image, set) in images.iter().zip(&sets) {
+        if !image.dangling() {
+            usage.images_active += 1;
+            active_blobs.extend(set.iter().map(String::as_str));
+        }
+        let mut one = ImageUsage::default();
+        for blob in set {
+            let size = size_of(blob);
+            if users[blob.as_str()] > 1 { one.shared += size } else { one.unique += size }
+        }
+        usage.images.push(one);
+    }
+    for blob in users.keys() {
+        let size = size_of(blob);
+        usage.images_size += size;
+        if !active_blobs.contains(blob) && !cache_layers.contains(*blob) {
+            usage.images_reclaimable += size;
+        }
+    }
+    let records = store.cache_records();
+    usage.cache_records = records.len();
+    usage.cache_size = records.iter().map(|r| r.bytes).sum::<u64>()
+        + cache_layers
+            .iter()
+            .filter(|d| !users.contains_key(d.as_str()))
+            .map(|d| size_of(d))
+            .sum::<u64>();
+    usage
+}

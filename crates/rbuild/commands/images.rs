@@ -10,7 +10,7 @@ use rbuild_image::images::{Image, Removed, find};
 use serde_json::{Value, json};
 
 use super::build::open_engine;
-use crate::args::{HistoryArgs, ImagesArgs, InspectArgs, RmiArgs, TagArgs};
+use crate::args::{DfArgs, HistoryArgs, ImagesArgs, InspectArgs, RmiArgs, TagArgs};
 use crate::format::{Template, align, go_time, human_duration, human_size};
 
 /// The filters of `images -f`, as docker reads them.
@@ -433,6 +433,61 @@ pub(crate) fn history(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
     let mut names = headers();
     names.insert("ID", "IMAGE");
     print_rows(format, &rows, &names)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `12.3MB (45%)`, as docker shows what could be reclaimed.
+fn reclaimable(part: u64, whole: u64) -> String {
+    let percent = (part * 100).checked_div(whole).unwrap_or(0);
+    format!("{} ({percent}%)", human_size(part))
+}
+
+pub(crate) fn df(args: &DfArgs) -> anyhow::Result<ExitCode> {
+    let engine = open_engine()?;
+    let list = engine.images()?;
+    let blobs = rbuild_image::Blobs::new(engine.root())?;
+    let usage = rbuild_image::images::disk_usage(engine.store(), &blobs, &list);
+    let (mounts, mounts_size) = engine.store().cache_mounts_usage();
+    let mut lines = vec!["TYPE\tTOTAL\tACTIVE\tSIZE\tRECLAIMABLE".to_owned()];
+    lines.push(format!(
+        "Images\t{}\t{}\t{}\t{}",
+        list.len(),
+        usage.images_active,
+        human_size(usage.images_size),
+        reclaimable(usage.images_reclaimable, usage.images_size)
+    ));
+    lines.push(format!(
+        "Build Cache\t{}\t0\t{}\t{}",
+        usage.cache_records,
+        human_size(usage.cache_size),
+        human_size(usage.cache_size)
+    ));
+    lines.push(format!(
+        "Cache Mounts\t{mounts}\t0\t{}\t{}",
+        human_size(mounts_size),
+        human_size(mounts_size)
+    ));
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", align(&lines))?;
+    if args.verbose {
+        let mut rows =
+            vec!["REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE\tSHARED SIZE\tUNIQUE SIZE".to_owned()];
+        let now = rbuild_cache::unix_now() as i64;
+        for (image, one) in list.iter().zip(&usage.images) {
+            let created = rbuild_image::images::created_secs(&image.record);
+            for (repo, tag, _) in self::rows(image, false) {
+                rows.push(format!(
+                    "{repo}\t{tag}\t{}\t{} ago\t{}\t{}\t{}",
+                    short_id(&image.record.id, true),
+                    human_duration(now - created),
+                    human_size(image.record.size),
+                    human_size(one.shared),
+                    human_size(one.unique)
+                ));
+            }
+        }
+        write!(out, "\nImages space usage:\n\n{}", align(&rows))?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

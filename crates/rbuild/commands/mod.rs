@@ -9,7 +9,7 @@ mod registry;
 
 use std::process::ExitCode;
 
-use crate::args::{Args, Command, ContextCommand, ImageCommand};
+use crate::args::{Args, Command, ContextCommand, ImageCommand, SystemCommand};
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
@@ -27,6 +27,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Tag(args) | Command::Image(ImageCommand::Tag(args)) => images::tag(&args),
         Command::Rmi(args) | Command::Image(ImageCommand::Rm(args)) => images::rmi(&args),
         Command::Image(ImageCommand::Inspect(args)) => images::inspect(&args),
+        Command::System(SystemCommand::Df(args)) => images::df(&args),
         Command::History(args) | Command::Image(ImageCommand::History(args)) => {
             images::history(&args)
         }
