@@ -273,3 +273,32 @@ fn history_shows_build_args_and_inspect_prints_dockers_fields() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("No such image: nosuch"), "{}", text(&out));
 }
+
+#[test]
+fn image_prune_removes_dangling_images_and_with_all_every_unused_one() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let app = |v: &str| format!("{BASE}COPY v.txt /v.txt\nLABEL keep={v}\n");
+    env.build("a", &app("no"), &[("v.txt", "one\n")], &["-t", "app:1"]);
+    let (_, old) = env.record("app:1");
+    env.build("a", &app("yes"), &[("v.txt", "two\n")], &["-t", "app:1"]);
+    let (_, new) = env.record("app:1");
+    // Without -f it asks; no answer keeps everything.
+    let out = env.run(&["image", "prune"]);
+    assert!(text(&out).contains("Are you sure you want to continue?"), "{}", text(&out));
+    assert!(env.ok(&["images", "-q", "--no-trunc", "-a"]).contains(&old));
+    // A filter that matches nothing keeps it too.
+    let out = env.ok(&["image", "prune", "-f", "--filter", "label=keep=yes"]);
+    assert!(!out.contains("deleted:"), "{out}");
+    let out = env.ok(&["image", "prune", "-f", "--filter", "until=1h"]);
+    assert!(!out.contains("deleted:"), "{out}");
+    let out = env.ok(&["image", "prune", "-f"]);
+    assert!(out.starts_with(&format!("Deleted Images:\ndeleted: {old}\n")), "{out}");
+    assert!(out.contains("Total reclaimed space: "), "{out}");
+    assert_eq!(env.ok(&["images", "-q", "--no-trunc", "-a"]), format!("{new}\n"));
+    let out = env.ok(&["image", "prune", "-f", "-a"]);
+    assert!(out.contains("untagged: app:1") && out.contains(&format!("deleted: {new}")), "{out}");
+    assert!(env.ok(&["images", "-q", "-a"]).is_empty());
+}

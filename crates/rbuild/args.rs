@@ -80,6 +80,21 @@ pub(crate) enum ImageCommand {
     Inspect(InspectArgs),
     /// Show the history of an image (as `rbuild history`).
     History(HistoryArgs),
+    /// Remove dangling images (with -a, every image no build is using).
+    Prune(ImagePruneArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ImagePruneArgs {
+    /// Remove every image no running build uses, not only dangling ones.
+    #[arg(short = 'a', long)]
+    pub(crate) all: bool,
+    /// Do not ask for confirmation.
+    #[arg(short = 'f', long)]
+    pub(crate) force: bool,
+    /// until=DURATION|TIMESTAMP (older than), label=KEY[=VALUE].
+    #[arg(long = "filter", value_name = "FILTER")]
+    pub(crate) filters: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]

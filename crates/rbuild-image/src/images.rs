@@ -478,3 +478,43 @@ pub fn disk_usage(store: &Store, blobs: &Blobs, images: &[Image]) -> DiskUsage {
             .sum::<u64>();
     usage
 }
+
+/// `image prune`: deletes the dangling images (with `all`, every image no
+/// running build uses), keeping those created after `until` (Unix time)
+/// and those whose labels do not match `labels` (`K` or `K=V`, all must
+/// match); then a GC. Returns what went and the bytes GC freed (`None`
+/// when a build held the store: the blobs go at the next GC).
+pub fn prune(
+    store: &Store,
+    blobs: &Blobs,
+    all: bool,
+    until: Option<i64>,
+    labels: &[(String, Option<String>)],
+) -> Result<(Vec<Removed>, Option<GcStats>)> {
+    let in_use = store.in_use();
+    let mut done = Vec::new();
+    // Children first: a parent is dangling only once they are gone.
+    loop {
+        let images = list(store, blobs)?;
+        let doomed: Vec<&Image> = images
+            .iter()
+            .filter(|i| if all { !i.has_children } else { i.dangling() })
+            .filter(|i| !in_use.contains(&i.record.manifest))
+            .filter(|i| until.is_none_or(|t| created_secs(&i.record) < t))
+            .filter(|i| {
+                labels.iter().all(|(k, v)| match (i.record.labels.get(k), v) {
+                    (Some(have), Some(want)) => have == want,
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                })
+            })
+            .collect();
+        if doomed.is_empty() {
+            break;
+        }
+        for image in doomed {
+            delete(store, image, &mut done)?;
+        }
+    }
+    Ok((done, gc(store, blobs)?))
+}

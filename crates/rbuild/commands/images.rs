@@ -10,7 +10,7 @@ use rbuild_image::images::{Image, Removed, find};
 use serde_json::{Value, json};
 
 use super::build::open_engine;
-use crate::args::{DfArgs, HistoryArgs, ImagesArgs, InspectArgs, RmiArgs, TagArgs};
+use crate::args::{DfArgs, HistoryArgs, ImagePruneArgs, ImagesArgs, InspectArgs, RmiArgs, TagArgs};
 use crate::format::{Template, align, go_time, human_duration, human_size};
 
 /// The filters of `images -f`, as docker reads them.
@@ -491,9 +491,109 @@ pub(crate) fn df(args: &DfArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `until=`: a Go duration before now (`24h`, `1h30m`, `90s`), a Unix
+/// time, or an RFC 3339 time; `now` is the Unix time it counts back from.
+fn until(value: &str, now: i64) -> anyhow::Result<i64> {
+    if let Ok(secs) = value.parse::<i64>() {
+        return Ok(secs);
+    }
+    if let Some(t) = rbuild_image::parse_rfc3339(value) {
+        return Ok(t);
+    }
+    let mut total = 0f64;
+    let mut number = String::new();
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            number.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        if c == 'm' && chars.peek() == Some(&'s') {
+            unit.push(chars.next().unwrap_or('s'));
+        }
+        let n: f64 = number.parse().with_context(|| format!("until={value}: not a duration"))?;
+        total += n * match unit.as_str() {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            _ => bail!("until={value}: expected a duration such as 24h or 10m, or a time"),
+        };
+        number.clear();
+    }
+    if !number.is_empty() || total == 0.0 {
+        bail!("until={value}: expected a duration such as 24h or 10m, or a time");
+    }
+    Ok(now - total as i64)
+}
+
+pub(crate) fn prune(args: &ImagePruneArgs) -> anyhow::Result<ExitCode> {
+    let mut older_than = None;
+    let mut labels = Vec::new();
+    for text in &args.filters {
+        match text.split_once('=') {
+            Some(("until", v)) => {
+                older_than = Some(until(v, rbuild_cache::unix_now() as i64)?);
+            }
+            Some(("label", v)) => labels.push(match v.split_once('=') {
+                Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
+                None => (v.to_owned(), None),
+            }),
+            _ => bail!("invalid filter '{text}': expected until=… or label=…"),
+        }
+    }
+    if !args.force {
+        let what = if args.all {
+            "all images without at least one container associated to them"
+        } else {
+            "all dangling images"
+        };
+        let _ = write!(
+            std::io::stderr(),
+            "WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] "
+        );
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let engine = open_engine()?;
+    let blobs = rbuild_image::Blobs::new(engine.root())?;
+    let (done, gc) =
+        rbuild_image::images::prune(engine.store(), &blobs, args.all, older_than, &labels)?;
+    let mut out = std::io::stdout().lock();
+    if !done.is_empty() {
+        writeln!(out, "Deleted Images:")?;
+        for line in &done {
+            match line {
+                Removed::Untagged(name) => writeln!(out, "untagged: {name}")?,
+                Removed::Deleted(id) => writeln!(out, "deleted: {id}")?,
+            }
+        }
+        writeln!(out)?;
+    }
+    writeln!(out, "Total reclaimed space: {}", human_size(gc.map_or(0, |g| g.bytes)))?;
+    Ok(ExitCode::SUCCESS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn until_takes_go_durations_and_times() {
+        let now = 2_000_000_000;
+        let ago = |v: &str| now - until(v, now).unwrap();
+        assert_eq!(ago("24h"), 86400);
+        assert_eq!(ago("1h30m"), 5400);
+        assert_eq!(ago("90s"), 90);
+        assert_eq!(ago("1.5h"), 5400);
+        assert_eq!(until("1700000000", now).unwrap(), 1_700_000_000);
+        assert_eq!(until("2023-11-14T22:13:20Z", now).unwrap(), 1_700_000_000);
+        assert!(until("soon", now).is_err() && until("5x", now).is_err());
+    }
 
     #[test]
     fn glob_as_go_path_match() {

@@ -28,6 +28,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Rmi(args) | Command::Image(ImageCommand::Rm(args)) => images::rmi(&args),
         Command::Image(ImageCommand::Inspect(args)) => images::inspect(&args),
         Command::System(SystemCommand::Df(args)) => images::df(&args),
+        Command::Image(ImageCommand::Prune(args)) => images::prune(&args),
         Command::History(args) | Command::Image(ImageCommand::History(args)) => {
             images::history(&args)
         }
