@@ -302,3 +302,42 @@ fn image_prune_removes_dangling_images_and_with_all_every_unused_one() {
     assert!(out.contains("untagged: app:1") && out.contains(&format!("deleted: {new}")), "{out}");
     assert!(env.ok(&["images", "-q", "-a"]).is_empty());
 }
+
+#[test]
+fn builder_prune_keep_storage_keeps_the_most_recently_used_within_the_budget() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    // Four builds of 2 MiB of random data each: a record of about 4 MiB
+    // (its snapshot and its layer).
+    for i in 0..4 {
+        let ctx = env.dir.path().join(format!("c{i}"));
+        std::fs::create_dir_all(&ctx).unwrap();
+        let mut data = vec![0u8; 2 << 20];
+        let mut random = std::fs::File::open("/dev/urandom").unwrap();
+        std::io::Read::read_exact(&mut random, &mut data).unwrap();
+        std::fs::write(ctx.join("data.bin"), &data).unwrap();
+        env.build(&format!("c{i}"), "FROM scratch\nCOPY data.bin /\n", &[], &[]);
+    }
+    let store = rbuild_cache::Store::open(&env.store).unwrap();
+    let before = store.cache_records();
+    assert_eq!(before.len(), 4);
+    let out = env.ok(&["builder", "prune", "-f", "--keep-storage", "10MB"]);
+    assert!(out.starts_with("Total:"), "{out}");
+    let after = store.cache_records();
+    let kept: u64 = after.iter().map(rbuild_cache::Store::record_bytes).sum();
+    assert!(kept <= 10 << 20, "{kept} bytes kept");
+    assert_eq!(after.len(), 2, "two records of ~4 MiB fit in 10 MiB");
+    let snapshots = std::fs::read_dir(env.store.join("snapshots")).unwrap().count();
+    assert_eq!(snapshots, 2, "the removed records' snapshots went too");
+    // The newest two stay: their rebuilds hit, the oldest's runs.
+    let hit = |name: &str| {
+        let ctx = env.dir.path().join(name);
+        let out = env.run(&["build", "--progress=plain", ctx.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", text(&out));
+        text(&out).contains("CACHED")
+    };
+    assert!(hit("c3") && hit("c2"));
+    assert!(!hit("c0"));
+}

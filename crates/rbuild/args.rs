@@ -46,9 +46,45 @@ pub(crate) enum Command {
     Image(ImageCommand),
     /// Show the history of an image: one row per build step.
     History(HistoryArgs),
-    /// The store as a whole (`system df`).
+    /// The store as a whole (`system df`, `system prune`).
     #[command(subcommand)]
     System(SystemCommand),
+    /// The build cache (`builder prune`).
+    #[command(subcommand)]
+    Builder(BuilderCommand),
+}
+
+/// `rbuild builder …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum BuilderCommand {
+    /// Remove build cache: all of it, or the least recently used down to a budget.
+    Prune(BuilderPruneArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct BuilderPruneArgs {
+    /// All build cache (there is no other kind here; accepted as docker's).
+    #[arg(short = 'a', long)]
+    pub(crate) all: bool,
+    /// Do not ask for confirmation.
+    #[arg(short = 'f', long)]
+    pub(crate) force: bool,
+    /// Keep at most this much build cache (`10MB`, `1GB`: binary units, as docker).
+    #[arg(long, value_name = "SIZE")]
+    pub(crate) keep_storage: Option<String>,
+    /// until=DURATION|TIMESTAMP: only what was last used before it.
+    #[arg(long = "filter", value_name = "FILTER")]
+    pub(crate) filters: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct SystemPruneArgs {
+    /// Every unused image, not only dangling ones.
+    #[arg(short = 'a', long)]
+    pub(crate) all: bool,
+    /// Do not ask for confirmation.
+    #[arg(short = 'f', long)]
+    pub(crate) force: bool,
 }
 
 /// `rbuild system …`.
@@ -56,6 +92,8 @@ pub(crate) enum Command {
 pub(crate) enum SystemCommand {
     /// Show the disk the images, the build cache and the cache mounts take.
     Df(DfArgs),
+    /// Remove dangling (with -a, unused) images and the build cache.
+    Prune(SystemPruneArgs),
 }
 
 #[derive(Debug, clap::Args)]

@@ -349,10 +349,20 @@ impl Store {
     /// The record for `key`, if a build stored one; an unreadable record
     /// counts as absent (the step runs again and rewrites it).
     pub fn cache_get(&self, key: &CacheKey) -> Option<CacheRecord> {
-        let bytes = fs::read(self.record_path(key)).ok()?;
+        let path = self.record_path(key);
+        let bytes = fs::read(&path).ok()?;
         let record: CacheRecord = serde_json::from_slice(&bytes).ok()?;
         let usable = record.snapshot.as_ref().is_none_or(|s| self.chain(s).is_ok());
-        (record.key == *key && usable).then_some(record)
+        if record.key != *key || !usable {
+            return None;
+        }
+        // The record's mtime is when it was last used: prune trims the
+        // least recently used first.
+        let _ = fs::File::options()
+            .append(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(SystemTime::now()));
+        Some(record)
     }
 
     /// Stores `record` under its key.
@@ -647,6 +657,78 @@ impl Store {
     }
 
     // ---- prune ----
+
+    /// What a cache record takes: its snapshot's contents and its layer.
+    pub fn record_bytes(record: &CacheRecord) -> u64 {
+        record.bytes + record.layer.as_ref().map_or(0, |l| l.size)
+    }
+
+    /// Trims the build cache, least recently used first: every record
+    /// last used before `older_than` (Unix time), then more until what is left
+    /// takes at most `keep_bytes` (as [`record_bytes`](Store::record_bytes)
+    /// counts). Snapshots no remaining record stands on go too, and
+    /// unfinished ones a crash left. Waits for running builds.
+    pub fn prune_cache(
+        &self,
+        keep_bytes: Option<u64>,
+        older_than: Option<u64>,
+    ) -> Result<PruneStats, StoreError> {
+        let _lock = self.lock_exclusive()?;
+        let mut stats = PruneStats::default();
+        let mut records: Vec<(PathBuf, CacheRecord, u128)> = fs::read_dir(self.root.join("cache"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let record: CacheRecord = serde_json::from_slice(&fs::read(e.path()).ok()?).ok()?;
+                let used = e
+                    .metadata()
+                    .ok()
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                    .map_or(u128::from(record.created) * 1_000_000_000, |d| d.as_nanos());
+                Some((e.path(), record, used))
+            })
+            .collect();
+        // Most recently used first; the end of the list goes first.
+        records.sort_by_key(|(_, r, used)| std::cmp::Reverse((*used, r.created)));
+        let mut total: u64 = records.iter().map(|(_, r, _)| Store::record_bytes(r)).sum();
+        while let Some((path, record, used)) = records.last() {
+            let too_old = older_than.is_some_and(|t| *used < u128::from(t) * 1_000_000_000);
+            let too_big = keep_bytes.is_some_and(|k| total > k);
+            if !too_old && !too_big {
+                break;
+            }
+            total -= Store::record_bytes(record);
+            fs::remove_file(path).map_err(io_at(path))?;
+            stats.entries += 1;
+            stats.bytes += Store::record_bytes(record);
+            records.pop();
+        }
+        // The snapshots the remaining records stand on, parents included.
+        let mut keep = BTreeSet::new();
+        for (_, record, _) in &records {
+            let mut next = record.snapshot.clone();
+            while let Some(id) = next {
+                if !keep.insert(id.clone()) {
+                    break;
+                }
+                let meta = self.root.join("snapshots").join(&id).join("meta.json");
+                next = fs::read(&meta)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<SnapshotMeta>(&b).ok())
+                    .and_then(|m| m.parent);
+            }
+        }
+        let dir = self.root.join("snapshots");
+        for entry in fs::read_dir(&dir).map_err(io_at(&dir))?.flatten() {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            if !keep.contains(&id) {
+                fs::remove_dir_all(entry.path()).map_err(io_at(&entry.path()))?;
+            }
+        }
+        Ok(stats)
+    }
 
     /// Empties the build cache: cache records, step histories, snapshots,
     /// cache mounts and leftovers in tmp/ and state/; with `all`, also every

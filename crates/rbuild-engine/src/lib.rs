@@ -312,6 +312,20 @@ impl Engine {
         Ok(loaded)
     }
 
+    /// Trims the build cache, least recently used first, to `keep_bytes`
+    /// and of what was last used before `older_than`; then frees the layer
+    /// blobs only the removed records held. Waits for running builds.
+    pub fn prune_cache(
+        &self,
+        keep_bytes: Option<u64>,
+        older_than: Option<u64>,
+    ) -> Result<rbuild_cache::PruneStats, BuildError> {
+        let stats = self.store.prune_cache(keep_bytes, older_than)?;
+        let blobs = rbuild_image::Blobs::new(self.store.root())?;
+        rbuild_image::images::gc(&self.store, &blobs)?;
+        Ok(stats)
+    }
+
     /// Empties the build cache, and with `all` every image too; waits for
     /// running builds.
     pub fn prune(&self, all: bool) -> Result<rbuild_cache::PruneStats, BuildError> {

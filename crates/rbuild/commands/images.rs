@@ -10,7 +10,10 @@ use rbuild_image::images::{Image, Removed, find};
 use serde_json::{Value, json};
 
 use super::build::open_engine;
-use crate::args::{DfArgs, HistoryArgs, ImagePruneArgs, ImagesArgs, InspectArgs, RmiArgs, TagArgs};
+use crate::args::{
+    BuilderPruneArgs, DfArgs, HistoryArgs, ImagePruneArgs, ImagesArgs, InspectArgs, RmiArgs,
+    SystemPruneArgs, TagArgs,
+};
 use crate::format::{Template, align, go_time, human_duration, human_size};
 
 /// The filters of `images -f`, as docker reads them.
@@ -528,6 +531,89 @@ fn until(value: &str, now: i64) -> anyhow::Result<i64> {
     Ok(now - total as i64)
 }
 
+/// A size as docker's `--keep-storage` reads it (go-units RAMInBytes):
+/// `k`, `m`, `g`, `t`, `p` are powers of 1024, with or without `b`/`ib`.
+fn parse_size(text: &str) -> anyhow::Result<u64> {
+    let lower = text.trim().to_ascii_lowercase();
+    let split = lower.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(lower.len());
+    let (number, unit) = lower.split_at(split);
+    let n: f64 = number.parse().with_context(|| format!("invalid size: {text:?}"))?;
+    let power = match unit.trim() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 1,
+        "m" | "mb" | "mib" => 2,
+        "g" | "gb" | "gib" => 3,
+        "t" | "tb" | "tib" => 4,
+        "p" | "pb" | "pib" => 5,
+        _ => bail!("invalid size: {text:?} (expected a number and k, m, g, t or p)"),
+    };
+    Ok((n * 1024f64.powi(power)) as u64)
+}
+
+/// Asks on the terminal (docker's wording); `false` when not confirmed.
+fn confirm(what: &str) -> bool {
+    let _ = write!(
+        std::io::stderr(),
+        "WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] "
+    );
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    matches!(answer.trim(), "y" | "Y" | "yes")
+}
+
+pub(crate) fn builder_prune(args: &BuilderPruneArgs) -> anyhow::Result<ExitCode> {
+    let keep = args.keep_storage.as_deref().map(parse_size).transpose()?;
+    let mut older_than = None;
+    for text in &args.filters {
+        match text.split_once('=') {
+            Some(("until", v)) => {
+                older_than = Some(until(v, rbuild_cache::unix_now() as i64)?.max(0) as u64);
+            }
+            _ => bail!("invalid filter '{text}': expected until=…"),
+        }
+    }
+    if !args.force && !confirm("all build cache") {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let engine = open_engine()?;
+    let stats = if keep.is_none() && older_than.is_none() {
+        engine.prune(false)?
+    } else {
+        engine.prune_cache(keep, older_than)?
+    };
+    writeln!(std::io::stdout(), "Total:\t{}", human_size(stats.bytes))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn system_prune(args: &SystemPruneArgs) -> anyhow::Result<ExitCode> {
+    let images = if args.all {
+        "all images without a running build using them"
+    } else {
+        "all dangling images"
+    };
+    if !args.force && !confirm(&format!("{images}\n  - all build cache")) {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let engine = open_engine()?;
+    let blobs = rbuild_image::Blobs::new(engine.root())?;
+    let (done, gc) = rbuild_image::images::prune(engine.store(), &blobs, args.all, None, &[])?;
+    let cache = engine.prune(false)?;
+    let mut out = std::io::stdout().lock();
+    if !done.is_empty() {
+        writeln!(out, "Deleted Images:")?;
+        for line in &done {
+            match line {
+                Removed::Untagged(name) => writeln!(out, "untagged: {name}")?,
+                Removed::Deleted(id) => writeln!(out, "deleted: {id}")?,
+            }
+        }
+        writeln!(out)?;
+    }
+    let freed = gc.map_or(0, |g| g.bytes) + cache.bytes;
+    writeln!(out, "Total reclaimed space: {}", human_size(freed))?;
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(crate) fn prune(args: &ImagePruneArgs) -> anyhow::Result<ExitCode> {
     let mut older_than = None;
     let mut labels = Vec::new();
@@ -543,21 +629,13 @@ pub(crate) fn prune(args: &ImagePruneArgs) -> anyhow::Result<ExitCode> {
             _ => bail!("invalid filter '{text}': expected until=… or label=…"),
         }
     }
-    if !args.force {
-        let what = if args.all {
-            "all images without at least one container associated to them"
-        } else {
-            "all dangling images"
-        };
-        let _ = write!(
-            std::io::stderr(),
-            "WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] "
-        );
-        let mut answer = String::new();
-        let _ = std::io::stdin().read_line(&mut answer);
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            return Ok(ExitCode::SUCCESS);
-        }
+    let what = if args.all {
+        "all images without at least one container associated to them"
+    } else {
+        "all dangling images"
+    };
+    if !args.force && !confirm(what) {
+        return Ok(ExitCode::SUCCESS);
     }
     let engine = open_engine()?;
     let blobs = rbuild_image::Blobs::new(engine.root())?;
@@ -593,6 +671,15 @@ mod tests {
         assert_eq!(until("1700000000", now).unwrap(), 1_700_000_000);
         assert_eq!(until("2023-11-14T22:13:20Z", now).unwrap(), 1_700_000_000);
         assert!(until("soon", now).is_err() && until("5x", now).is_err());
+    }
+
+    #[test]
+    fn sizes_in_binary_units_as_docker_reads_keep_storage() {
+        assert_eq!(parse_size("10MB").unwrap(), 10 << 20);
+        assert_eq!(parse_size("512k").unwrap(), 512 << 10);
+        assert_eq!(parse_size("1.5GiB").unwrap(), 3 << 29);
+        assert_eq!(parse_size("100").unwrap(), 100);
+        assert!(parse_size("ten").is_err() && parse_size("5 parsecs").is_err());
     }
 
     #[test]

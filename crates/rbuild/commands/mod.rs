@@ -9,7 +9,7 @@ mod registry;
 
 use std::process::ExitCode;
 
-use crate::args::{Args, Command, ContextCommand, ImageCommand, SystemCommand};
+use crate::args::{Args, BuilderCommand, Command, ContextCommand, ImageCommand, SystemCommand};
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
@@ -29,6 +29,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Image(ImageCommand::Inspect(args)) => images::inspect(&args),
         Command::System(SystemCommand::Df(args)) => images::df(&args),
         Command::Image(ImageCommand::Prune(args)) => images::prune(&args),
+        Command::Builder(BuilderCommand::Prune(args)) => images::builder_prune(&args),
+        Command::System(SystemCommand::Prune(args)) => images::system_prune(&args),
         Command::History(args) | Command::Image(ImageCommand::History(args)) => {
             images::history(&args)
         }
