@@ -341,3 +341,210 @@ fn builder_prune_keep_storage_keeps_the_most_recently_used_within_the_budget() {
     assert!(hit("c3") && hit("c2"));
     assert!(!hit("c0"));
 }
+
+/// The names of a tar's members, in order.
+fn tar_members(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut archive = tar::Archive::new(bytes);
+    let mut out = Vec::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut body).unwrap();
+        out.push((name, body));
+    }
+    out
+}
+
+#[test]
+fn save_writes_a_shared_base_once_and_load_restores_ids_tags_and_history() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    env.build("a", &format!("{BASE}COPY a.txt /a\n"), &[("a.txt", "a\n")], &["-t", "app:a"]);
+    env.build("b", &format!("{BASE}COPY b.txt /b\n"), &[("b.txt", "b\n")], &["-t", "app:b"]);
+    env.ok(&["tag", "app:a", "other:1"]);
+    let (a_manifest, a_id) = env.record("app:a");
+    let (b_manifest, b_id) = env.record("app:b");
+    let blobs = rbuild_image::Blobs::new(&env.store).unwrap();
+    let layers = |m: &str| -> Vec<String> {
+        let m = rbuild_image::read_manifest(&blobs, &m.parse().unwrap()).unwrap();
+        m.layers().iter().map(|l| l.digest().to_string()).collect()
+    };
+    let (a_layers, b_layers) = (layers(&a_manifest), layers(&b_manifest));
+    assert_eq!(a_layers[0], b_layers[0], "both start with the same busybox layer");
+    assert_ne!(a_layers[1], b_layers[1]);
+
+    // `app` is every tag of the repository; `other:1` adds a name to app:a.
+    let archive = env.dir.path().join("both.tar");
+    env.ok(&["save", "-o", archive.to_str().unwrap(), "app", "other:1"]);
+    let members = tar_members(&std::fs::read(&archive).unwrap());
+    let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
+    let base_blob = format!("blobs/sha256/{}", &a_layers[0][7..]);
+    assert_eq!(names.iter().filter(|n| **n == base_blob).count(), 1, "{names:?}");
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len(), "no member twice: {names:?}");
+    let manifest_json = &members.iter().find(|(n, _)| n == "manifest.json").unwrap().1;
+    let manifest_json: serde_json::Value = serde_json::from_slice(manifest_json).unwrap();
+    assert_eq!(
+        manifest_json,
+        serde_json::json!([
+            {
+                "Config": format!("blobs/sha256/{}", &a_id[7..]),
+                "RepoTags": ["app:a", "other:1"],
+                "Layers": a_layers.iter().map(|l| format!("blobs/sha256/{}", &l[7..])).collect::<Vec<_>>(),
+            },
+            {
+                "Config": format!("blobs/sha256/{}", &b_id[7..]),
+                "RepoTags": ["app:b"],
+                "Layers": b_layers.iter().map(|l| format!("blobs/sha256/{}", &l[7..])).collect::<Vec<_>>(),
+            },
+        ])
+    );
+
+    // Into an empty store: the same ids, names and history.
+    let history = |env: &Env, name: &str| {
+        env.ok(&["history", "--no-trunc", "--format", "{{.CreatedBy}}|{{.Size}}", name])
+    };
+    let listing = |env: &Env| {
+        env.ok(&["images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"])
+    };
+    let fresh = Env::new();
+    let out = fresh.ok(&["load", "-i", archive.to_str().unwrap()]);
+    assert_eq!(out, "Loaded image: app:a\nLoaded image: other:1\nLoaded image: app:b\n");
+    let mut want: Vec<String> = [("app:a", &a_id), ("other:1", &a_id), ("app:b", &b_id)]
+        .iter()
+        .map(|(n, i)| format!("{n} {i}"))
+        .collect();
+    want.sort();
+    let mut got: Vec<String> = listing(&fresh).lines().map(str::to_owned).collect();
+    got.sort();
+    assert_eq!(got, want);
+    for name in ["app:a", "app:b"] {
+        assert_eq!(history(&fresh, name), history(&env, name));
+    }
+    assert_eq!(fresh.record("app:a"), (a_manifest.clone(), a_id.clone()), "the manifest too");
+
+    // Through a pipe, in the OCI format (no manifest.json; names from the
+    // index), by id: the image goes unnamed.
+    let oci = rbuild()
+        .env("RBUILD_ROOT", &env.store)
+        .args(["save", "--format", "oci", &b_id])
+        .output()
+        .unwrap();
+    assert!(oci.status.success(), "{}", text(&oci));
+    let members = tar_members(&oci.stdout);
+    assert!(members.iter().all(|(n, _)| n != "manifest.json"));
+    assert!(members.iter().any(|(n, _)| n == "oci-layout"));
+    let piped = Env::new();
+    let mut child = rbuild()
+        .env("RBUILD_ROOT", &piped.store)
+        .args(["load", "-q"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &oci.stdout).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("Loaded image ID: {b_id}\n"));
+    assert_eq!(history(&piped, &b_id), history(&env, "app:b"));
+    let leftovers = std::fs::read_dir(piped.store.join("tmp")).map_or(0, |d| d.count());
+    assert_eq!(leftovers, 0, "the spooled archive is gone");
+
+    // Errors: an unknown name writes nothing; a terminal is not written to.
+    let bad = env.dir.path().join("bad.tar");
+    let out = env.run(&["save", "-o", bad.to_str().unwrap(), "app:a", "nosuch:1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("No such image: nosuch:1"), "{}", text(&out));
+    assert!(!bad.exists());
+    assert!(
+        std::fs::read_dir(env.dir.path()).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".tmp")),
+        "no temp file left beside the destination"
+    );
+}
+
+/// The docker daemons this machine runs: the default one and the 26.1 of
+/// ../shared/peers (`/run/docker26.sock`), as `DOCKER_HOST` values.
+fn docker_daemons() -> Vec<Option<String>> {
+    let mut hosts = vec![None];
+    if std::path::Path::new("/run/docker26.sock").exists() {
+        hosts.push(Some("unix:///run/docker26.sock".to_owned()));
+    }
+    hosts
+        .into_iter()
+        .filter(|host| {
+            let mut info = std::process::Command::new("docker");
+            info.arg("info");
+            if let Some(host) = host {
+                info.env("DOCKER_HOST", host);
+            }
+            info.output().is_ok_and(|o| o.status.success())
+        })
+        .collect()
+}
+
+#[test]
+fn docker_loads_what_save_writes_and_load_keeps_the_ids_of_docker_save() {
+    // Only where a docker engine runs (none does in CI): the issue asks
+    // for this check where one is present.
+    let daemons = docker_daemons();
+    if !have_root() || daemons.is_empty() {
+        return;
+    }
+    let env = Env::new();
+    let repo = format!("rbuild-save-test-{}", std::process::id());
+    let (a, b) = (format!("{repo}:a"), format!("{repo}:b"));
+    env.build(
+        "a",
+        &format!("{BASE}COPY a.txt /a\nCMD [\"busybox\", \"cat\", \"/a\"]\n"),
+        &[("a.txt", "a\n")],
+        &["-t", &a],
+    );
+    env.build("b", &format!("{BASE}COPY b.txt /b\n"), &[("b.txt", "b\n")], &["-t", &b]);
+    let (_, a_id) = env.record(&a);
+    let (_, b_id) = env.record(&b);
+    let archive = env.dir.path().join("both.tar");
+    env.ok(&["save", "-o", archive.to_str().unwrap(), &repo]);
+    for host in daemons {
+        let docker = |args: &[&str]| {
+            let mut cmd = std::process::Command::new("docker");
+            cmd.args(args);
+            if let Some(host) = &host {
+                cmd.env("DOCKER_HOST", host);
+            }
+            let out = cmd.output().unwrap();
+            assert!(out.status.success(), "docker {args:?} ({host:?}): {}", text(&out));
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let loaded = docker(&["load", "-i", archive.to_str().unwrap()]);
+        assert!(loaded.contains(&format!("Loaded image: {a}")), "{loaded}");
+        assert_eq!(
+            docker(&["image", "inspect", "--format", "{{.Id}}", &a]).trim(),
+            a_id,
+            "{host:?}"
+        );
+        assert_eq!(
+            docker(&["image", "inspect", "--format", "{{.Id}}", &b]).trim(),
+            b_id,
+            "{host:?}"
+        );
+        assert_eq!(docker(&["run", "--rm", &a]), "a\n", "{host:?}");
+        // And back: docker's archive into an empty store keeps docker's ids.
+        let from_docker = env.dir.path().join("from-docker.tar");
+        docker(&["save", "-o", from_docker.to_str().unwrap(), &a, &b]);
+        let _ = docker(&["rmi", &a, &b]);
+        let fresh = Env::new();
+        let out = fresh.ok(&["load", "-i", from_docker.to_str().unwrap()]);
+        assert!(out.contains(&format!("Loaded image: {a}")), "{out}");
+        assert_eq!(fresh.record(&a).1, a_id, "{host:?}");
+        assert_eq!(fresh.record(&b).1, b_id, "{host:?}");
+    }
+}

@@ -25,6 +25,8 @@ pub(crate) enum Command {
     Build(Box<BuildArgs>),
     /// Put the images of a docker-archive, OCI archive or OCI layout in the store.
     Load(LoadArgs),
+    /// Write images, with their layers, history and names, as one archive.
+    Save(SaveArgs),
     /// Empty the build cache (with -a, also every image).
     Prune(PruneArgs),
     /// Download an image from a registry into the store.
@@ -120,6 +122,23 @@ pub(crate) enum ImageCommand {
     History(HistoryArgs),
     /// Remove dangling images (with -a, every image no build is using).
     Prune(ImagePruneArgs),
+    /// Write images as one archive (as `rbuild save`).
+    Save(SaveArgs),
+    /// Read images from an archive (as `rbuild load`).
+    Load(LoadArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct SaveArgs {
+    /// Write to this file instead of stdout.
+    #[arg(short = 'o', long = "output")]
+    pub(crate) output: Option<PathBuf>,
+    /// docker (what `docker load` reads; also an OCI layout) or oci.
+    #[arg(long, default_value = "docker", value_parser = ["docker", "oci"])]
+    pub(crate) format: String,
+    /// Images: `name:tag`, a repository (every tag of it), or an id.
+    #[arg(required = true)]
+    pub(crate) images: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -381,9 +400,13 @@ pub(crate) struct BuildArgs {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct LoadArgs {
-    /// A docker-archive (`docker save`), an OCI archive, or an OCI layout directory.
+    /// A docker-archive (`docker save`), an OCI archive, or an OCI layout
+    /// directory; stdin when not given.
     #[arg(short = 'i', long = "input")]
-    pub(crate) input: PathBuf,
+    pub(crate) input: Option<PathBuf>,
+    /// Print only the loaded names (there is no other output; as docker's).
+    #[arg(short = 'q', long)]
+    pub(crate) quiet: bool,
 }
 
 #[derive(Debug, clap::Args)]

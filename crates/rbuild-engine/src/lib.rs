@@ -295,6 +295,59 @@ impl Engine {
         Ok((done, errors))
     }
 
+    /// `save`: the images `names` give ([`rbuild_image::images::for_save`])
+    /// as one archive, to the file `dest` (by temp file and rename) or, when
+    /// `None`, to `out`. Holds the store shared, so no GC takes a blob
+    /// while it is read.
+    pub fn save<W: std::io::Write>(
+        &self,
+        names: &[String],
+        format: rbuild_image::ArchiveFormat,
+        dest: Option<&Path>,
+        out: W,
+    ) -> Result<W, BuildError> {
+        let _lock = self.store.lock_shared()?;
+        let blobs = rbuild_image::Blobs::new(self.store.root())?;
+        let list = rbuild_image::images::list(&self.store, &blobs)?;
+        let chosen: Vec<(rbuild_image::oci_spec::image::Digest, Vec<String>)> =
+            rbuild_image::images::for_save(&list, names)?
+                .into_iter()
+                .map(|(image, names)| {
+                    let digest = image.record.manifest.parse().map_err(|e| {
+                        BuildError::Internal(format!("image record {}: {e}", image.record.manifest))
+                    })?;
+                    Ok((digest, names))
+                })
+                .collect::<Result<_, BuildError>>()?;
+        match dest {
+            Some(dest) => {
+                rbuild_image::save_archive(&blobs, &chosen, format, dest)?;
+                Ok(out)
+            }
+            None => {
+                Ok(rbuild_image::write_archive(&blobs, &chosen, format, out, Path::new("stdout"))?)
+            }
+        }
+    }
+
+    /// [`Engine::load`] of an archive read from `input` (`docker load`
+    /// from stdin), spooled to the store's temp directory first.
+    pub fn load_reader(
+        &self,
+        mut input: impl std::io::Read,
+    ) -> Result<Vec<(Option<String>, String)>, BuildError> {
+        let tmp = self.store.tmp_dir();
+        let io =
+            |what: &str, e: std::io::Error| BuildError::Io { what: what.to_owned(), source: e };
+        std::fs::create_dir_all(&tmp).map_err(|e| io("cannot create the store's tmp", e))?;
+        let mut file = tempfile::Builder::new()
+            .prefix("load-")
+            .tempfile_in(&tmp)
+            .map_err(|e| io("cannot create the store's tmp", e))?;
+        std::io::copy(&mut input, &mut file).map_err(|e| io("cannot read the archive", e))?;
+        self.load(file.path())
+    }
+
     /// Imports a `docker save` archive, an OCI archive or an OCI layout,
     /// tagging the images it names; returns (name or `None`, manifest digest).
     pub fn load(&self, input: &Path) -> Result<Vec<(Option<String>, String)>, BuildError> {

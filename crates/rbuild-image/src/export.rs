@@ -137,7 +137,18 @@ fn write_tar(dest: &Path, members: Vec<(String, Member)>) -> Result<()> {
         _ => Path::new("."),
     };
     let temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).map_err(io_err(dir))?;
-    let mut builder = tar::Builder::new(BufWriter::new(temp));
+    let temp = write_tar_to(BufWriter::new(temp), members, dest)?
+        .into_inner()
+        .map_err(|e| io_err(dest)(e.into_error()))?;
+    temp.as_file().sync_all().map_err(io_err(dest))?;
+    temp.persist(dest).map_err(|e| io_err(dest)(e.error))?;
+    Ok(())
+}
+
+/// Writes `members` as a deterministic tar to `out`; `label` names `out`
+/// in errors. Returns `out` once the archive is complete.
+fn write_tar_to<W: Write>(out: W, members: Vec<(String, Member)>, label: &Path) -> Result<W> {
+    let mut builder = tar::Builder::new(out);
     let mut dirs = std::collections::BTreeSet::new();
     for (name, member) in members {
         let mut at = 0;
@@ -145,31 +156,26 @@ fn write_tar(dest: &Path, members: Vec<(String, Member)>) -> Result<()> {
             let parent = &name[..at + i + 1];
             if dirs.insert(parent.to_owned()) {
                 let mut header = header(tar::EntryType::Directory, 0o755, 0);
-                builder.append_data(&mut header, parent, io::empty()).map_err(io_err(dest))?;
+                builder.append_data(&mut header, parent, io::empty()).map_err(io_err(label))?;
             }
             at += i + 1;
         }
         match member {
             Member::Bytes(bytes) => {
                 let mut header = header(tar::EntryType::Regular, 0o644, bytes.len() as u64);
-                builder.append_data(&mut header, &name, bytes.as_slice()).map_err(io_err(dest))?;
+                builder.append_data(&mut header, &name, bytes.as_slice()).map_err(io_err(label))?;
             }
             Member::Blob(path) => {
                 let file = File::open(&path).map_err(io_err(&path))?;
                 let len = file.metadata().map_err(io_err(&path))?.len();
                 let mut header = header(tar::EntryType::Regular, 0o644, len);
-                builder.append_data(&mut header, &name, file).map_err(io_err(&path))?;
+                builder.append_data(&mut header, &name, file).map_err(io_err(label))?;
             }
         }
     }
-    let temp = builder
-        .into_inner()
-        .map_err(io_err(dest))?
-        .into_inner()
-        .map_err(|e| io_err(dest)(e.into_error()))?;
-    temp.as_file().sync_all().map_err(io_err(dest))?;
-    temp.persist(dest).map_err(|e| io_err(dest)(e.error))?;
-    Ok(())
+    let mut out = builder.into_inner().map_err(io_err(label))?;
+    out.flush().map_err(io_err(label))?;
+    Ok(out)
 }
 
 fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
@@ -226,53 +232,115 @@ struct DockerManifest {
     layers: Vec<String>,
 }
 
+/// What `save` writes: a `docker save` archive or an OCI archive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArchiveFormat {
+    /// `manifest.json` (what `docker load` reads) beside an OCI layout,
+    /// as Docker 25+ writes it.
+    Docker,
+    /// An OCI image layout alone (`podman save --format oci-archive`).
+    Oci,
+}
+
 /// Exports the image `manifest` as a `docker save` archive that `docker
 /// load` accepts, tagged `repo_tags` (`name:tag`, written in Docker's short
-/// form). Laid out as Docker 25+ writes it: the blobs at
-/// `blobs/sha256/<hex>` (layers gzip, which `docker load` decompresses;
-/// Docker 20.10 reads them too), `manifest.json` pointing at them, and the
-/// same blobs as an OCI layout (`oci-layout`, `index.json`). An image with
-/// zstd layers is refused: `docker load` cannot read them.
+/// form). See [`save_archive`].
 pub fn export_docker_archive(
     blobs: &Blobs,
     manifest: &Descriptor,
     repo_tags: &[String],
     dest: &Path,
 ) -> Result<()> {
-    let digests = image_blobs(blobs, manifest)?;
-    let m = read_manifest(blobs, manifest.digest())?;
-    if let Some(zstd) = m.layers().iter().find(|l| *l.media_type() == MediaType::ImageLayerZstd) {
-        return Err(invalid(
-            dest,
-            format!("layer {} is zstd, which docker load cannot read: use gzip", zstd.digest()),
-        ));
-    }
-    let mut tags = Vec::new();
+    save_archive(
+        blobs,
+        &[(manifest.digest().clone(), repo_tags.to_vec())],
+        ArchiveFormat::Docker,
+        dest,
+    )
+}
+
+/// Writes several images, each with its names (`name:tag`), as one
+/// archive at `dest` (by temp file and rename): a blob two images share is
+/// written once, as `docker save A B` does. Laid out as Docker 25+ writes
+/// it: the blobs at `blobs/sha256/<hex>` (layers gzip, which `docker load`
+/// decompresses; Docker 20.10 reads them too), `index.json` naming each
+/// image by `io.containerd.image.name` and its tag, `oci-layout`, and for
+/// [`ArchiveFormat::Docker`] `manifest.json` pointing at the same blobs.
+/// An image with zstd layers is refused for the docker format: `docker
+/// load` cannot read them.
+pub fn save_archive(
+    blobs: &Blobs,
+    images: &[(Digest, Vec<String>)],
+    format: ArchiveFormat,
+    dest: &Path,
+) -> Result<()> {
+    write_tar(dest, archive_members(blobs, images, format, dest)?)
+}
+
+/// [`save_archive`] to a stream (`docker save` without `-o` writes to
+/// stdout); every blob is checked present before the first byte goes out.
+/// `label` names `out` in errors.
+pub fn write_archive<W: Write>(
+    blobs: &Blobs,
+    images: &[(Digest, Vec<String>)],
+    format: ArchiveFormat,
+    out: W,
+    label: &Path,
+) -> Result<W> {
+    write_tar_to(out, archive_members(blobs, images, format, label)?, label)
+}
+
+fn archive_members(
+    blobs: &Blobs,
+    images: &[(Digest, Vec<String>)],
+    format: ArchiveFormat,
+    dest: &Path,
+) -> Result<Vec<(String, Member)>> {
+    let mut digests = Vec::new();
     let mut entries = Vec::new();
-    for tag in repo_tags {
-        let full = rbuild_llb::Reference::parse(tag)?.to_string();
-        if full.contains('@') {
-            return Err(invalid(dest, format!("a docker archive tag has no digest: {tag}")));
+    let mut docker = Vec::new();
+    for (digest, repo_tags) in images {
+        let path = blobs.path(digest)?;
+        let size = fs::metadata(&path).map_err(io_err(&path))?.len();
+        let manifest = &Descriptor::new(MediaType::ImageManifest, size, digest.clone());
+        digests.extend(image_blobs(blobs, manifest)?);
+        let m = read_manifest(blobs, digest)?;
+        let zstd = m.layers().iter().find(|l| *l.media_type() == MediaType::ImageLayerZstd);
+        if let (ArchiveFormat::Docker, Some(zstd)) = (format, zstd) {
+            return Err(invalid(
+                dest,
+                format!("layer {} is zstd, which docker load cannot read: use gzip", zstd.digest()),
+            ));
         }
-        let short = rbuild_llb::familiar_name(&full).to_owned();
-        let ref_name = full.rsplit_once(':').map_or("latest", |(_, t)| t).to_owned();
-        entries.push(entry_for(
-            manifest,
-            &[(ANNOTATION_IMAGE_NAME, full.as_str()), (ANNOTATION_REF_NAME, ref_name.as_str())],
-        ));
-        tags.push(short);
+        let mut tags = Vec::new();
+        let before = entries.len();
+        for tag in repo_tags {
+            let full = rbuild_llb::Reference::parse(tag)?.to_string();
+            if full.contains('@') {
+                return Err(invalid(dest, format!("a docker archive tag has no digest: {tag}")));
+            }
+            let short = rbuild_llb::familiar_name(&full).to_owned();
+            let ref_name = full.rsplit_once(':').map_or("latest", |(_, t)| t).to_owned();
+            entries.push(entry_for(
+                manifest,
+                &[(ANNOTATION_IMAGE_NAME, full.as_str()), (ANNOTATION_REF_NAME, ref_name.as_str())],
+            ));
+            tags.push(short);
+        }
+        if entries.len() == before {
+            entries.push(entry_for(manifest, &[]));
+        }
+        docker.push(DockerManifest {
+            config: blob_name(m.config().digest()),
+            repo_tags: tags,
+            layers: m.layers().iter().map(|l| blob_name(l.digest())).collect(),
+        });
     }
-    if entries.is_empty() {
-        entries.push(entry_for(manifest, &[]));
-    }
-    let docker = vec![DockerManifest {
-        config: blob_name(m.config().digest()),
-        repo_tags: tags,
-        layers: m.layers().iter().map(|l| blob_name(l.digest())).collect(),
-    }];
     let mut members = blob_members(blobs, &digests)?;
     members.push(("index.json".to_owned(), Member::Bytes(json(&index_of(entries)?, dest)?)));
-    members.push(("manifest.json".to_owned(), Member::Bytes(json(&docker, dest)?)));
+    if format == ArchiveFormat::Docker {
+        members.push(("manifest.json".to_owned(), Member::Bytes(json(&docker, dest)?)));
+    }
     members.push(("oci-layout".to_owned(), Member::Bytes(OCI_LAYOUT.to_vec())));
-    write_tar(dest, members)
+    Ok(members)
 }

@@ -214,6 +214,51 @@ pub fn find<'a>(images: &'a [Image], text: &str) -> Result<(&'a Image, NamedBy, 
     Err(ImageStoreError::NoSuchImage(text.to_owned()))
 }
 
+/// The images `save` writes for `texts`, each with the names it carries
+/// in the archive, chosen as `docker save` chooses: `app:1` gives that
+/// tag; a repository without tag (`app`) gives every tag of it; an id gives
+/// the image unnamed. An image asked for twice is written once, with the
+/// names of both asks; order follows `texts`.
+pub fn for_save<'a>(
+    images: &'a [Image],
+    texts: &[String],
+) -> Result<Vec<(&'a Image, Vec<String>)>> {
+    let mut out: Vec<(&Image, Vec<String>)> = Vec::new();
+    let mut add = |image: &'a Image, name: Option<String>| {
+        let at = match out.iter().position(|(i, _)| i.record.id == image.record.id) {
+            Some(at) => at,
+            None => {
+                out.push((image, Vec::new()));
+                out.len() - 1
+            }
+        };
+        if let Some(name) = name.filter(|n| !out[at].1.contains(n)) {
+            out[at].1.push(name);
+        }
+    };
+    for text in texts {
+        let bare = !text.contains('@') && !text.rsplit('/').next().unwrap_or(text).contains(':');
+        if bare && let Ok(reference) = rbuild_llb::Reference::parse(text) {
+            let repo = format!("{}:", reference.repository());
+            let mut tagged: Vec<(&Image, &String)> = images
+                .iter()
+                .flat_map(|i| i.names.iter().map(move |n| (i, n)))
+                .filter(|(_, n)| n.starts_with(&repo))
+                .collect();
+            if !tagged.is_empty() {
+                tagged.sort_by(|a, b| a.1.cmp(b.1));
+                for (image, name) in tagged {
+                    add(image, Some(name.clone()));
+                }
+                continue;
+            }
+        }
+        let (image, by, name) = find(images, text)?;
+        add(image, if by == NamedBy::Name { name } else { None });
+    }
+    Ok(out)
+}
+
 /// What `rmi` did, line by line as docker prints it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Removed {

@@ -41,21 +41,24 @@ pub struct ImportedImage {
     pub manifest: Descriptor,
 }
 
-/// Imports every image of `path` into `blobs`: a directory holding an
-/// unpacked `docker save` (`manifest.json`, read first when both are there,
-/// as Docker 25+ writes both) or an OCI layout (`index.json`), or a tar
-/// (optionally gzip or zstd) of either. Docker layers are recompressed to
-/// gzip and their images rewritten as OCI manifests (the config is kept
-/// byte for byte, so the image ID stays); OCI blobs are copied as they are.
+/// Imports every image of `path` into `blobs`: a directory holding an OCI
+/// layout (`index.json`, read first when both are there, as Docker 25+ and
+/// `rbuild save` write both) or an unpacked `docker save` of Docker before
+/// 25 (`manifest.json` alone), or a tar (optionally gzip or zstd) of
+/// either. OCI blobs are copied as they are, so manifests keep their
+/// digests; legacy docker layers are recompressed to gzip and their images
+/// rewritten as OCI manifests (the config is kept byte for byte, so the
+/// image ID stays).
 pub fn import(blobs: &Blobs, path: &Path) -> Result<Vec<ImportedImage>> {
     let meta = fs::metadata(path).map_err(io_err(path))?;
     if meta.is_dir() {
-        // Docker 25+ writes both; manifest.json has the names.
-        if path.join("manifest.json").is_file() {
-            return import_docker(blobs, path);
-        }
+        // Docker 25+ writes both: the index keeps the blobs and manifests
+        // byte for byte and names images as manifest.json does.
         if path.join("index.json").is_file() {
             return import_oci(blobs, path);
+        }
+        if path.join("manifest.json").is_file() {
+            return import_docker(blobs, path);
         }
         return Err(invalid(
             path,
@@ -66,11 +69,11 @@ pub fn import(blobs: &Blobs, path: &Path) -> Result<Vec<ImportedImage>> {
     fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
     let dir = tempfile::Builder::new().prefix("import-").tempdir_in(&tmp).map_err(io_err(&tmp))?;
     extract(path, dir.path())?;
-    if dir.path().join("manifest.json").is_file() {
-        return import_docker(blobs, dir.path()).map_err(|e| rename_source(e, dir.path(), path));
-    }
     if dir.path().join("index.json").is_file() {
         return import_oci(blobs, dir.path()).map_err(|e| rename_source(e, dir.path(), path));
+    }
+    if dir.path().join("manifest.json").is_file() {
+        return import_docker(blobs, dir.path()).map_err(|e| rename_source(e, dir.path(), path));
     }
     Err(invalid(path, "expected a docker-archive (manifest.json) or an OCI archive (index.json)"))
 }

@@ -79,7 +79,8 @@ pub use compress::{
 pub use config::{History, ImageConfig, RootFs, parse_rfc3339, rfc3339, timestamp};
 pub use error::{Error, Result};
 pub use export::{
-    ANNOTATION_IMAGE_NAME, export_docker_archive, export_oci_archive, export_oci_layout,
+    ANNOTATION_IMAGE_NAME, ArchiveFormat, export_docker_archive, export_oci_archive,
+    export_oci_layout, save_archive, write_archive,
 };
 pub use image::{
     ImageSpec, canonical_json, oci_descriptor, read_config, read_config_blob, read_layers,

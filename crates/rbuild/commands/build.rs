@@ -1,7 +1,7 @@
 //! `rbuild build`, `rbuild load` and `rbuild prune`: the command-line side
 //! of building into the store.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
@@ -162,9 +162,22 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
 
 pub(crate) fn load(args: &LoadArgs) -> anyhow::Result<ExitCode> {
     let engine = open_engine()?;
-    let images = engine
-        .load(&args.input)
-        .with_context(|| format!("cannot load {}", args.input.display()))?;
+    // `-q` is accepted as docker's: it hides progress, and load shows none.
+    let _ = args.quiet;
+    let images = match &args.input {
+        Some(input) => {
+            engine.load(input).with_context(|| format!("cannot load {}", input.display()))?
+        }
+        None => {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                bail!(
+                    "requested load from stdin, but stdin is a terminal: use -i FILE or redirect"
+                );
+            }
+            engine.load_reader(stdin.lock()).context("cannot load the archive on stdin")?
+        }
+    };
     let mut stdout = std::io::stdout().lock();
     for (name, digest) in images {
         match name {

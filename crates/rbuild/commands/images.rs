@@ -2,7 +2,7 @@
 //! commands, rows and messages, on the store's image records.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::build::open_engine;
 use crate::args::{
     BuilderPruneArgs, DfArgs, HistoryArgs, ImagePruneArgs, ImagesArgs, InspectArgs, RmiArgs,
-    SystemPruneArgs, TagArgs,
+    SaveArgs, SystemPruneArgs, TagArgs,
 };
 use crate::format::{Template, align, go_time, human_duration, human_size};
 
@@ -384,6 +384,38 @@ pub(crate) fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
         None => writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&found)?)?,
     }
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+pub(crate) fn save(args: &SaveArgs) -> anyhow::Result<ExitCode> {
+    let format = match args.format.as_str() {
+        "oci" => rbuild_image::ArchiveFormat::Oci,
+        _ => rbuild_image::ArchiveFormat::Docker,
+    };
+    let engine = open_engine()?;
+    let saved = match &args.output {
+        Some(dest) => engine.save(&args.images, format, Some(dest), std::io::sink()).map(drop),
+        None => {
+            let stdout = std::io::stdout();
+            if stdout.is_terminal() {
+                bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+            }
+            let out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+            engine.save(&args.images, format, None, out).and_then(|mut out| {
+                out.flush().map_err(|e| rbuild_engine::BuildError::Io {
+                    what: "cannot write stdout".into(),
+                    source: e,
+                })
+            })
+        }
+    };
+    match saved {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        // As docker: a name that is not there is exit 1, like any failure.
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "rbuild: {}", rbuild_engine::error_message(&e));
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
 const HISTORY_TABLE: &str =
