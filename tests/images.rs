@@ -548,3 +548,229 @@ fn docker_loads_what_save_writes_and_load_keeps_the_ids_of_docker_save() {
         assert_eq!(fresh.record(&b).1, b_id, "{host:?}");
     }
 }
+
+/// Every path under `root` with what a root file system comparison needs:
+/// type, mode, owner, content or link target, and which other path it is
+/// a hard link of (the first path of its inode).
+fn tree(root: &std::path::Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let mut out = Vec::new();
+    let mut inodes: std::collections::HashMap<u64, String> = std::collections::HashMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    let mut all = Vec::new();
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if std::fs::symlink_metadata(&path).unwrap().is_dir() {
+                stack.push(path.clone());
+            }
+            all.push(path);
+        }
+    }
+    all.sort();
+    for path in all {
+        let rel = path.strip_prefix(root).unwrap().display().to_string();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let kind = if meta.is_dir() {
+            "dir".to_owned()
+        } else if meta.file_type().is_symlink() {
+            format!("-> {}", std::fs::read_link(&path).unwrap().display())
+        } else {
+            let first = inodes.entry(meta.ino()).or_insert_with(|| rel.clone());
+            let body = std::fs::read(&path).unwrap();
+            let body = if body.len() > 64 {
+                format!("{} bytes", body.len())
+            } else {
+                String::from_utf8_lossy(&body).into_owned()
+            };
+            if *first == rel { body } else { format!("{body} (link of {first})") }
+        };
+        out.push(format!("{rel} {:o} {}:{} {kind}", meta.mode() & 0o7777, meta.uid(), meta.gid()));
+    }
+    out
+}
+
+#[test]
+fn export_is_the_layers_merged_and_import_makes_a_one_layer_image_with_changes() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let sh = |script: &str| format!("RUN [\"/bin/busybox\", \"sh\", \"-c\", \"{script}\"]\n");
+    let dockerfile = format!(
+        "{BASE}{}{}",
+        sh(
+            "busybox mkdir -p /etc/d /opt && echo a > /etc/d/a && echo k > /etc/keep && echo g > /etc/gone \
+            && echo x > /opt/x && busybox ln /etc/keep /etc/hard && busybox ln -s keep /etc/soft \
+            && busybox chown 1000:1000 /etc/keep && busybox chmod 0640 /etc/keep"
+        ),
+        sh(
+            "busybox rm /etc/gone && busybox rm -rf /etc/d && busybox mkdir /etc/d && echo new > /etc/d/new \
+            && echo changed > /etc/keep.new && busybox mv /etc/keep.new /etc/keep \
+            && busybox rm -rf /opt && echo f > /opt"
+        ),
+    );
+    let local = env.dir.path().join("local");
+    let tar_out = env.dir.path().join("out.tar");
+    env.build(
+        "x",
+        &dockerfile,
+        &[],
+        &[
+            "-t",
+            "x:1",
+            "--output",
+            &format!("type=local,dest={}", local.display()),
+            "--output",
+            &format!("type=tar,dest={}", tar_out.display()),
+        ],
+    );
+    let exported = env.dir.path().join("x.tar");
+    env.ok(&["export", "-o", exported.to_str().unwrap(), "x:1"]);
+    assert_eq!(
+        std::fs::read(&exported).unwrap(),
+        std::fs::read(&tar_out).unwrap(),
+        "export is --output type=tar"
+    );
+
+    // GNU tar unpacks the export into what --output type=local wrote.
+    let unpacked = env.dir.path().join("unpacked");
+    std::fs::create_dir(&unpacked).unwrap();
+    let tar = std::process::Command::new("tar")
+        .args(["--numeric-owner", "-xpf"])
+        .arg(&exported)
+        .arg("-C")
+        .arg(&unpacked)
+        .output()
+        .unwrap();
+    assert!(tar.status.success(), "{}", text(&tar));
+    let (got, want) = (tree(&unpacked), tree(&local));
+    assert_eq!(got, want);
+    // What the layers say, spelled out: whiteouts, an opaque directory, a
+    // directory replaced by a file, a hard link that kept the old content
+    // when its other name was replaced, owner and mode.
+    for line in [
+        "etc/d 755 0:0 dir",
+        "etc/d/new 644 0:0 new\n",
+        "etc/hard 640 1000:1000 k\n",
+        "etc/keep 644 0:0 changed\n",
+        "etc/soft 777 0:0 -> keep",
+        "opt 644 0:0 f\n",
+    ] {
+        assert!(got.iter().any(|l| l == line), "{line:?} in {got:#?}");
+    }
+    assert!(
+        !got.iter().any(|l| l.starts_with("etc/gone")
+            || l.starts_with("etc/d/a")
+            || l.starts_with("opt/")),
+        "{got:#?}"
+    );
+
+    // import: one layer, the changes in its config, docker's comment.
+    let out = env.ok(&[
+        "import",
+        "--change",
+        "CMD [\"sh\"]",
+        "--change",
+        "ENV A=1",
+        exported.to_str().unwrap(),
+        "imp:1",
+    ]);
+    let (_, id) = env.record("imp:1");
+    assert_eq!(out, format!("{id}\n"));
+    let shown = env.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Cmd}} {{json .Config.Env}} {{len .RootFS.Layers}}",
+        "imp:1",
+    ]);
+    assert_eq!(shown, "[\"sh\"] [\"A=1\"] 1\n");
+    let history = env.ok(&["history", "--format", "{{.CreatedBy}}|{{.Comment}}", "imp:1"]);
+    assert_eq!(history, "|Imported from -\n");
+    // Its layer is the export byte for byte (stored uncompressed).
+    let blobs = rbuild_image::Blobs::new(&env.store).unwrap();
+    let (manifest, _) = env.record("imp:1");
+    let layers = rbuild_image::read_layers(&blobs, &manifest.parse().unwrap()).unwrap();
+    assert_eq!(layers.len(), 1);
+    let mut layer = Vec::new();
+    std::io::Read::read_to_end(
+        &mut rbuild_image::open_layer(&blobs, &layers[0]).unwrap(),
+        &mut layer,
+    )
+    .unwrap();
+    assert_eq!(layer, std::fs::read(&exported).unwrap());
+    // And it builds on: a RUN in it sees the files.
+    env.build(
+        "on",
+        "FROM imp:1\nRUN [\"/bin/busybox\", \"cat\", \"/etc/keep\"]\n",
+        &[],
+        &["-t", "on:1"],
+    );
+
+    // From stdin, gzip-compressed, with a message; and from a URL.
+    let gz = env.dir.path().join("x.tar.gz");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("gzip -c {} > {}", exported.display(), gz.display()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut child = rbuild()
+        .env("RBUILD_ROOT", &env.store)
+        .args(["import", "-m", "from a pipe", "-", "piped:1"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &std::fs::read(&gz).unwrap())
+        .unwrap();
+    let piped = child.wait_with_output().unwrap();
+    assert!(piped.status.success(), "{}", text(&piped));
+    assert_eq!(env.ok(&["history", "--format", "{{.Comment}}", "piped:1"]), "from a pipe\n");
+    assert_eq!(env.record("piped:1").1, String::from_utf8_lossy(&piped.stdout).trim());
+    let body = std::fs::read(&exported).unwrap();
+    let server = crate::http::serve(move |_, stream| {
+        crate::http::respond(stream, "200 OK", &[("Content-Type", "application/x-tar")], &body);
+    });
+    let url = format!("http://{}/rootfs.tar", server.addr);
+    env.ok(&["import", &url, "fromurl:1"]);
+    assert_eq!(
+        env.ok(&["history", "--format", "{{.Comment}}", "fromurl:1"]),
+        format!("Imported from {url}\n")
+    );
+
+    // Refusals: a change import does not take, an entry outside the tar.
+    let out = env.run(&[
+        "import",
+        "--change",
+        "ENV A=1",
+        "--change",
+        "RUN echo",
+        exported.to_str().unwrap(),
+        "bad:1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out)
+            .contains("--change 2 (\"RUN echo\"), column 1: RUN is not a valid change command"),
+        "{}",
+        text(&out)
+    );
+    let evil = env.dir.path().join("evil.tar");
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(1);
+    h.as_old_mut().name[..10].copy_from_slice(b"../escaped");
+    h.set_cksum();
+    builder.append(&h, b"x".as_slice()).unwrap();
+    std::fs::write(&evil, builder.into_inner().unwrap()).unwrap();
+    let out = env.run(&["import", evil.to_str().unwrap(), "evil:1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains(&format!("{}", evil.display())) && text(&out).contains("../escaped"),
+        "{}",
+        text(&out)
+    );
+    assert!(env.run(&["image", "inspect", "evil:1"]).status.code() == Some(1), "no image named");
+}

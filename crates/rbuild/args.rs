@@ -27,6 +27,10 @@ pub(crate) enum Command {
     Load(LoadArgs),
     /// Write images, with their layers, history and names, as one archive.
     Save(SaveArgs),
+    /// Write an image's merged root file system as one tar (no history).
+    Export(ExportArgs),
+    /// Make a one-layer image from a root file system tar.
+    Import(ImportArgs),
     /// Empty the build cache (with -a, also every image).
     Prune(PruneArgs),
     /// Download an image from a registry into the store.
@@ -126,6 +130,32 @@ pub(crate) enum ImageCommand {
     Save(SaveArgs),
     /// Read images from an archive (as `rbuild load`).
     Load(LoadArgs),
+    /// Make a one-layer image from a tar (as `rbuild import`).
+    Import(ImportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ExportArgs {
+    /// Write to this file instead of stdout.
+    #[arg(short = 'o', long = "output")]
+    pub(crate) output: Option<PathBuf>,
+    /// The image: a name or an id.
+    pub(crate) image: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ImportArgs {
+    /// A Dockerfile instruction for the config: CMD, ENTRYPOINT, ENV, EXPOSE,
+    /// LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME or WORKDIR.
+    #[arg(short = 'c', long = "change", value_name = "INSTRUCTION")]
+    pub(crate) changes: Vec<String>,
+    /// The history comment (default: `Imported from -` or the URL).
+    #[arg(short = 'm', long)]
+    pub(crate) message: Option<String>,
+    /// A tar (plain or compressed), an http(s) URL, or `-` for stdin.
+    pub(crate) source: String,
+    /// The name the image gets, `REPOSITORY[:TAG]`.
+    pub(crate) reference: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

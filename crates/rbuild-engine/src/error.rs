@@ -37,6 +37,9 @@ pub enum BuildError {
     /// The request asks for something this build cannot do.
     #[error("{0}")]
     Unsupported(String),
+    /// An `import --change` is not an instruction import takes.
+    #[error(transparent)]
+    Change(#[from] rbuild_frontend::ChangeError),
     /// The build was cancelled.
     #[error("cancelled")]
     Cancelled,

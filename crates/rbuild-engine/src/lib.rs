@@ -37,6 +37,7 @@ mod events;
 mod fetch;
 mod git;
 mod output;
+mod rootfs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -47,6 +48,7 @@ use rbuild_llb::{EventSink, NetworkMode, StepReport};
 pub use error::{BuildError, StepError};
 pub use events::Emitter;
 pub use output::Output;
+pub use rootfs::{ImportSource, Imported};
 
 pub use rbuild_runtime::Secrets;
 
@@ -264,7 +266,7 @@ impl Engine {
         let built = build::build(request, &self.store, &self.helper, events)?;
         let blobs = rbuild_image::Blobs::new(self.store.root())?;
         for out in &request.outputs {
-            out.write(&self.store, &blobs, &built.manifest_descriptor, &request.tags)?;
+            out.write(&blobs, &built.manifest_descriptor, &request.tags)?;
         }
         Ok(built)
     }

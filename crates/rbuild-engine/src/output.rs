@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use rbuild_cache::Store;
 use rbuild_image::Blobs;
 use rbuild_image::oci_spec::image::Descriptor;
 
@@ -93,7 +92,6 @@ impl Output {
     /// Writes the image `manifest` here; `tags` name it in archives.
     pub(crate) fn write(
         &self,
-        store: &Store,
         blobs: &Blobs,
         manifest: &Descriptor,
         tags: &[String],
@@ -110,21 +108,18 @@ impl Output {
             Output::Docker(dest) => {
                 rbuild_image::export_docker_archive(blobs, manifest, tags, dest)?
             }
-            Output::Local(dest) | Output::Tar(dest) => {
+            // The layers merged in tar form: owners, xattrs and hard links
+            // as the image has them, nothing unpacked.
+            Output::Tar(dest) => {
                 let layers = rbuild_image::read_layers(blobs, manifest.digest())?;
-                let root = if matches!(self, Output::Local(_)) {
-                    dest.clone()
-                } else {
-                    store.tmp_dir().join(format!("rootfs-{}", std::process::id()))
-                };
-                std::fs::create_dir_all(&root).map_err(io(format!("{}", root.display())))?;
+                rbuild_image::flatten_to_file(blobs, &layers, dest)?;
+            }
+            Output::Local(dest) => {
+                let layers = rbuild_image::read_layers(blobs, manifest.digest())?;
+                std::fs::create_dir_all(dest).map_err(io(format!("{}", dest.display())))?;
                 for layer in &layers {
-                    rbuild_image::apply_flat(rbuild_image::open_layer(blobs, layer)?, &root)
+                    rbuild_image::apply_flat(rbuild_image::open_layer(blobs, layer)?, dest)
                         .map_err(rbuild_image::Error::from)?;
-                }
-                if let Output::Tar(file) = self {
-                    rbuild_image::tar_dir(&root, file)?;
-                    std::fs::remove_dir_all(&root).map_err(io(format!("{}", root.display())))?;
                 }
             }
         }

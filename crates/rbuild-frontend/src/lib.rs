@@ -42,12 +42,14 @@ assert!(env.contains(&"V=1".to_owned()));
 */
 #![deny(missing_docs)]
 
+mod changes;
 mod convert;
 mod error;
 mod flags;
 mod options;
 mod plan;
 
+pub use changes::{ChangeError, apply_changes};
 pub use convert::{DEFAULT_PATH, plan};
 pub use error::{FrontendError, Warning};
 pub use options::{BaseImages, BuildOptions};

@@ -171,19 +171,3 @@ pub fn open_layer(blobs: &Blobs, layer: &Layer) -> Result<Box<dyn Read>> {
     let file = std::fs::File::open(&path).map_err(io_err(&path))?;
     crate::import::decompressed(file, &path)
 }
-
-/// Writes the directory `root` as a tar file `dest` (temp file, fsync,
-/// rename): `--output type=tar`. Symlinks stay symlinks.
-pub fn tar_dir(root: &Path, dest: &Path) -> Result<()> {
-    let dir = dest.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(dir))?;
-    {
-        let mut builder = tar::Builder::new(std::io::BufWriter::new(tmp.as_file_mut()));
-        builder.follow_symlinks(false);
-        builder.append_dir_all(".", root).map_err(io_err(root))?;
-        builder.into_inner().map_err(io_err(dest))?.flush().map_err(io_err(dest))?;
-    }
-    tmp.as_file().sync_all().map_err(io_err(dest))?;
-    tmp.persist(dest).map_err(|e| crate::Error::Io { path: dest.to_owned(), source: e.error })?;
-    Ok(())
-}

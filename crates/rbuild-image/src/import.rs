@@ -243,9 +243,22 @@ fn check_layer<R: Read, W: Write>(reader: R, out: &mut W, source: &Path) -> Resu
 /// layer blob, checking its entries on the way.
 fn import_docker_layer(blobs: &Blobs, path: &Path) -> Result<Layer> {
     let file = File::open(path).map_err(io_err(path))?;
-    let reader = decompressed(file, path)?;
-    let mut writer = LayerWriter::new(blobs, Compression::Gzip)?;
-    check_layer(reader, &mut writer, path)?;
+    layer_from_tar(blobs, file, Compression::Gzip, path)
+}
+
+/// Stores a tar (plain, gzip, zstd, bzip2 or xz) as a layer blob: what
+/// `import` makes of a root file system. Every entry is checked to stay
+/// inside the layer (no absolute or `..` names, no hard link out); `source`
+/// names the tar in errors.
+pub fn layer_from_tar<R: Read>(
+    blobs: &Blobs,
+    tar: R,
+    compression: Compression,
+    source: &Path,
+) -> Result<Layer> {
+    let reader = decompressed(tar, source)?;
+    let mut writer = LayerWriter::new(blobs, compression)?;
+    check_layer(reader, &mut writer, source)?;
     writer.finish()
 }
 

@@ -63,6 +63,7 @@ mod compress;
 mod config;
 mod error;
 mod export;
+mod flatten;
 mod image;
 pub mod images;
 mod import;
@@ -73,20 +74,19 @@ pub use oci_spec;
 
 pub use apply::{ApplyStats, apply, apply_flat};
 pub use blobs::{Blob, BlobWriter, Blobs, sha256_digest};
-pub use compress::{
-    Compression, Layer, LayerWriter, compress_layer, layer_from_dir, open_layer, tar_dir,
-};
+pub use compress::{Compression, Layer, LayerWriter, compress_layer, layer_from_dir, open_layer};
 pub use config::{History, ImageConfig, RootFs, parse_rfc3339, rfc3339, timestamp};
 pub use error::{Error, Result};
 pub use export::{
     ANNOTATION_IMAGE_NAME, ArchiveFormat, export_docker_archive, export_oci_archive,
     export_oci_layout, save_archive, write_archive,
 };
+pub use flatten::{flatten, flatten_to_file};
 pub use image::{
     ImageSpec, canonical_json, oci_descriptor, read_config, read_config_blob, read_layers,
     read_manifest, write_image, write_manifest,
 };
-pub use import::{ImportedImage, import};
+pub use import::{ImportedImage, import, layer_from_tar};
 pub use layer::{
     DiffOptions, LayerError, LayerStats, OPAQUE_WHITEOUT, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX,
     diff,

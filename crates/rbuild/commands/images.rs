@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use super::build::open_engine;
 use crate::args::{
-    BuilderPruneArgs, DfArgs, HistoryArgs, ImagePruneArgs, ImagesArgs, InspectArgs, RmiArgs,
-    SaveArgs, SystemPruneArgs, TagArgs,
+    BuilderPruneArgs, DfArgs, ExportArgs, HistoryArgs, ImagePruneArgs, ImagesArgs, ImportArgs,
+    InspectArgs, RmiArgs, SaveArgs, SystemPruneArgs, TagArgs,
 };
 use crate::format::{Template, align, go_time, human_duration, human_size};
 
@@ -411,6 +411,62 @@ pub(crate) fn save(args: &SaveArgs) -> anyhow::Result<ExitCode> {
     match saved {
         Ok(()) => Ok(ExitCode::SUCCESS),
         // As docker: a name that is not there is exit 1, like any failure.
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "rbuild: {}", rbuild_engine::error_message(&e));
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+pub(crate) fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
+    let engine = open_engine()?;
+    let exported = match &args.output {
+        Some(dest) => engine.export(&args.image, Some(dest), std::io::sink()).map(drop),
+        None => {
+            let stdout = std::io::stdout();
+            if stdout.is_terminal() {
+                bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+            }
+            let out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+            engine.export(&args.image, None, out).and_then(|mut out| {
+                out.flush().map_err(|e| rbuild_engine::BuildError::Io {
+                    what: "cannot write stdout".into(),
+                    source: e,
+                })
+            })
+        }
+    };
+    match exported {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "rbuild: {}", rbuild_engine::error_message(&e));
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+pub(crate) fn import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
+    use rbuild_engine::ImportSource;
+    let engine = open_engine()?;
+    let path = std::path::Path::new(&args.source);
+    let source = if args.source == "-" {
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            bail!("import - reads a tar from stdin, but stdin is a terminal: redirect it");
+        }
+        ImportSource::Reader(Box::new(stdin.lock()))
+    } else if args.source.starts_with("http://") || args.source.starts_with("https://") {
+        ImportSource::Url(&args.source)
+    } else {
+        ImportSource::Path(path)
+    };
+    let imported =
+        engine.import(source, args.reference.as_deref(), &args.changes, args.message.as_deref());
+    match imported {
+        Ok(done) => {
+            writeln!(std::io::stdout(), "{}", done.id)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "rbuild: {}", rbuild_engine::error_message(&e));
             Ok(ExitCode::from(1))

@@ -19,6 +19,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Build(args) => build::run(&args),
         Command::Load(args) | Command::Image(ImageCommand::Load(args)) => build::load(&args),
         Command::Save(args) | Command::Image(ImageCommand::Save(args)) => images::save(&args),
+        Command::Export(args) => images::export(&args),
+        Command::Import(args) | Command::Image(ImageCommand::Import(args)) => images::import(&args),
         Command::Prune(args) => build::prune(&args),
         Command::Pull(args) => registry::pull(&args),
         Command::Push(args) => registry::push(&args),

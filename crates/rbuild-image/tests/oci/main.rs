@@ -2,6 +2,7 @@
 //! and against the real tools (umoci, skopeo, runc, docker) where they run.
 
 mod export_import;
+mod flatten;
 mod hostile;
 mod image;
 mod layers;
