@@ -132,14 +132,19 @@ enum Member {
 /// Writes `members` as a deterministic tar (owner 0, mtime 0, 0644 files
 /// and 0755 directories, given order) to `dest` by temp file and rename.
 fn write_tar(dest: &Path, members: Vec<(String, Member)>) -> Result<()> {
-    let dir = match dest.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    write_file_with(dest, |out| write_tar_to(out, members, dest))
+}
+
+/// Writes the file `dest` through `write` by temp file beside it, fsync
+/// and rename: a failure at any point leaves nothing at `dest`.
+pub(crate) fn write_file_with(
+    dest: &Path,
+    write: impl FnOnce(BufWriter<tempfile::NamedTempFile>) -> Result<BufWriter<tempfile::NamedTempFile>>,
+) -> Result<()> {
+    let dir = dest.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).map_err(io_err(dir))?;
-    let temp = write_tar_to(BufWriter::new(temp), members, dest)?
-        .into_inner()
-        .map_err(|e| io_err(dest)(e.into_error()))?;
+    let temp =
+        write(BufWriter::new(temp))?.into_inner().map_err(|e| io_err(dest)(e.into_error()))?;
     temp.as_file().sync_all().map_err(io_err(dest))?;
     temp.persist(dest).map_err(|e| io_err(dest)(e.error))?;
     Ok(())

@@ -220,12 +220,5 @@ pub fn flatten<W: Write>(blobs: &Blobs, layers: &[Layer], out: W, label: &Path) 
 /// [`flatten`] into the file `dest`, by temp file, fsync and rename
 /// (`export -o`, `--output type=tar`): a failure leaves nothing there.
 pub fn flatten_to_file(blobs: &Blobs, layers: &[Layer], dest: &Path) -> Result<()> {
-    let dir = dest.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).map_err(io_err(dir))?;
-    let temp = flatten(blobs, layers, io::BufWriter::new(temp), dest)?
-        .into_inner()
-        .map_err(|e| io_err(dest)(e.into_error()))?;
-    temp.as_file().sync_all().map_err(io_err(dest))?;
-    temp.persist(dest).map_err(|e| io_err(dest)(e.error))?;
-    Ok(())
+    crate::export::write_file_with(dest, |out| flatten(blobs, layers, out, dest))
 }

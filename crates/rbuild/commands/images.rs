@@ -6,6 +6,7 @@ use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
+use rbuild_engine::BuildError;
 use rbuild_image::images::{Image, Removed, find};
 use serde_json::{Value, json};
 
@@ -386,63 +387,50 @@ pub(crate) fn inspect(args: &InspectArgs) -> anyhow::Result<ExitCode> {
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
+/// Runs `write` to the file `output` or, without one, to stdout (never a
+/// terminal, as docker); a failure is exit 1, as docker's.
+fn write_out(
+    output: Option<&std::path::Path>,
+    write: impl FnOnce(Option<&std::path::Path>, &mut dyn std::io::Write) -> Result<(), BuildError>,
+) -> anyhow::Result<ExitCode> {
+    let written = match output {
+        Some(dest) => write(Some(dest), &mut std::io::sink()),
+        None => {
+            let stdout = std::io::stdout();
+            if stdout.is_terminal() {
+                bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+            }
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+            write(None, &mut out).and_then(|()| {
+                out.flush()
+                    .map_err(|e| BuildError::Io { what: "cannot write stdout".into(), source: e })
+            })
+        }
+    };
+    Ok(written.map_or_else(|e| failed(&e), |()| ExitCode::SUCCESS))
+}
+
+/// Prints `error` and gives docker's exit code for any failure, 1 (a name
+/// that is not there included).
+fn failed(error: &BuildError) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "rbuild: {}", rbuild_engine::error_message(error));
+    ExitCode::from(1)
+}
+
 pub(crate) fn save(args: &SaveArgs) -> anyhow::Result<ExitCode> {
     let format = match args.format.as_str() {
         "oci" => rbuild_image::ArchiveFormat::Oci,
         _ => rbuild_image::ArchiveFormat::Docker,
     };
     let engine = open_engine()?;
-    let saved = match &args.output {
-        Some(dest) => engine.save(&args.images, format, Some(dest), std::io::sink()).map(drop),
-        None => {
-            let stdout = std::io::stdout();
-            if stdout.is_terminal() {
-                bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
-            }
-            let out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-            engine.save(&args.images, format, None, out).and_then(|mut out| {
-                out.flush().map_err(|e| rbuild_engine::BuildError::Io {
-                    what: "cannot write stdout".into(),
-                    source: e,
-                })
-            })
-        }
-    };
-    match saved {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        // As docker: a name that is not there is exit 1, like any failure.
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "rbuild: {}", rbuild_engine::error_message(&e));
-            Ok(ExitCode::from(1))
-        }
-    }
+    write_out(args.output.as_deref(), |dest, out| {
+        engine.save(&args.images, format, dest, out).map(drop)
+    })
 }
 
 pub(crate) fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     let engine = open_engine()?;
-    let exported = match &args.output {
-        Some(dest) => engine.export(&args.image, Some(dest), std::io::sink()).map(drop),
-        None => {
-            let stdout = std::io::stdout();
-            if stdout.is_terminal() {
-                bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
-            }
-            let out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-            engine.export(&args.image, None, out).and_then(|mut out| {
-                out.flush().map_err(|e| rbuild_engine::BuildError::Io {
-                    what: "cannot write stdout".into(),
-                    source: e,
-                })
-            })
-        }
-    };
-    match exported {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "rbuild: {}", rbuild_engine::error_message(&e));
-            Ok(ExitCode::from(1))
-        }
-    }
+    write_out(args.output.as_deref(), |dest, out| engine.export(&args.image, dest, out).map(drop))
 }
 
 pub(crate) fn import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
@@ -467,10 +455,7 @@ pub(crate) fn import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
             writeln!(std::io::stdout(), "{}", done.id)?;
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "rbuild: {}", rbuild_engine::error_message(&e));
-            Ok(ExitCode::from(1))
-        }
+        Err(e) => Ok(failed(&e)),
     }
 }
 
