@@ -9,5 +9,6 @@ mod lint;
 mod parse;
 mod registry;
 mod runtime;
+mod shared_cache;
 mod token_server;
 mod util;

@@ -14,15 +14,15 @@ use crate::token_server::{Issued, TokenServer};
 use crate::util::{BUSYBOX, have_root, rbuild, tempdir};
 
 /// A docker-registry of the test's own.
-struct Registry {
+pub(crate) struct Registry {
     child: Child,
-    host: String,
-    data: PathBuf,
+    pub(crate) host: String,
+    pub(crate) data: PathBuf,
 }
 
 impl Registry {
     /// Starts one in `dir`; with `users`, htpasswd Basic auth for them.
-    fn start(dir: &Path, users: &[(&str, &str)]) -> Registry {
+    pub(crate) fn start(dir: &Path, users: &[(&str, &str)]) -> Registry {
         Registry::start_with(dir, users, "")
     }
 
@@ -84,7 +84,7 @@ impl Drop for Registry {
     }
 }
 
-fn have_registry() -> bool {
+pub(crate) fn have_registry() -> bool {
     let found = Command::new("sh")
         .args(["-c", "command -v docker-registry && command -v skopeo && command -v htpasswd"])
         .output()

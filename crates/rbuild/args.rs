@@ -408,6 +408,14 @@ pub(crate) struct BuildArgs {
     /// `type=image,name=REF[,push=true]` (`type=registry` pushes).
     #[arg(short = 'o', long = "output")]
     pub(crate) outputs: Vec<String>,
+    /// Export the build cache: `type=registry,ref=REF` or `type=local,dest=DIR`,
+    /// `[,mode=min|max][,compression=gzip|zstd|uncompressed][,ignore-error=true]`.
+    #[arg(long = "cache-to")]
+    pub(crate) cache_to: Vec<String>,
+    /// Look steps up in a shared cache after the store: `type=registry,ref=REF`,
+    /// `type=local,src=DIR` or `REF`; repeatable, tried in order.
+    #[arg(long = "cache-from")]
+    pub(crate) cache_from: Vec<String>,
     /// Write the cache report (every step: hit or miss, why, time, bytes) as JSON.
     #[arg(long)]
     pub(crate) report: Option<PathBuf>,

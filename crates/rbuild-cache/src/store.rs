@@ -72,7 +72,8 @@ pub struct CacheRecord {
     pub key: CacheKey,
     /// What the key was made of, to explain a later miss.
     pub components: Vec<Component>,
-    /// The snapshot holding the step's changes (its parent chain follows).
+    /// The snapshot holding the step's changes (its parent chain follows);
+    /// `None` with a layer: the layer is unpacked when a step needs it.
     pub snapshot: Option<SnapshotId>,
     /// The layer made of those changes, once exported.
     pub layer: Option<LayerRef>,
@@ -352,7 +353,16 @@ impl Store {
         let path = self.record_path(key);
         let bytes = fs::read(&path).ok()?;
         let record: CacheRecord = serde_json::from_slice(&bytes).ok()?;
-        let usable = record.snapshot.as_ref().is_none_or(|s| self.chain(s).is_ok());
+        // A record of a layer not unpacked yet (a hit imported from a shared
+        // cache) is usable while its blob is in the store.
+        let usable = match (&record.snapshot, &record.layer) {
+            (Some(s), _) => self.chain(s).is_ok(),
+            (None, Some(layer)) => layer
+                .digest
+                .strip_prefix("sha256:")
+                .is_some_and(|hex| self.root.join("blobs/sha256").join(hex).is_file()),
+            (None, None) => true,
+        };
         if record.key != *key || !usable {
             return None;
         }

@@ -27,6 +27,7 @@ use rbuild_solver::{
 use crate::BuildRequest;
 use crate::error::{BuildError, StepError, io};
 use crate::events::Emitter;
+use crate::shared::{CacheMode, ExportStep, SharedCache};
 
 /// What a build produced, before its outputs are written.
 pub(crate) struct Built {
@@ -42,9 +43,92 @@ pub(crate) struct Built {
 #[derive(Clone, Debug)]
 struct State {
     key: CacheKey,
-    snapshot: Option<SnapshotId>,
+    rootfs: Rootfs,
     layers: Vec<Layer>,
     history: Vec<History>,
+}
+
+/// A state's file system: unpacked in the store, or a layer over another
+/// state's, unpacked only when a step runs on it or copies from it (a hit
+/// whose state only feeds later hits is never unpacked, nor its blob
+/// fetched when it came from a shared cache).
+#[derive(Clone, Debug)]
+enum Rootfs {
+    /// Nothing: `scratch`.
+    Empty,
+    /// A committed snapshot of the store.
+    Snapshot(SnapshotId),
+    /// A layer not unpacked yet.
+    Lazy(std::sync::Arc<LazyLayer>),
+}
+
+#[derive(Debug)]
+struct LazyLayer {
+    parent: Rootfs,
+    layer: Layer,
+    /// The key the unpacked snapshot is recorded under.
+    key: CacheKey,
+    components: Vec<Component>,
+    what: String,
+    made: std::sync::OnceLock<Result<SnapshotId, String>>,
+}
+
+impl Rootfs {
+    fn lazy(parent: &State, layer: Layer, linked: bool, what: &str) -> (CacheKey, Rootfs) {
+        let (key, components) = layer_key(Some(parent.key), &layer, linked);
+        let lazy = LazyLayer {
+            parent: parent.rootfs.clone(),
+            layer,
+            key,
+            components,
+            what: what.to_owned(),
+            made: std::sync::OnceLock::new(),
+        };
+        (key, Rootfs::Lazy(std::sync::Arc::new(lazy)))
+    }
+}
+
+/// The key of `layer` unpacked over the state keyed `parent`: base image
+/// layers, `COPY --link` layers stacked on their parent (`linked`), and
+/// layers of hits unpacked late.
+fn layer_key(
+    parent: Option<CacheKey>,
+    layer: &Layer,
+    linked: bool,
+) -> (CacheKey, Vec<rbuild_llb::Component>) {
+    let mut b = KeyBuilder::new();
+    b.add(Kind::Op, if linked { "linked layer" } else { "layer" }, layer.diff_id.to_string());
+    if let Some(parent) = parent {
+        b.add(Kind::Parent, "parent", parent.to_string());
+    }
+    b.finish()
+}
+
+/// The snapshot of `rootfs`, unpacking what is not yet (once, whatever
+/// the number of steps asking at the same time).
+fn snapshot_of(ctx: &Ctx<'_>, rootfs: &Rootfs) -> Result<Option<SnapshotId>, BuildError> {
+    match rootfs {
+        Rootfs::Empty => Ok(None),
+        Rootfs::Snapshot(id) => Ok(Some(id.clone())),
+        Rootfs::Lazy(lazy) => lazy
+            .made
+            .get_or_init(|| {
+                let parent =
+                    snapshot_of(ctx, &lazy.parent).map_err(|e| crate::error_message(&e))?;
+                ctx.shared.ensure_blob(ctx.blobs, &lazy.layer).map_err(|e| e.to_string())?;
+                applied_snapshot(
+                    ctx,
+                    parent.as_ref(),
+                    &lazy.layer,
+                    (lazy.key, lazy.components.clone()),
+                    &lazy.what,
+                )
+                .map_err(|e| crate::error_message(&e))
+            })
+            .clone()
+            .map(Some)
+            .map_err(BuildError::Internal),
+    }
 }
 
 impl Keyed for State {
@@ -73,6 +157,18 @@ struct Ctx<'a> {
     images: &'a StoreImages<'a>,
     /// The last vertex of each stage, so `--from` can find its state.
     stage_vertex: Vec<Option<VertexId>>,
+    /// The `--cache-from` caches.
+    shared: &'a SharedCache,
+    /// Each cached step's key and layer, by (stage, step), for `--cache-to`.
+    done: Mutex<BTreeMap<(usize, usize), Done>>,
+}
+
+/// What a cached step came to, hit or run.
+struct Done {
+    key: CacheKey,
+    layer: Option<Layer>,
+    seconds: f64,
+    bytes: u64,
 }
 
 impl From<std::io::Error> for BuildError {
@@ -200,6 +296,7 @@ pub(crate) fn build(
     let dockerignore =
         ignore_file.patterns().iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n");
     let stat_path = stat_cache_path(store, &cfg.context);
+    let shared = SharedCache::new(&cfg.cache_from);
     let mut ctx = Ctx {
         cfg,
         plan: &plan,
@@ -213,6 +310,8 @@ pub(crate) fn build(
         events,
         stage_vertex: vec![None; plan.stages.len()],
         images: &images,
+        shared: &shared,
+        done: Mutex::default(),
     };
 
     // The graph: one vertex per base and per step, equal ones merged.
@@ -259,8 +358,15 @@ pub(crate) fn build(
 
     let cancel = Cancel::default();
     let options = SolveOptions { parallel: 16, no_cache: cfg.no_cache };
-    let results =
-        rbuild_solver::solve_cached(&graph, &[target], options, &cancel, &ctx, &StoreCache(store));
+    let cache = StoreCache {
+        store,
+        blobs: &blobs,
+        shared: &shared,
+        events,
+        components: Mutex::default(),
+        imported: Mutex::default(),
+    };
+    let results = rbuild_solver::solve_cached(&graph, &[target], options, &cancel, &ctx, &cache);
     let results = match results {
         Ok(r) => r,
         Err(SolveError::Failed { error, .. }) => return Err(error),
@@ -272,7 +378,12 @@ pub(crate) fn build(
         .ok_or_else(|| BuildError::Internal("the target produced nothing".into()))?
         .clone();
 
-    // The image.
+    // The image: its layers' blobs first (hits of a shared cache fetch
+    // theirs now); then hits whose blobs are here hit locally next time.
+    for layer in &final_state.layers {
+        shared.ensure_blob(&blobs, layer)?;
+    }
+    cache.keep_imported();
     let stage = &plan.stages[plan.target];
     let mut config = rbuild_image::ImageConfig::for_host();
     config.config = Some(stage.config.clone());
@@ -306,6 +417,19 @@ pub(crate) fn build(
     }
     if let Ok(stat) = ctx.stat_cache.get_mut() {
         let _ = stat.save(&stat_path);
+    }
+    for export in &cfg.cache_to {
+        let steps = export_steps(&ctx, &cache, export.mode);
+        match crate::shared::export(export, &steps, &blobs, &shared) {
+            Ok(_) => {}
+            Err(why) if export.ignore_error => events.warning(&format!(
+                "--cache-to {}: {why}; the image is built, the cache was not exported",
+                export.location
+            )),
+            Err(why) => {
+                return Err(BuildError::CacheExport { location: export.location.to_string(), why });
+            }
+        }
     }
     let mut reports = std::mem::take(ctx.reports.get_mut().unwrap_or_else(|p| p.into_inner()));
     reports.sort_by_key(|(stage, line, _)| (*stage, *line));
@@ -346,10 +470,21 @@ fn step_sources(step: &Step) -> Vec<&StageRef> {
     }
 }
 
-/// The store's cache records as the solver sees them.
-struct StoreCache<'a>(&'a Store);
+/// The store's cache records as the solver sees them, then the shared
+/// caches of `--cache-from`.
+struct StoreCache<'a> {
+    store: &'a Store,
+    blobs: &'a Blobs,
+    shared: &'a SharedCache,
+    events: &'a Emitter<'a>,
+    /// Every key's components, for `--cache-to`.
+    components: Mutex<std::collections::HashMap<CacheKey, Vec<Component>>>,
+    /// Hits of a shared cache, to record locally once their blobs are here.
+    imported: Mutex<Vec<(CacheKey, Vec<Component>, Stored)>>,
+}
 
 /// What the cache keeps of a step besides its key and components.
+#[derive(Clone)]
 struct Stored {
     snapshot: Option<SnapshotId>,
     layer: Option<LayerRef>,
@@ -358,39 +493,123 @@ struct Stored {
     bytes: u64,
 }
 
+impl StoreCache<'_> {
+    fn record(&self, key: &CacheKey, components: &[Component], s: &Stored) -> CacheRecord {
+        CacheRecord {
+            key: *key,
+            components: components.to_vec(),
+            snapshot: s.snapshot.clone(),
+            layer: s.layer.clone(),
+            instruction: s.instruction.clone(),
+            seconds: s.seconds,
+            bytes: s.bytes,
+            created: rbuild_cache::unix_now(),
+        }
+    }
+
+    /// Records locally (layer only, unpacked when needed) the shared hits
+    /// whose blobs this build fetched, so the next build hits here.
+    fn keep_imported(&self) {
+        let imported =
+            std::mem::take(&mut *self.imported.lock().unwrap_or_else(|p| p.into_inner()));
+        for (key, components, stored) in imported {
+            let here = stored
+                .layer
+                .as_ref()
+                .is_some_and(|l| Digest::from_str(&l.digest).is_ok_and(|d| self.blobs.has(&d)));
+            if here {
+                let _ = self.store.cache_put(&self.record(&key, &components, &stored));
+            }
+        }
+    }
+}
+
 impl CacheStore<Stored> for StoreCache<'_> {
-    fn get(&self, key: &CacheKey) -> Option<Stored> {
-        self.0.cache_get(key).map(|r| Stored {
-            snapshot: r.snapshot,
-            layer: r.layer,
-            instruction: r.instruction,
-            seconds: r.seconds,
-            bytes: r.bytes,
-        })
+    fn get(&self, key: &CacheKey, components: &[Component]) -> Option<Stored> {
+        self.components.lock().unwrap_or_else(|p| p.into_inner()).insert(*key, components.to_vec());
+        if let Some(r) = self.store.cache_get(key) {
+            return Some(Stored {
+                snapshot: r.snapshot,
+                layer: r.layer,
+                instruction: r.instruction,
+                seconds: r.seconds,
+                bytes: r.bytes,
+            });
+        }
+        let hit = self.shared.lookup(key, self.blobs, self.events)?;
+        let stored = Stored {
+            snapshot: None,
+            layer: hit.layer.as_ref().map(layer_ref),
+            instruction: String::new(),
+            seconds: hit.seconds,
+            bytes: hit.bytes,
+        };
+        self.imported.lock().unwrap_or_else(|p| p.into_inner()).push((
+            *key,
+            components.to_vec(),
+            stored.clone(),
+        ));
+        Some(stored)
     }
 
     fn put(&self, key: &CacheKey, components: &[Component], s: &Stored) -> Result<(), String> {
-        self.0
-            .cache_put(&CacheRecord {
-                key: *key,
-                components: components.to_vec(),
-                snapshot: s.snapshot.clone(),
-                layer: s.layer.clone(),
-                instruction: s.instruction.clone(),
-                seconds: s.seconds,
-                bytes: s.bytes,
-                created: rbuild_cache::unix_now(),
-            })
-            .map_err(|e| e.to_string())
+        self.components.lock().unwrap_or_else(|p| p.into_inner()).insert(*key, components.to_vec());
+        self.store.cache_put(&self.record(key, components, s)).map_err(|e| e.to_string())
     }
 
     fn last_components(&self, identity: &str) -> Option<Vec<Component>> {
-        self.0.last_components(identity)
+        self.store.last_components(identity)
     }
 
     fn set_last_components(&self, identity: &str, components: &[Component]) {
-        let _ = self.0.set_last_components(identity, components);
+        let _ = self.store.set_last_components(identity, components);
     }
+
+    fn shared_components(&self, identity: &str) -> Option<Vec<Component>> {
+        self.shared.step_history(identity, self.blobs, self.events)
+    }
+}
+
+/// The steps `--cache-to` exports: those of the final image's stages
+/// (`min`: the target and the stages it is built `FROM`), or of every
+/// stage the build needed (`max`).
+fn export_steps(ctx: &Ctx<'_>, cache: &StoreCache<'_>, mode: CacheMode) -> Vec<ExportStep> {
+    let mut stages = Vec::new();
+    match mode {
+        CacheMode::Max => {
+            stages.extend((0..ctx.plan.stages.len()).filter(|i| ctx.plan.stages[*i].needed));
+        }
+        CacheMode::Min => {
+            let mut stage = ctx.plan.target;
+            while !stages.contains(&stage) {
+                stages.push(stage);
+                match &ctx.plan.stages[stage].base {
+                    Base::Stage(i) => stage = *i,
+                    _ => break,
+                }
+            }
+        }
+    }
+    let done = ctx.done.lock().unwrap_or_else(|p| p.into_inner());
+    let components = cache.components.lock().unwrap_or_else(|p| p.into_inner());
+    let mut out = Vec::new();
+    for ((stage, ordinal), d) in done.iter() {
+        if !stages.contains(stage) {
+            continue;
+        }
+        let Some(components) = components.get(&d.key) else { continue };
+        let step = &ctx.plan.stages[*stage].steps[*ordinal];
+        out.push(ExportStep {
+            key: d.key,
+            components: components.clone(),
+            layer: d.layer.clone(),
+            identity: step_identity(ctx, *stage, *ordinal),
+            op: step.text.split_whitespace().next().unwrap_or_default().to_ascii_uppercase(),
+            seconds: d.seconds,
+            bytes: d.bytes,
+        });
+    }
+    out
 }
 
 fn stat_cache_path(store: &Store, context: &Path) -> PathBuf {
@@ -633,7 +852,7 @@ impl<'a> Worker for Ctx<'a> {
         match vertex {
             Vertex::Scratch => Ok(State {
                 key: KeyBuilder::new().add(Kind::Op, "base", "scratch").finish().0,
-                snapshot: None,
+                rootfs: Rootfs::Empty,
                 layers: Vec::new(),
                 history: Vec::new(),
             }),
@@ -662,16 +881,30 @@ impl<'a> Worker for Ctx<'a> {
         let parent = parent_of(inputs)?;
         let info = step_info(self, *stage, *ordinal, step);
         self.events.cached(&info, record.bytes);
+        let layer = record.layer.as_ref().map(layer_from_ref).transpose()?;
+        self.done.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            (*stage, *ordinal),
+            Done { key, layer, seconds: record.seconds, bytes: record.bytes },
+        );
         report(self, *stage, step, true, None, 0.0, record.bytes);
         let mut state = parent.clone();
         state.key = key;
-        state.snapshot = record.snapshot.clone();
         if let Some(layer) = &record.layer {
             let layer = layer_from_ref(layer)?;
-            if matches!(step.op, Op::Copy { link: true, .. }) {
-                let (key, id) = stack_link(self, parent, &layer, &step.text)?;
-                state.key = key;
-                state.snapshot = Some(id);
+            let link = matches!(step.op, Op::Copy { link: true, .. });
+            match &record.snapshot {
+                Some(id) if !link => state.rootfs = Rootfs::Snapshot(id.clone()),
+                // A linked layer is stacked on this parent; a layer not
+                // unpacked yet is unpacked on it when needed.
+                _ => {
+                    let what =
+                        if link { format!("{} (stacked)", step.text) } else { step.text.clone() };
+                    let (lazy_key, rootfs) = Rootfs::lazy(parent, layer.clone(), link, &what);
+                    if link {
+                        state.key = lazy_key;
+                    }
+                    state.rootfs = rootfs;
+                }
             }
             state.layers.push(layer);
         }
@@ -691,7 +924,14 @@ impl<'a> Worker for Ctx<'a> {
         let Vertex::Step { stage, ordinal, step } = vertex else {
             return Err(BuildError::Internal("a cache miss for a source".into()));
         };
-        step_miss(self, (*stage, *ordinal, step), inputs, key, miss, prepared, cancel)
+        let (state, stored) =
+            step_miss(self, (*stage, *ordinal, step), inputs, key, miss, prepared, cancel)?;
+        let layer = stored.layer.as_ref().map(layer_from_ref).transpose()?;
+        self.done.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            (*stage, *ordinal),
+            Done { key, layer, seconds: stored.seconds, bytes: stored.bytes },
+        );
+        Ok((state, stored))
     }
 
     fn store_failed(&self, _: &Vertex<'a>, why: String) -> BuildError {
@@ -866,9 +1106,10 @@ fn step_cache_map(
                 );
             }
             match inputs.get(1) {
-                Some(from) => {
+                Some(_) => {
                     deps.push(Dep::keyed("from"));
-                    prepared.copy_source = Some(CopySource::Layers { lowers: lowers(ctx, from)? });
+                    // Unpacked only if the step runs: a hit never needs it.
+                    prepared.copy_from = true;
                 }
                 None if !prepared.downloads.is_empty() || prepared.git.is_some() => {}
                 None if heredocs.is_empty() => {
@@ -903,12 +1144,7 @@ fn base_image(ctx: &Ctx<'_>, reference: &str) -> Result<State, BuildError> {
     let config = rbuild_image::read_config(ctx.blobs, &digest)?;
     let mut parent: Option<(CacheKey, SnapshotId)> = None;
     for layer in &layers {
-        let mut b = KeyBuilder::new();
-        b.add(Kind::Op, "layer", layer.diff_id.to_string());
-        if let Some((key, _)) = &parent {
-            b.add(Kind::Parent, "parent", key.to_string());
-        }
-        let (key, components) = b.finish();
+        let (key, components) = layer_key(parent.as_ref().map(|p| p.0), layer, false);
         let snapshot = applied_snapshot(
             ctx,
             parent.as_ref().map(|p| &p.1),
@@ -919,7 +1155,8 @@ fn base_image(ctx: &Ctx<'_>, reference: &str) -> Result<State, BuildError> {
         parent = Some((key, snapshot));
     }
     let key = KeyBuilder::new().add(Kind::Op, "image", manifest.clone()).finish().0;
-    Ok(State { key, snapshot: parent.map(|p| p.1), layers, history: config.history })
+    let rootfs = parent.map_or(Rootfs::Empty, |p| Rootfs::Snapshot(p.1));
+    Ok(State { key, rootfs, layers, history: config.history })
 }
 
 fn step_failed(ctx: &Ctx<'_>, step: &Step, message: impl std::fmt::Display) -> BuildError {
@@ -937,6 +1174,8 @@ fn step_failed(ctx: &Ctx<'_>, step: &Step, message: impl std::fmt::Display) -> B
 #[derive(Default)]
 struct Inputs {
     copy_source: Option<CopySource>,
+    /// COPY reads its second input (`--from`), unpacked when it runs.
+    copy_from: bool,
     context_binds: BTreeMap<usize, rbuild_context::Listing>,
     /// Files `ADD <URL>` fetched, in source order.
     downloads: Vec<crate::fetch::Download>,
@@ -1022,9 +1261,9 @@ fn step_miss(
     let started = Instant::now();
 
     // Run it on a new snapshot over the parent's (over nothing for --link).
-    let empty = State { key: parent.key, snapshot: None, layers: vec![], history: vec![] };
+    let empty = State { key: parent.key, rootfs: Rootfs::Empty, layers: vec![], history: vec![] };
     let base = if link { &empty } else { parent };
-    let snap = ctx.store.create_snapshot(base.snapshot.as_ref())?;
+    let snap = ctx.store.create_snapshot(snapshot_of(ctx, &base.rootfs)?.as_ref())?;
     let state_dir = ctx.store.state_dir().join(&snap.id);
     let result = execute(ctx, &info, step, base, &snap, &state_dir, prepared, inputs, cancel);
     let _ = std::fs::remove_dir_all(&state_dir);
@@ -1063,33 +1302,16 @@ fn step_miss(
     report(ctx, stage, step, false, Some(reason), seconds, stats.content_bytes);
     let mut state = parent.clone();
     state.key = key;
-    state.snapshot = Some(id);
+    state.rootfs = Rootfs::Snapshot(id);
     if link {
-        let (key, id) = stack_link(ctx, parent, &layer, &step.text)?;
+        let what = format!("{} (stacked)", step.text);
+        let (key, rootfs) = Rootfs::lazy(parent, layer.clone(), true, &what);
         state.key = key;
-        state.snapshot = Some(id);
+        state.rootfs = rootfs;
     }
     state.layers.push(layer);
     state.history.push(history(step, false, epoch));
     Ok((state, stored))
-}
-
-/// Puts a `COPY --link` layer on top of its parent: its tar applied to a
-/// snapshot over the parent's, once per (parent, layer) pair. The layer's
-/// blob is the same whatever the parent, so images share it.
-fn stack_link(
-    ctx: &Ctx<'_>,
-    parent: &State,
-    layer: &Layer,
-    instruction: &str,
-) -> Result<(CacheKey, SnapshotId), BuildError> {
-    let (key, components) = KeyBuilder::new()
-        .add(Kind::Parent, "parent", parent.key.to_string())
-        .add(Kind::Op, "linked layer", layer.diff_id.to_string())
-        .finish();
-    let what = format!("{instruction} (stacked)");
-    let id = applied_snapshot(ctx, parent.snapshot.as_ref(), layer, (key, components), &what)?;
-    Ok((key, id))
 }
 
 /// A snapshot of `layer` applied over `parent`, made once per key and
@@ -1177,8 +1399,8 @@ fn bind_mount(
 }
 
 fn lowers(ctx: &Ctx<'_>, state: &State) -> Result<Vec<PathBuf>, BuildError> {
-    Ok(match &state.snapshot {
-        Some(s) => ctx.store.chain(s)?,
+    Ok(match snapshot_of(ctx, &state.rootfs)? {
+        Some(s) => ctx.store.chain(&s)?,
         None => Vec::new(),
     })
 }
@@ -1373,6 +1595,11 @@ fn execute(
                     copy.sources.push(got.filename.clone());
                 }
                 CopySource::Context { dir, dockerignore: String::new() }
+            } else if prepared.copy_from {
+                let from = inputs
+                    .get(1)
+                    .ok_or_else(|| BuildError::Internal("COPY --from without its input".into()))?;
+                CopySource::Layers { lowers: lowers(ctx, from)? }
             } else if heredocs.is_empty() {
                 prepared
                     .copy_source
@@ -1487,6 +1714,8 @@ mod tests {
             events: &events,
             images: &images,
             stage_vertex: vec![None],
+            shared: &SharedCache::new(&[]),
+            done: Mutex::default(),
         };
         let scratch = ctx.run(&Vertex::Scratch, &[], &Cancel::new()).unwrap();
         let steps = &plan.stages[0].steps;

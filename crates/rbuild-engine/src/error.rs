@@ -70,6 +70,17 @@ pub enum BuildError {
     /// An invariant of the engine did not hold (a bug).
     #[error("internal error: {0}")]
     Internal(String),
+    /// `--cache-to` could not write the cache (the image is built).
+    #[error(
+        "cannot export the cache to {location}: {why} (add ignore-error=true to --cache-to to \
+         build anyway)"
+    )]
+    CacheExport {
+        /// The `--cache-to` location.
+        location: String,
+        /// What failed.
+        why: String,
+    },
 }
 
 /// A failed step, with what the user needs to see.

@@ -38,6 +38,7 @@ mod fetch;
 mod git;
 mod output;
 mod rootfs;
+mod shared;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -49,6 +50,7 @@ pub use error::{BuildError, StepError};
 pub use events::Emitter;
 pub use output::Output;
 pub use rootfs::{ImportSource, Imported};
+pub use shared::{CacheExport, CacheImport, CacheLocation, CacheMode};
 
 pub use rbuild_runtime::Secrets;
 
@@ -79,6 +81,11 @@ pub struct BuildRequest {
     pub outputs: Vec<Output>,
     /// `--pull`: when a base image comes from its registry.
     pub pull: PullPolicy,
+    /// `--cache-to`: shared caches this build's steps are exported to.
+    pub cache_to: Vec<CacheExport>,
+    /// `--cache-from`: shared caches keys are looked up in, in order,
+    /// after the store's own.
+    pub cache_from: Vec<CacheImport>,
 }
 
 /// When `FROM` fetches its image from the registry (`--pull`).
@@ -109,6 +116,8 @@ impl BuildRequest {
             secrets: Secrets::new(),
             outputs: Vec::new(),
             pull: PullPolicy::Missing,
+            cache_to: Vec::new(),
+            cache_from: Vec::new(),
         }
     }
 

@@ -228,6 +228,35 @@ impl KeyBuilder {
     }
 }
 
+/// What a redacted value starts with: a hash stands in for the text.
+const HASHED: &str = "hashed:";
+
+/// The components as they may leave this machine (a shared cache): the
+/// values of variables and op attributes (ARG and ENV values, commands,
+/// heredoc contents) become hashes, so a record reveals no more than its
+/// key needs; file digests and parent keys are hashes already and stay, so
+/// another runner can still say which file changed.
+pub fn redact(components: &[Component]) -> Vec<Component> {
+    components
+        .iter()
+        .map(|c| match c.kind {
+            Kind::Var | Kind::Op => {
+                let mut hasher = blake3::Hasher::new();
+                for part in ["rbuild redacted component v1", c.name.as_str(), c.value.as_str()] {
+                    hasher.update(&(part.len() as u64).to_le_bytes());
+                    hasher.update(part.as_bytes());
+                }
+                Component {
+                    kind: c.kind,
+                    name: c.name.clone(),
+                    value: format!("{HASHED}{}", hasher.finalize().to_hex()),
+                }
+            }
+            Kind::Parent | Kind::File => c.clone(),
+        })
+        .collect()
+}
+
 /// How many changed files a reason names before it counts the rest.
 const FILES_NAMED: usize = 3;
 
@@ -258,7 +287,12 @@ pub fn explain(old: &[Component], new: &[Component]) -> Option<String> {
                 _ => format!("{name} changed"),
             }),
             Kind::Var => vars.push(match (before, after) {
+                (Some(b), Some(a)) if b.starts_with(HASHED) || a.starts_with(HASHED) => {
+                    format!("{name} changed")
+                }
                 (Some(b), Some(a)) => format!("{name} changed {b} → {a}"),
+                (None, Some(a)) if a.starts_with(HASHED) => format!("{name} set"),
+                (Some(b), None) if b.starts_with(HASHED) => format!("{name} unset"),
                 (None, Some(a)) => format!("{name} set to {a}"),
                 (Some(b), None) => format!("{name} unset (was {b})"),
                 (None, None) => continue,
@@ -357,5 +391,30 @@ mod tests {
             .map(|i| Component { kind: Kind::File, name: format!("f{i}"), value: "x".into() })
             .collect();
         assert_eq!(explain(&[], &many).unwrap(), "f0 added, f1 added, f2 added and 3 more files");
+    }
+
+    #[test]
+    fn redacted_components_hide_values_and_still_explain() {
+        let one = key(&[
+            (Kind::Parent, "parent", "p1"),
+            (Kind::File, "src/app.py", "d1"),
+            (Kind::Var, "TOKEN", "s3cr3t-value"),
+            (Kind::Op, "command", "echo s3cr3t-value"),
+        ])
+        .1;
+        let shared = redact(&one);
+        let text = serde_json::to_string(&shared).unwrap();
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(text.contains("src/app.py") && text.contains("d1") && text.contains("p1"));
+        assert_eq!(redact(&one), shared, "stable, so equal inputs compare equal");
+        let mut two = one.clone();
+        two[1].value = "d2".into();
+        two[2].value = "other".into();
+        assert_eq!(
+            explain(&shared, &redact(&two)).unwrap(),
+            "src/app.py changed; TOKEN changed",
+            "no value is shown, not even the new one"
+        );
+        assert_eq!(explain(&shared, &redact(&one)), None);
     }
 }

@@ -40,8 +40,8 @@ pub use event::{
     BuildSummary, Event, EventKind, EventSink, PullEvent, PullStatus, PulledImage, Recorder,
     StepEvent, StepInfo, StepReport, StepStatus, Stream,
 };
-pub use key::{CacheKey, Component, Fields, KeyBuilder, KeyText, Kind, explain};
-pub use mount::{MountError, RunMount, Sharing, csv_fields};
+pub use key::{CacheKey, Component, Fields, KeyBuilder, KeyText, Kind, explain, redact};
+pub use mount::{MountError, RunMount, Sharing, csv_fields, parse_size};
 pub use network::{NetworkMode, SecurityMode};
 pub use op::{InlineFile, Mount, Op, StageRef, Step};
 pub use platform::{Platform, go_arch};

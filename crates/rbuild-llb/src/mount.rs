@@ -155,21 +155,25 @@ fn parse_num(key: &str, value: Option<&str>, radix: u32) -> Result<u32, String> 
     u32::from_str_radix(value, radix).map_err(|_| format!("invalid value for {key}: {value:?}"))
 }
 
-/// `64m`, `1g`, `1024` (bytes), as go-units' RAMInBytes.
-fn parse_size(value: &str) -> Result<u64, String> {
-    let lower = value.to_ascii_lowercase();
+/// A size as docker reads `--keep-storage` and `--mount` sizes (go-units
+/// RAMInBytes): `64m`, `1g`, `1GiB`, `1024` (bytes); k, m, g, t and p are
+/// powers of 1024, with or without `b`/`ib`.
+pub fn parse_size(value: &str) -> Result<u64, String> {
+    let lower = value.trim().to_ascii_lowercase();
     let digits_end = lower.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(lower.len());
     let (num, unit) = lower.split_at(digits_end);
-    let num: f64 = num.parse().map_err(|_| format!("invalid size {value:?}"))?;
-    let mult: u64 = match unit.trim_end_matches('b').trim_end_matches('i') {
-        "" => 1,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        "t" => 1 << 40,
-        _ => return Err(format!("invalid size {value:?}")),
+    let bad = || format!("invalid size {value:?} (expected a number and k, m, g, t or p)");
+    let num: f64 = num.parse().map_err(|_| bad())?;
+    let power = match unit.trim() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 1,
+        "m" | "mb" | "mib" => 2,
+        "g" | "gb" | "gib" => 3,
+        "t" | "tb" | "tib" => 4,
+        "p" | "pb" | "pib" => 5,
+        _ => return Err(bad()),
     };
-    Ok((num * mult as f64) as u64)
+    Ok((num * 1024f64.powi(power)) as u64)
 }
 
 impl RunMount {

@@ -156,6 +156,48 @@ impl Client {
         Ok(resolved)
     }
 
+    /// Whether the registry has a manifest at `reference` (its tag or
+    /// digest): one HEAD to the registry itself, never a mirror, with pull
+    /// rights. Things that only need to know (a cache record already
+    /// exported) never download it.
+    pub fn exists(&self, reference: &Reference) -> Result<bool> {
+        let endpoint = self.config.push_endpoint(&reference.domain, &reference.path)?;
+        let scopes = Scopes::pull(&endpoint.repository);
+        let tag = reference.digest.clone().or(reference.tag.clone()).unwrap_or("latest".into());
+        match self.head_manifest(&endpoint, &scopes, &tag, &reference.to_string()) {
+            Ok(_) => Ok(true),
+            Err(Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Downloads one blob of `reference`'s repository into `blobs` (checked
+    /// against its digest), from a mirror first when one is configured.
+    pub fn fetch_blob(
+        &self,
+        reference: &Reference,
+        blob: &Descriptor,
+        blobs: &Blobs,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        if blobs.has(blob.digest()) {
+            progress.finished(blob.digest(), blob.size(), "exists");
+            return Ok(());
+        }
+        let endpoints = self.config.pull_endpoints(&reference.domain, &reference.path, true)?;
+        let shown = reference.to_string();
+        let mut result = Err(Error::NotFound { reference: shown.clone(), detail: None });
+        for endpoint in &endpoints {
+            let scopes = Scopes::pull(&endpoint.repository);
+            result = self.download(endpoint, &scopes, blob, blobs, &shown, progress);
+            match &result {
+                Err(Error::NotFound { .. }) | Err(Error::Transport { .. }) if endpoint.mirror => {}
+                _ => break,
+            }
+        }
+        result
+    }
+
     fn resolve_at(
         &self,
         endpoint: &Endpoint,

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use rbuild_llb::{CacheKey, Cancel, Component, KeyBuilder, Kind, explain};
+use rbuild_llb::{CacheKey, Cancel, Component, KeyBuilder, Kind, explain, redact};
 
 use crate::{Graph, SolveError, VertexId, solve};
 
@@ -77,14 +77,21 @@ impl fmt::Display for Miss {
 
 /// Where keyed results live: the on-disk store, or [`MemoryCache`] in tests.
 pub trait CacheStore<R>: Sync {
-    /// The record stored under `key`.
-    fn get(&self, key: &CacheKey) -> Option<R>;
+    /// The record stored under `key`, which was made of `components`.
+    fn get(&self, key: &CacheKey, components: &[Component]) -> Option<R>;
     /// Stores `record` under `key`, with the components the key was made of.
     fn put(&self, key: &CacheKey, components: &[Component], record: &R) -> Result<(), String>;
     /// The components of the step `identity`'s key in the last build.
     fn last_components(&self, identity: &str) -> Option<Vec<Component>>;
     /// Remembers the components of the step `identity`'s key in this build.
     fn set_last_components(&self, identity: &str, components: &[Component]);
+    /// The components, redacted ([`redact`]), of the step `identity` as
+    /// another machine last shared it (a cache imported from a registry),
+    /// asked only for a miss this machine has no history of.
+    fn shared_components(&self, identity: &str) -> Option<Vec<Component>> {
+        let _ = identity;
+        None
+    }
 }
 
 /// A result that knows its own cache key, which the vertices built on it
@@ -207,17 +214,19 @@ where
             store.set_last_components(id, &components);
         }
         if !options.no_cache
-            && let Some(record) = store.get(&key)
+            && let Some(record) = store.get(&key, &components)
         {
             return worker.load(vertex, inputs, key, record);
         }
+        let shared = || map.identity.as_deref().and_then(|id| store.shared_components(id));
         let miss = if options.no_cache {
             Miss::NoCache
+        } else if let Some(old) = &previous {
+            explain(old, &components).map_or(Miss::NotStored, Miss::Changed)
+        } else if let Some(old) = shared() {
+            explain(&old, &redact(&components)).map_or(Miss::NotStored, Miss::Changed)
         } else {
-            match &previous {
-                Some(old) => explain(old, &components).map_or(Miss::NotStored, Miss::Changed),
-                None => Miss::NoEarlierBuild,
-            }
+            Miss::NoEarlierBuild
         };
         let (output, record) = worker.exec(vertex, inputs, key, &miss, prepared, cancel)?;
         store.put(&key, &components, &record).map_err(|why| worker.store_failed(vertex, why))?;
@@ -261,7 +270,7 @@ impl<R> MemoryCache<R> {
 }
 
 impl<R: Clone + Send> CacheStore<R> for MemoryCache<R> {
-    fn get(&self, key: &CacheKey) -> Option<R> {
+    fn get(&self, key: &CacheKey, _components: &[Component]) -> Option<R> {
         self.records.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
     }
 

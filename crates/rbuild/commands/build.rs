@@ -81,6 +81,16 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|o| Output::parse(o).map_err(anyhow::Error::msg))
         .collect::<Result<_, _>>()?;
+    request.cache_to = args
+        .cache_to
+        .iter()
+        .map(|c| rbuild_engine::CacheExport::parse(c).map_err(anyhow::Error::msg))
+        .collect::<Result<_, _>>()?;
+    request.cache_from = args
+        .cache_from
+        .iter()
+        .map(|c| rbuild_engine::CacheImport::parse(c).map_err(anyhow::Error::msg))
+        .collect::<Result<_, _>>()?;
     if let Some(n) = &args.network {
         request.network = Some(n.parse().map_err(|e: String| anyhow::anyhow!("--network: {e}"))?);
     }

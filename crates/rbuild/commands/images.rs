@@ -604,23 +604,9 @@ fn until(value: &str, now: i64) -> anyhow::Result<i64> {
     Ok(now - total as i64)
 }
 
-/// A size as docker's `--keep-storage` reads it (go-units RAMInBytes):
-/// `k`, `m`, `g`, `t`, `p` are powers of 1024, with or without `b`/`ib`.
+/// A size as docker's `--keep-storage` reads it.
 fn parse_size(text: &str) -> anyhow::Result<u64> {
-    let lower = text.trim().to_ascii_lowercase();
-    let split = lower.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(lower.len());
-    let (number, unit) = lower.split_at(split);
-    let n: f64 = number.parse().with_context(|| format!("invalid size: {text:?}"))?;
-    let power = match unit.trim() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 1,
-        "m" | "mb" | "mib" => 2,
-        "g" | "gb" | "gib" => 3,
-        "t" | "tb" | "tib" => 4,
-        "p" | "pb" | "pib" => 5,
-        _ => bail!("invalid size: {text:?} (expected a number and k, m, g, t or p)"),
-    };
-    Ok((n * 1024f64.powi(power)) as u64)
+    rbuild_llb::parse_size(text).map_err(anyhow::Error::msg)
 }
 
 /// Asks on the terminal (docker's wording); `false` when not confirmed.
