@@ -401,3 +401,106 @@ fn a_dead_registry_fails_the_export_unless_ignored_and_no_secret_or_arg_value_is
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("the cache was not exported"), "{}", text(&out));
 }
+
+/// The files under a runner's cache mount `dir` (path → content).
+fn files_under(dir: &Path) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
+            (rel, std::fs::read_to_string(e.path()).unwrap())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The directory of the one cache mount of a runner's store.
+fn cache_mount_dir(runner: &Runner) -> PathBuf {
+    let ids: Vec<PathBuf> = std::fs::read_dir(runner.store.join("cache-mounts"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    ids[0].join("0")
+}
+
+#[test]
+fn cache_mounts_travel_only_when_asked_and_come_back_before_the_first_run_that_mounts_them() {
+    if !have_root() || !have_registry() {
+        return;
+    }
+    let dir = tempdir();
+    let registry = Registry::start(dir.path(), &[]);
+    let base = base_archive(dir.path());
+    let ctx = dir.path().join("pkg-ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    // A fake package manager: the first run fills its cache, every run
+    // notes itself there and copies what it found into the image.
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox:local\nARG ROUND\n\
+         RUN --mount=type=cache,id=pkgs,target=/var/cache/pkgs --mount=type=tmpfs,target=/scratch \
+         sh -c '[ -f /var/cache/pkgs/index ] || { mkdir -p /var/cache/pkgs/pool && \
+         echo fake-package-index-v1 > /var/cache/pkgs/index && \
+         echo fake-deb-payload > /var/cache/pkgs/pool/tool.deb; }; \
+         echo $ROUND >> /var/cache/pkgs/rounds; cp /var/cache/pkgs/rounds /rounds'\n",
+    )
+    .unwrap();
+    let (plain, mounts) = (
+        format!("type=registry,ref={}/cache/plain:main,mode=max", registry.host),
+        format!("type=registry,ref={}/cache/mounts:main,mode=max,cache-mounts=true", registry.host),
+    );
+    let a = Runner::new(dir.path(), "a", &base);
+    let (out, _) = a.build(&ctx, &["--build-arg", "ROUND=a1", "--cache-to", &plain]);
+    assert!(out.status.success(), "A: {}", text(&out));
+    let stored = everything_in(&registry.data);
+    assert!(!contains(&stored, "fake-package-index-v1"), "no cache-mounts=true: nothing leaves A");
+    let (out, _) = a.build(&ctx, &["--build-arg", "ROUND=a2", "--cache-to", &mounts]);
+    assert!(out.status.success(), "A: {}", text(&out));
+    let exported = files_under(&cache_mount_dir(&a));
+    assert_eq!(exported.len(), 3, "{exported:?}");
+
+    // B: the RUN misses (another ROUND), finds A's package cache in its
+    // mount, and the image shows all three rounds.
+    let b = Runner::new(dir.path(), "b", &base);
+    let out_dir = dir.path().join("b-out");
+    let from = format!("type=registry,ref={}/cache/mounts:main", registry.host);
+    let output = format!("type=local,dest={}", out_dir.display());
+    let (out, steps) =
+        b.build(&ctx, &["--build-arg", "ROUND=b", "--cache-from", &from, "--output", &output]);
+    assert!(out.status.success(), "B: {}", text(&out));
+    assert!(!steps[0].cached, "{steps:?}");
+    assert_eq!(std::fs::read_to_string(out_dir.join("rounds")).unwrap(), "a1\na2\nb\n");
+    let mut expected = exported.clone();
+    for (path, body) in &mut expected {
+        if path == "rounds" {
+            body.push_str("b\n");
+        }
+    }
+    assert_eq!(files_under(&cache_mount_dir(&b)), expected, "the same content, plus B's round");
+
+    // C reads the cache exported without cache-mounts=true: its mount
+    // starts empty.
+    let c = Runner::new(dir.path(), "c", &base);
+    let out_dir = dir.path().join("c-out");
+    let output = format!("type=local,dest={}", out_dir.display());
+    let from = format!("type=registry,ref={}/cache/plain:main", registry.host);
+    let (out, _) =
+        c.build(&ctx, &["--build-arg", "ROUND=c", "--cache-from", &from, "--output", &output]);
+    assert!(out.status.success(), "C: {}", text(&out));
+    assert_eq!(std::fs::read_to_string(out_dir.join("rounds")).unwrap(), "c\n");
+
+    // Over cache-mounts-max-size, a mount is left out with a warning.
+    let small = format!(
+        "type=registry,ref={}/cache/small:main,cache-mounts=true,cache-mounts-max-size=10",
+        registry.host
+    );
+    let (out, _) = a.build(&ctx, &["--build-arg", "ROUND=a3", "--cache-to", &small]);
+    assert!(out.status.success(), "A: {}", text(&out));
+    assert!(text(&out).contains("cache mount pkgs"), "{}", text(&out));
+    assert!(text(&out).contains("left out"), "{}", text(&out));
+}

@@ -10,5 +10,5 @@ mod store;
 
 pub use store::{
     CacheRecord, ImageRecord, InUse, LayerRef, NewSnapshot, PruneStats, SnapshotId, Store,
-    StoreError, StoreLock, unix_now, write_atomic,
+    StoreError, StoreLock, disk_usage, unix_now, write_atomic,
 };

@@ -775,6 +775,11 @@ pub struct PruneStats {
     pub bytes: u64,
 }
 
+/// Bytes of the files under `path` (or of the file), links not followed.
+pub fn disk_usage(path: &Path) -> u64 {
+    du(path)
+}
+
 fn du(path: &Path) -> u64 {
     let Ok(meta) = fs::symlink_metadata(path) else { return 0 };
     if !meta.is_dir() {

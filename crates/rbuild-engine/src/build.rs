@@ -420,7 +420,11 @@ pub(crate) fn build(
     }
     for export in &cfg.cache_to {
         let steps = export_steps(&ctx, &cache, export.mode);
-        match crate::shared::export(export, &steps, &blobs, &shared) {
+        let mounts = if export.cache_mounts { cache_mounts_of(&ctx) } else { Vec::new() };
+        let exported = crate::shared::export(export, &steps, &blobs, &shared).and_then(|_| {
+            crate::shared::export_mounts(export, &mounts, &blobs, cfg.source_date_epoch, events)
+        });
+        match exported {
             Ok(_) => {}
             Err(why) if export.ignore_error => events.warning(&format!(
                 "--cache-to {}: {why}; the image is built, the cache was not exported",
@@ -568,6 +572,27 @@ impl CacheStore<Stored> for StoreCache<'_> {
     fn shared_components(&self, identity: &str) -> Option<Vec<Component>> {
         self.shared.step_history(identity, self.blobs, self.events)
     }
+}
+
+/// The cache mounts (`RUN --mount=type=cache`) of the stages this build
+/// needed that have a directory here: id and directory. Secret, ssh and
+/// tmpfs mounts are never among them.
+fn cache_mounts_of(ctx: &Ctx<'_>) -> Vec<(String, PathBuf)> {
+    let mut out: Vec<(String, PathBuf)> = Vec::new();
+    for stage in ctx.plan.stages.iter().filter(|s| s.needed) {
+        for step in &stage.steps {
+            let Op::Run { mounts, .. } = &step.op else { continue };
+            for m in mounts {
+                if let RunMount::Cache { id, .. } = &m.spec
+                    && !out.iter().any(|(i, _)| i == id)
+                    && let Some(dir) = ctx.cache_mounts.existing(id)
+                {
+                    out.push((id.clone(), dir));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The steps `--cache-to` exports: those of the final image's stages
@@ -1450,11 +1475,15 @@ fn execute(
                 let from_state = if m.from.is_some() { from_inputs.next() } else { None };
                 match &m.spec {
                     RunMount::Cache { target, id, sharing, mode, uid, gid, readonly, .. } => {
-                        let lease = ctx.cache_mounts.acquire(
+                        let owner = CacheOwner { mode: *mode, uid: *uid, gid: *gid };
+                        ctx.shared.restore_mount(
+                            &ctx.cache_mounts,
                             id,
-                            *sharing,
-                            CacheOwner { mode: *mode, uid: *uid, gid: *gid },
-                        )?;
+                            owner,
+                            ctx.blobs,
+                            ctx.events,
+                        );
+                        let lease = ctx.cache_mounts.acquire(id, *sharing, owner)?;
                         spec.mounts.push(Mount::Bind {
                             source: lease.dir.clone(),
                             target: target.clone(),

@@ -38,6 +38,11 @@ pub struct CacheExport {
     pub compression: Compression,
     /// A failed export is a warning, not a failed build.
     pub ignore_error: bool,
+    /// Also export the contents of the build's `RUN --mount=type=cache`
+    /// directories (`cache-mounts=true`); never by default.
+    pub cache_mounts: bool,
+    /// At most this many bytes of cache mounts; the largest are left out.
+    pub cache_mounts_max_size: u64,
 }
 
 /// `--cache-from`: a cache to look keys up in after the local store.
@@ -78,7 +83,8 @@ impl std::fmt::Display for CacheLocation {
 }
 
 const TO_USAGE: &str = "expected type=registry,ref=REF or type=local,dest=DIR, then \
-                        [,mode=min|max][,compression=gzip|zstd|uncompressed][,ignore-error=true]";
+                        [,mode=min|max][,compression=gzip|zstd|uncompressed][,ignore-error=true]\
+                        [,cache-mounts=true][,cache-mounts-max-size=SIZE]";
 const FROM_USAGE: &str = "expected type=registry,ref=REF, type=local,src=DIR or REF";
 
 /// Fields buildx users pass that mean nothing here: rbuild always writes
@@ -150,6 +156,8 @@ impl CacheExport {
             mode: CacheMode::Min,
             compression: Compression::Gzip,
             ignore_error: false,
+            cache_mounts: false,
+            cache_mounts_max_size: 1 << 30,
         };
         for (key, value) in fields(flag, text)? {
             match key.as_str() {
@@ -176,6 +184,11 @@ impl CacheExport {
                     }
                 }
                 "ignore-error" => export.ignore_error = flag_bool(flag, text, &key, &value)?,
+                "cache-mounts" => export.cache_mounts = flag_bool(flag, text, &key, &value)?,
+                "cache-mounts-max-size" => {
+                    export.cache_mounts_max_size = rbuild_llb::parse_size(&value)
+                        .map_err(|e| format!("{flag} {text:?}: cache-mounts-max-size: {e}"))?;
+                }
                 k if IGNORED.contains(&k) => {}
                 _ => return Err(format!("{flag} {text:?}: unknown field {key:?}; {TO_USAGE}")),
             }
@@ -209,12 +222,27 @@ impl CacheImport {
 pub(crate) const ARTIFACT_TYPE: &str = "application/vnd.rbuild.cache.v1";
 /// The media type of a record (the manifest's config).
 pub(crate) const RECORD_TYPE: &str = "application/vnd.rbuild.cache.record.v1+json";
+/// The media type of a cache mount's record.
+const MOUNT_TYPE: &str = "application/vnd.rbuild.cache.mount.v1+json";
 const KEY_ANNOTATION: &str = "dev.rbuild.cache.key";
 const DIFF_ID_ANNOTATION: &str = "dev.rbuild.cache.diff-id";
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 fn record_tag(key: &CacheKey) -> String {
     format!("rbc1-{key}")
+}
+
+fn mount_tag(id: &str) -> String {
+    let hash = blake3::hash(format!("rbuild cache mount\0{id}").as_bytes()).to_hex();
+    format!("rbm1-{}", &hash[..32])
+}
+
+/// What a cache mount's record says (its id stays out: the tag is its hash).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct MountRecord {
+    rbuild_cache_mount: u32,
+    /// Bytes of its files.
+    bytes: u64,
 }
 
 fn step_tag(identity: &str) -> String {
@@ -275,9 +303,9 @@ enum Backend {
 }
 
 /// What a lookup found: the manifest, its record, its layers.
-struct Found {
+struct Found<R> {
     manifest: Digest,
-    record: SharedRecord,
+    record: R,
     layers: Vec<Descriptor>,
 }
 
@@ -312,8 +340,28 @@ impl Backend {
         Reference { tag: Some(tag.to_owned()), ..repository.clone() }
     }
 
-    /// The record tagged `tag`, verified, or `None` when there is none.
-    fn find(&self, tag: &str, local: &Blobs) -> Result<Option<Found>, String> {
+    /// The step record tagged `tag`, verified, or `None` when there is none.
+    fn find(&self, tag: &str, local: &Blobs) -> Result<Option<Found<SharedRecord>>, String> {
+        let Some(found) = self.find_raw(tag, RECORD_TYPE, local)? else { return Ok(None) };
+        let record: SharedRecord = serde_json::from_slice(&found.record)
+            .map_err(|e| format!("{tag}: not an rbuild cache record: {e}"))?;
+        if record.rbuild_cache != 1 {
+            return Ok(None);
+        }
+        if record.layer.is_some() != (found.layers.len() == 1) {
+            return Err(format!("{tag}: the record and its manifest disagree on the layer"));
+        }
+        Ok(Some(Found { manifest: found.manifest, record, layers: found.layers }))
+    }
+
+    /// The manifest tagged `tag` whose config is of `config_type`, with the
+    /// config's bytes, verified by digest.
+    fn find_raw(
+        &self,
+        tag: &str,
+        config_type: &str,
+        local: &Blobs,
+    ) -> Result<Option<Found<Vec<u8>>>, String> {
         let (manifest, manifest_bytes, config_bytes) = match self {
             Backend::Registry { client, repository } => {
                 let reference = Backend::reference(repository, tag);
@@ -338,19 +386,11 @@ impl Backend {
         };
         let manifest_value: ImageManifest = serde_json::from_slice(&manifest_bytes)
             .map_err(|e| format!("{tag}: not an image manifest: {e}"))?;
-        if manifest_value.config().media_type().to_string() != RECORD_TYPE {
+        if manifest_value.config().media_type().to_string() != config_type {
             return Err(format!("{tag}: not an rbuild cache record"));
         }
-        let record: SharedRecord = serde_json::from_slice(&config_bytes)
-            .map_err(|e| format!("{tag}: not an rbuild cache record: {e}"))?;
-        if record.rbuild_cache != 1 {
-            return Ok(None);
-        }
         let layers = manifest_value.layers().clone();
-        if record.layer.is_some() != (layers.len() == 1) {
-            return Err(format!("{tag}: the record and its manifest disagree on the layer"));
-        }
-        Ok(Some(Found { manifest, record, layers }))
+        Ok(Some(Found { manifest, record: config_bytes, layers }))
     }
 
     /// Puts the blob `blob` into `local`, checked against its digest.
@@ -505,6 +545,8 @@ pub(crate) struct SharedCache {
     pending: Mutex<HashMap<String, (usize, Descriptor, Digest)>>,
     /// One fetch per layer, whatever the number of steps needing it.
     fetched: Mutex<HashMap<String, Arc<Fetch>>>,
+    /// Cache mounts looked up, once per id.
+    restored: Mutex<HashMap<String, Arc<OnceLock<()>>>>,
 }
 
 impl SharedCache {
@@ -519,7 +561,12 @@ impl SharedCache {
                 broken: AtomicBool::new(false),
             })
             .collect();
-        SharedCache { sources, pending: Mutex::default(), fetched: Mutex::default() }
+        SharedCache {
+            sources,
+            pending: Mutex::default(),
+            fetched: Mutex::default(),
+            restored: Mutex::default(),
+        }
     }
 
     fn usable(&self, events: &Emitter<'_>) -> impl Iterator<Item = (usize, &Source, &Backend)> {
@@ -668,6 +715,115 @@ impl SharedCache {
     }
 }
 
+impl SharedCache {
+    /// Fills the cache mount `id` from the first source that exported it,
+    /// when this machine has none yet: before the first RUN that mounts it.
+    /// A failure is a warning (the mount starts empty, as it would have).
+    pub(crate) fn restore_mount(
+        &self,
+        mounts: &rbuild_runtime::CacheMounts,
+        id: &str,
+        owner: rbuild_runtime::CacheOwner,
+        local: &Blobs,
+        events: &Emitter<'_>,
+    ) {
+        if self.sources.is_empty() || mounts.existing(id).is_some() {
+            return;
+        }
+        let once = self
+            .restored
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(id.to_owned())
+            .or_default()
+            .clone();
+        once.get_or_init(|| {
+            for (_, source, backend) in self.usable(events) {
+                let found = match backend.find_raw(&mount_tag(id), MOUNT_TYPE, local) {
+                    Ok(Some(found)) => found,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        self.give_up(source, &e, events);
+                        continue;
+                    }
+                };
+                let Some(blob) = found.layers.first() else { return };
+                let restored = backend.fetch(blob, local).and_then(|()| {
+                    let layer = Layer { descriptor: blob.clone(), diff_id: blob.digest().clone() };
+                    let other = |e: String| std::io::Error::other(e);
+                    mounts
+                        .seed(id, owner, |dir| {
+                            let tar = rbuild_image::open_layer(local, &layer)
+                                .map_err(|e| other(e.to_string()))?;
+                            rbuild_image::apply_flat(tar, dir)
+                                .map(|_| ())
+                                .map_err(|e| other(e.to_string()))
+                        })
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                });
+                if let Err(e) = restored {
+                    events.warning(&format!(
+                        "--cache-from {}: cache mount {id}: {e}; it starts empty",
+                        source.location
+                    ));
+                }
+                return;
+            }
+        });
+    }
+}
+
+/// Exports the cache mounts `mounts` (id, directory), each as one object
+/// tagged `rbm1-<hash of the id>` whose layer holds the directory's files
+/// (last writer wins: a cache mount is a cache, not a result). While they
+/// add up to more than `cache-mounts-max-size`, the largest is left out,
+/// with a warning. Returns how many were exported.
+pub(crate) fn export_mounts(
+    export: &CacheExport,
+    mounts: &[(String, PathBuf)],
+    local: &Blobs,
+    epoch: Option<u64>,
+    events: &Emitter<'_>,
+) -> Result<usize, String> {
+    if mounts.is_empty() {
+        return Ok(0);
+    }
+    let backend = Backend::open(&export.location, true)?;
+    let mut sized: Vec<(u64, &String, &PathBuf)> =
+        mounts.iter().map(|(id, dir)| (rbuild_cache::disk_usage(dir), id, dir)).collect();
+    sized.sort();
+    let mut total: u64 = sized.iter().map(|s| s.0).sum();
+    while total > export.cache_mounts_max_size {
+        let Some((size, id, _)) = sized.pop() else { break };
+        total -= size;
+        events.warning(&format!(
+            "--cache-to {}: cache mount {id} ({size} bytes) left out: the cache mounts are over \
+             cache-mounts-max-size ({} bytes)",
+            export.location, export.cache_mounts_max_size
+        ));
+    }
+    for (_, id, dir) in &sized {
+        let options = rbuild_image::DiffOptions { source_date_epoch: epoch };
+        let (layer, stats) = rbuild_image::layer_from_dir(local, dir, &options, export.compression)
+            .map_err(|e| format!("cache mount {id}: {e}"))?;
+        let record = MountRecord { rbuild_cache_mount: 1, bytes: stats.content_bytes };
+        let bytes = rbuild_image::canonical_json(&record).map_err(|e| e.to_string())?;
+        let config = local.put_bytes(&bytes).map_err(|e| e.to_string())?;
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": ARTIFACT_TYPE,
+            "config": { "mediaType": MOUNT_TYPE, "digest": config.digest.to_string(), "size": config.size },
+            "layers": [layer.descriptor],
+        });
+        let bytes = rbuild_image::canonical_json(&manifest).map_err(|e| e.to_string())?;
+        let manifest = local.put_bytes(&bytes).map_err(|e| e.to_string())?;
+        backend.publish(local, &manifest.digest, &[mount_tag(id)])?;
+    }
+    Ok(sized.len())
+}
+
 /// What one export did.
 #[derive(Debug, Default)]
 pub(crate) struct Exported {
@@ -795,6 +951,11 @@ mod tests {
             .unwrap();
         assert_eq!(to.location, CacheLocation::Local("/tmp/c".into()));
         assert_eq!((to.mode, to.compression), (CacheMode::Min, Compression::Zstd));
+        assert!(!to.cache_mounts && to.cache_mounts_max_size == 1 << 30, "off by default, 1 GiB");
+        let to =
+            CacheExport::parse("type=local,dest=/c,cache-mounts=true,cache-mounts-max-size=200MB")
+                .unwrap();
+        assert!(to.cache_mounts && to.cache_mounts_max_size == 200 << 20);
         let from = CacheImport::parse("localhost:5000/app:cache").unwrap();
         assert_eq!(from.location, CacheLocation::Registry("localhost:5000/app:cache".into()));
         let from = CacheImport::parse("type=local,src=/tmp/c").unwrap();

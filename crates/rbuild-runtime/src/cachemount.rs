@@ -114,6 +114,51 @@ impl CacheMounts {
     pub fn root(&self) -> &Path {
         &self.root
     }
+
+    /// The directory `shared` and `locked` steps of `id` use, if a step
+    /// made it: what a shared cache exports of the id.
+    pub fn existing(&self, id: &str) -> Option<PathBuf> {
+        let dir = self.root.join(key(id)).join("0");
+        dir.is_dir().then_some(dir)
+    }
+
+    /// Makes the directory of `id` with `fill`'s contents when no step has
+    /// made it yet (a cache restored from another machine); `false` when it
+    /// exists, or another step made it meanwhile. A failed fill leaves
+    /// nothing behind.
+    pub fn seed(
+        &self,
+        id: &str,
+        owner: CacheOwner,
+        fill: impl FnOnce(&Path) -> io::Result<()>,
+    ) -> io::Result<bool> {
+        let base = self.root.join(key(id));
+        fs::create_dir_all(&base)?;
+        let label = base.join("id");
+        if !label.exists() {
+            fs::write(&label, id)?;
+        }
+        let dir = base.join("0");
+        if dir.exists() {
+            return Ok(false);
+        }
+        static SEEDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = SEEDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let staging = base.join(format!(".seed-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&staging);
+        fs::DirBuilder::new().mode(owner.mode).create(&staging)?;
+        fs::set_permissions(&staging, fs::Permissions::from_mode(owner.mode))?;
+        std::os::unix::fs::chown(&staging, Some(owner.uid), Some(owner.gid))?;
+        if let Err(e) = fill(&staging) {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+        if fs::rename(&staging, &dir).is_err() {
+            let _ = fs::remove_dir_all(&staging);
+            return Ok(false);
+        }
+        Ok(true)
+    }
 }
 
 #[cfg(test)]
