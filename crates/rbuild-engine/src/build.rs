@@ -74,10 +74,17 @@ struct LazyLayer {
 }
 
 impl Rootfs {
-    fn lazy(parent: &State, layer: Layer, linked: bool, what: &str) -> (CacheKey, Rootfs) {
-        let (key, components) = layer_key(Some(parent.key), &layer, linked);
+    /// `layer` over `parent` (keyed `parent_key`), not unpacked yet.
+    fn lazy(
+        parent: &Rootfs,
+        parent_key: Option<CacheKey>,
+        layer: Layer,
+        linked: bool,
+        what: &str,
+    ) -> (CacheKey, Rootfs) {
+        let (key, components) = layer_key(parent_key, &layer, linked);
         let lazy = LazyLayer {
-            parent: parent.rootfs.clone(),
+            parent: parent.clone(),
             layer,
             key,
             components,
@@ -924,7 +931,8 @@ impl<'a> Worker for Ctx<'a> {
                 _ => {
                     let what =
                         if link { format!("{} (stacked)", step.text) } else { step.text.clone() };
-                    let (lazy_key, rootfs) = Rootfs::lazy(parent, layer.clone(), link, &what);
+                    let (lazy_key, rootfs) =
+                        Rootfs::lazy(&parent.rootfs, Some(parent.key), layer.clone(), link, &what);
                     if link {
                         state.key = lazy_key;
                     }
@@ -1167,20 +1175,15 @@ fn base_image(ctx: &Ctx<'_>, reference: &str) -> Result<State, BuildError> {
         .map_err(|e| BuildError::Internal(format!("{manifest}: {e}")))?;
     let layers = rbuild_image::read_layers(ctx.blobs, &digest)?;
     let config = rbuild_image::read_config(ctx.blobs, &digest)?;
-    let mut parent: Option<(CacheKey, SnapshotId)> = None;
+    // Unpacked only when a step runs on it: a build that hits every step
+    // never unpacks its base.
+    let (mut rootfs, mut parent_key) = (Rootfs::Empty, None);
+    let what = format!("a layer of {reference}");
     for layer in &layers {
-        let (key, components) = layer_key(parent.as_ref().map(|p| p.0), layer, false);
-        let snapshot = applied_snapshot(
-            ctx,
-            parent.as_ref().map(|p| &p.1),
-            layer,
-            (key, components),
-            &format!("a layer of {reference}"),
-        )?;
-        parent = Some((key, snapshot));
+        let (key, lazy) = Rootfs::lazy(&rootfs, parent_key, layer.clone(), false, &what);
+        (rootfs, parent_key) = (lazy, Some(key));
     }
     let key = KeyBuilder::new().add(Kind::Op, "image", manifest.clone()).finish().0;
-    let rootfs = parent.map_or(Rootfs::Empty, |p| Rootfs::Snapshot(p.1));
     Ok(State { key, rootfs, layers, history: config.history })
 }
 
@@ -1330,7 +1333,8 @@ fn step_miss(
     state.rootfs = Rootfs::Snapshot(id);
     if link {
         let what = format!("{} (stacked)", step.text);
-        let (key, rootfs) = Rootfs::lazy(parent, layer.clone(), true, &what);
+        let (key, rootfs) =
+            Rootfs::lazy(&parent.rootfs, Some(parent.key), layer.clone(), true, &what);
         state.key = key;
         state.rootfs = rootfs;
     }
