@@ -190,6 +190,18 @@ fn a_second_runner_hits_every_step_through_a_registry_and_makes_the_same_image()
     let (out, steps) = a.build(&ctx, &["--cache-to", &max]);
     assert!(out.status.success(), "A: {}", text(&out));
     assert!(steps.iter().all(|s| !s.cached), "A starts cold: {steps:?}");
+    let said = format!(
+        "[internal] export cache type=registry,ref={}/cache/app:main  13 new, 0 already there",
+        registry.host
+    );
+    assert!(text(&out).contains(&said), "{}", text(&out));
+    // Again, nothing new: every record is there already.
+    let (out, _) = a.build(&ctx, &["--cache-to", &max]);
+    let said = format!(
+        "[internal] export cache type=registry,ref={}/cache/app:main  0 new, 13 already there",
+        registry.host
+    );
+    assert!(out.status.success() && text(&out).contains(&said), "{}", text(&out));
 
     // B: an empty store; every step hits, the image is A's byte for byte.
     let b = Runner::new(dir.path(), "b", &base);
@@ -461,6 +473,7 @@ fn cache_mounts_travel_only_when_asked_and_come_back_before_the_first_run_that_m
     assert!(!contains(&stored, "fake-package-index-v1"), "no cache-mounts=true: nothing leaves A");
     let (out, _) = a.build(&ctx, &["--build-arg", "ROUND=a2", "--cache-to", &mounts]);
     assert!(out.status.success(), "A: {}", text(&out));
+    assert!(text(&out).contains("1 new, 0 already there, 1 cache mount(s)"), "{}", text(&out));
     let exported = files_under(&cache_mount_dir(&a));
     assert_eq!(exported.len(), 3, "{exported:?}");
 

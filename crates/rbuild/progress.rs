@@ -223,6 +223,15 @@ impl EventSink for Progress {
             },
             EventKind::Log { vertex, text, .. } => self.output(vertex, text),
             EventKind::Pull(pull) => self.pull(pull),
+            EventKind::CacheExport { location, written, present, mounts } => {
+                let mut line = format!(
+                    "[internal] export cache {location}  {written} new, {present} already there"
+                );
+                if *mounts > 0 {
+                    line.push_str(&format!(", {mounts} cache mount(s)"));
+                }
+                self.line(&line)
+            }
             EventKind::Warning { message } => self.line(&format!("warning: {message}")),
             EventKind::Error { message } => self.line(&format!("rbuild: {message}")),
             // The command prints its own summary of the result.

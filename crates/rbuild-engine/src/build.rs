@@ -428,11 +428,17 @@ pub(crate) fn build(
     for export in &cfg.cache_to {
         let steps = export_steps(&ctx, &cache, export.mode);
         let mounts = if export.cache_mounts { cache_mounts_of(&ctx) } else { Vec::new() };
-        let exported = crate::shared::export(export, &steps, &blobs, &shared).and_then(|_| {
+        let exported = crate::shared::export(export, &steps, &blobs, &shared).and_then(|done| {
             crate::shared::export_mounts(export, &mounts, &blobs, cfg.source_date_epoch, events)
+                .map(|mounts| (done, mounts))
         });
         match exported {
-            Ok(_) => {}
+            Ok((done, mounts)) => events.emit(rbuild_llb::EventKind::CacheExport {
+                location: export.location.to_string(),
+                written: done.written,
+                present: done.present,
+                mounts,
+            }),
             Err(why) if export.ignore_error => events.warning(&format!(
                 "--cache-to {}: {why}; the image is built, the cache was not exported",
                 export.location

@@ -393,6 +393,16 @@ impl Backend {
         Ok(Some(Found { manifest, record: config_bytes, layers }))
     }
 
+    /// The digest of the manifest tagged `tag`, if there is one (one HEAD).
+    fn digest_of(&self, tag: &str) -> Result<Option<Digest>, String> {
+        match self {
+            Backend::Registry { client, repository } => client
+                .manifest_digest(&Backend::reference(repository, tag))
+                .map_err(|e| e.to_string()),
+            Backend::Dir { dir, .. } => Ok(dir_index(dir)?.remove(tag)),
+        }
+    }
+
     /// Puts the blob `blob` into `local`, checked against its digest.
     fn fetch(&self, blob: &Descriptor, local: &Blobs) -> Result<(), String> {
         match self {
@@ -884,9 +894,15 @@ fn export_step(
 ) -> Result<bool, String> {
     let tag = record_tag(&step.key);
     let history = step_tag(&step.identity);
-    if let Some(found) = backend.find(&tag, local)? {
-        backend.publish(local, &found.manifest, &[history])?;
-        return Ok(false);
+    // Already there: two HEADs when the step's history points at it too.
+    if let Some(digest) = backend.digest_of(&tag)? {
+        if backend.digest_of(&history)?.as_ref() == Some(&digest) {
+            return Ok(false);
+        }
+        if let Some(found) = backend.find(&tag, local)? {
+            backend.publish(local, &found.manifest, &[history])?;
+            return Ok(false);
+        }
     }
     let mut layers = Vec::new();
     let mut shared_layer = None;

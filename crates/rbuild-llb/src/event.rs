@@ -42,6 +42,18 @@ pub enum EventKind {
     },
     /// Bytes of a base image moving from its registry.
     Pull(PullEvent),
+    /// A `--cache-to` export finished.
+    #[serde(rename = "cache-export")]
+    CacheExport {
+        /// Where to, as `--cache-to` named it (`type=registry,ref=…`).
+        location: String,
+        /// Step records written.
+        written: usize,
+        /// Step records the cache already had.
+        present: usize,
+        /// Cache mounts exported.
+        mounts: usize,
+    },
     /// The build's outcome.
     Result(BuildSummary),
 }

@@ -156,17 +156,17 @@ impl Client {
         Ok(resolved)
     }
 
-    /// Whether the registry has a manifest at `reference` (its tag or
-    /// digest): one HEAD to the registry itself, never a mirror, with pull
-    /// rights. Things that only need to know (a cache record already
-    /// exported) never download it.
-    pub fn exists(&self, reference: &Reference) -> Result<bool> {
+    /// The digest of the manifest at `reference` (its tag or digest), or
+    /// `None` when there is none: one HEAD to the registry itself, never a
+    /// mirror, with pull rights. `None` too when the registry answers
+    /// without saying the digest.
+    pub fn manifest_digest(&self, reference: &Reference) -> Result<Option<Digest>> {
         let endpoint = self.config.push_endpoint(&reference.domain, &reference.path)?;
         let scopes = Scopes::pull(&endpoint.repository);
         let tag = reference.digest.clone().or(reference.tag.clone()).unwrap_or("latest".into());
         match self.head_manifest(&endpoint, &scopes, &tag, &reference.to_string()) {
-            Ok(_) => Ok(true),
-            Err(Error::NotFound { .. }) => Ok(false),
+            Ok(digest) => Ok(digest),
+            Err(Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }
