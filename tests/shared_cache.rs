@@ -517,3 +517,103 @@ fn cache_mounts_travel_only_when_asked_and_come_back_before_the_first_run_that_m
     assert!(text(&out).contains("cache mount pkgs"), "{}", text(&out));
     assert!(text(&out).contains("left out"), "{}", text(&out));
 }
+
+/// Replaces, in the layout-directory cache `cache`, the layer of the record
+/// of `key` with `layer` (a plain tar), the record and manifest made to
+/// match it as a forger with write access to the cache would.
+fn forge_record(cache: &Path, key: &str, layer: &[u8]) {
+    let blob = |bytes: &[u8]| -> String {
+        let digest = rbuild_image::sha256_digest(bytes).to_string();
+        let path = cache.join("blobs/sha256").join(digest.strip_prefix("sha256:").unwrap());
+        std::fs::write(path, bytes).unwrap();
+        digest
+    };
+    let read = |digest: &str| -> serde_json::Value {
+        let path = cache.join("blobs/sha256").join(digest.strip_prefix("sha256:").unwrap());
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let index_path = cache.join("index.json");
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    let tag = format!("rbc1-{key}");
+    let entry = index["manifests"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag.as_str())
+        .unwrap();
+    let mut manifest = read(entry["digest"].as_str().unwrap());
+    let mut record = read(manifest["config"]["digest"].as_str().unwrap());
+    let layer_digest = blob(layer);
+    record["layer"]["diff_id"] = layer_digest.clone().into();
+    record["layer"]["size"] = layer.len().into();
+    let record_bytes = serde_json::to_vec(&record).unwrap();
+    manifest["config"]["digest"] = blob(&record_bytes).into();
+    manifest["config"]["size"] = record_bytes.len().into();
+    manifest["layers"][0] = serde_json::json!({
+        "mediaType": "application/vnd.oci.image.layer.v1.tar",
+        "digest": layer_digest,
+        "size": layer.len(),
+    });
+    let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
+    entry["digest"] = blob(&manifest_bytes).into();
+    entry["size"] = manifest_bytes.len().into();
+    std::fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
+#[test]
+fn a_forged_record_whose_layer_escapes_its_root_is_refused_when_unpacked() {
+    if !have_root() || !have_registry() {
+        return;
+    }
+    let dir = tempdir();
+    let base = base_archive(dir.path());
+    let ctx = dir.path().join("forge-ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox:local\nCOPY a.txt /a.txt\nCOPY b.txt /b.txt\n",
+    )
+    .unwrap();
+    std::fs::write(ctx.join("a.txt"), "a\n").unwrap();
+    std::fs::write(ctx.join("b.txt"), "b\n").unwrap();
+    let cache = dir.path().join("cache");
+    let a = Runner::new(dir.path(), "a", &base);
+    let to = format!("type=local,dest={}", cache.display());
+    let (out, _) = a.build(&ctx, &["--cache-to", &to]);
+    assert!(out.status.success(), "A: {}", text(&out));
+    let store = rbuild_cache::Store::open(&a.store).unwrap();
+    let key = store
+        .cache_records()
+        .into_iter()
+        .find(|r| r.instruction == "COPY a.txt /a.txt")
+        .unwrap()
+        .key
+        .to_string();
+    let mut evil = Vec::new();
+    for name in [&b"../../../../escaped-from-the-cache"[..], b"/escaped-absolute"] {
+        rbuild_test::raw_tar_entry(&mut evil, name, tar::EntryType::Regular, b"", b"pwned");
+    }
+    rbuild_test::raw_tar_end(&mut evil);
+    forge_record(&cache, &key, &evil);
+
+    // B hits the forged COPY a.txt; COPY b.txt misses (b.txt changed) and
+    // must run on it: the layer is refused as an image's would be.
+    std::fs::write(ctx.join("b.txt"), "changed\n").unwrap();
+    let b = Runner::new(dir.path(), "b", &base);
+    let from = format!("type=local,src={}", cache.display());
+    let (out, _) = b.build(&ctx, &["--cache-from", &from]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let shown = text(&out);
+    assert!(shown.contains("cannot unpack COPY a.txt /a.txt"), "{shown}");
+    assert!(!shown.contains("internal error"), "{shown}");
+    let escaped = walkdir::WalkDir::new(dir.path())
+        .into_iter()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with("escaped-"));
+    assert!(!escaped, "nothing landed outside the snapshot");
+    assert!(!Path::new("/escaped-absolute").exists());
+    // B's store kept no record of the forged step to hit next time.
+    let b_store = rbuild_cache::Store::open(&b.store).unwrap();
+    assert!(b_store.cache_records().iter().all(|r| r.key.to_string() != key));
+}

@@ -134,7 +134,7 @@ fn snapshot_of(ctx: &Ctx<'_>, rootfs: &Rootfs) -> Result<Option<SnapshotId>, Bui
             })
             .clone()
             .map(Some)
-            .map_err(BuildError::Internal),
+            .map_err(BuildError::Layer),
     }
 }
 
@@ -1366,7 +1366,7 @@ fn applied_snapshot(
         .and_then(|tar| rbuild_image::apply(tar, &snap.upper).map_err(rbuild_image::Error::from));
     if let Err(e) = applied {
         ctx.store.discard_snapshot(snap);
-        return Err(BuildError::Internal(format!("unpacking {what}: {e}")));
+        return Err(BuildError::Layer(format!("cannot unpack {what}: {e}")));
     }
     let id = ctx.store.commit_snapshot(snap)?;
     ctx.store.cache_put(&CacheRecord {

@@ -67,6 +67,10 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    /// A layer could not be unpacked or fetched: a hostile or damaged
+    /// layer, or a shared cache that lost it.
+    #[error("{0}")]
+    Layer(String),
     /// An invariant of the engine did not hold (a bug).
     #[error("internal error: {0}")]
     Internal(String),

@@ -720,7 +720,9 @@ impl SharedCache {
         });
         result.clone().map_err(|why| {
             let location = &self.sources[source].location;
-            crate::BuildError::Internal(format!("--cache-from {location}: layer {digest}: {why}"))
+            crate::BuildError::Layer(format!(
+                "--cache-from {location}: cannot fetch layer {digest}: {why}"
+            ))
         })
     }
 }

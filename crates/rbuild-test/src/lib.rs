@@ -25,3 +25,31 @@ pub fn conformance(sub: &str) -> Option<PathBuf> {
         None
     }
 }
+
+/// A tar entry written byte by byte, past the tar crate's own path checks:
+/// hostile layers (`../escape`, absolute names, links out) for the tests
+/// that must see them refused.
+pub fn raw_tar_entry(
+    out: &mut Vec<u8>,
+    name: &[u8],
+    kind: tar::EntryType,
+    link: &[u8],
+    body: &[u8],
+) {
+    let mut header = tar::Header::new_old();
+    header.as_old_mut().name[..name.len()].copy_from_slice(name);
+    header.as_old_mut().linkname[..link.len()].copy_from_slice(link);
+    header.set_entry_type(kind);
+    header.set_mode(0o644);
+    header.set_size(body.len() as u64);
+    header.set_cksum();
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.append(&header, body).unwrap_or_else(|e| panic!("a tar entry in memory: {e}"));
+    let bytes = builder.into_inner().unwrap_or_else(|e| panic!("a tar in memory: {e}"));
+    out.extend_from_slice(&bytes[..bytes.len() - 1024]);
+}
+
+/// Ends a tar made of [`raw_tar_entry`]s.
+pub fn raw_tar_end(out: &mut Vec<u8>) {
+    out.extend_from_slice(&[0u8; 1024]);
+}
