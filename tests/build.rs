@@ -8,13 +8,13 @@ use std::time::Duration;
 use crate::util::{BUSYBOX, have_root, rbuild, tempdir};
 
 /// A store of its own and a busybox base image in it (`busybox:local`).
-struct Env {
-    dir: tempfile::TempDir,
-    store: PathBuf,
+pub(crate) struct Env {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) store: PathBuf,
 }
 
 impl Env {
-    fn new() -> Env {
+    pub(crate) fn new() -> Env {
         let dir = tempdir();
         let store = dir.path().join("store");
         let env = Env { dir, store };
@@ -32,7 +32,7 @@ impl Env {
     }
 
     /// A context directory with `files` (path, content).
-    fn context(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+    pub(crate) fn context(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
         let ctx = self.dir.path().join(name);
         std::fs::create_dir_all(&ctx).unwrap();
         for (path, body) in files {
@@ -43,7 +43,7 @@ impl Env {
         ctx
     }
 
-    fn build(&self, ctx: &Path, args: &[&str]) -> std::process::Output {
+    pub(crate) fn build(&self, ctx: &Path, args: &[&str]) -> std::process::Output {
         let mut cmd = rbuild();
         cmd.env("RBUILD_ROOT", &self.store).arg("build").args(args).arg(ctx);
         cmd.output().unwrap()

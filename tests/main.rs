@@ -6,6 +6,7 @@ mod engine;
 mod http;
 mod images;
 mod lint;
+mod parity;
 mod parse;
 mod registry;
 mod runtime;

@@ -262,7 +262,11 @@ impl<'a> Planner<'a> {
                         config.on_build.clear();
                         self.base_state(config, raw.from)?
                     }
-                    Base::Scratch => self.base_state(ContainerConfig::default(), raw.from)?,
+                    // BuildKit gives an image from scratch the workdir `/`.
+                    Base::Scratch => self.base_state(
+                        ContainerConfig { working_dir: "/".into(), ..ContainerConfig::default() },
+                        raw.from,
+                    )?,
                 };
                 let triggers = trigger_cmds.remove(&i).unwrap_or_default();
                 for (_, inst) in &triggers {
@@ -682,10 +686,13 @@ impl<'a> Planner<'a> {
                 state.workdir = wd.clone();
                 state.config.working_dir = wd.clone();
                 history = Some(format!("WORKDIR {wd}"));
-                if wd == "/" {
+                // The directory is made at the clean path; the config keeps
+                // an absolute one as written (`/tmp/`), as BuildKit does.
+                let dir = clean(&wd);
+                if dir == "/" {
                     Op::Config
                 } else {
-                    Op::Workdir { path: wd, user: state.config.user.clone() }
+                    Op::Workdir { path: dir, user: state.config.user.clone() }
                 }
             }
             Keyword::Expose => {
@@ -1466,7 +1473,9 @@ fn normalize_workdir(current: &str, wd: &str) -> Result<String, String> {
     if wd.is_empty() {
         return Err("cannot normalize nothing".to_owned());
     }
-    if wd.starts_with('/') { Ok(clean(wd)) } else { Ok(clean(&format!("{current}/{wd}"))) }
+    // BuildKit's NormalizeWorkdir: an absolute path as written, a relative
+    // one joined to the current workdir and cleaned.
+    if wd.starts_with('/') { Ok(wd.to_owned()) } else { Ok(clean(&format!("/{current}/{wd}"))) }
 }
 
 /// A COPY destination against the workdir; a trailing `/` (or `/.`) stays.
@@ -1776,7 +1785,11 @@ mod tests {
     #[test]
     fn paths_clean_like_go() {
         assert_eq!(normalize_workdir("/a", "b/../c").unwrap(), "/a/c");
-        assert_eq!(normalize_workdir("/a", "/x/./y/").unwrap(), "/x/y");
+        // As BuildKit (checked with docker 26.1): an absolute WORKDIR is kept
+        // as written, a relative one joined and cleaned.
+        assert_eq!(normalize_workdir("/a", "/x/./y/").unwrap(), "/x/./y/");
+        assert_eq!(normalize_workdir("/x/./y/", "z/../w").unwrap(), "/x/y/w");
+        assert_eq!(normalize_workdir("/tmp/", "sub").unwrap(), "/tmp/sub");
         assert_eq!(resolve_dest("/app", "."), "/app/");
         assert_eq!(resolve_dest("/app", "sub/"), "/app/sub/");
         assert_eq!(resolve_dest("/app", "f"), "/app/f");

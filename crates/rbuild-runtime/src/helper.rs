@@ -361,9 +361,8 @@ fn exec_step(step: &Step<'_>, blocked: &SigSet) -> Result<std::convert::Infallib
     if !has(&env, "HOME") {
         env.push(format!("HOME={}", ids.home));
     }
-    if !has(&env, "HOSTNAME") {
-        env.push(format!("HOSTNAME={}", spec.hostname));
-    }
+    // The hostname is set (buildkitsandbox), but BuildKit puts no HOSTNAME
+    // variable in a step's environment.
     let path_var =
         env.iter().rev().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH).to_owned();
     let program = find_program(arg0, &path_var)

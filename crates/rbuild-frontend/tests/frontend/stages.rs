@@ -129,7 +129,10 @@ fn base_image_user_and_workdir_apply_to_run() {
     );
     let p = try_plan_with("FROM app:1\nRUN pwd\n", &opts(), &s).unwrap();
     let Op::Run { cwd, user, .. } = &steps(&p)[0].op else { panic!() };
-    assert_eq!((cwd.as_str(), user.as_str()), ("/srv", "app"));
+    // The base's WorkingDir as written, as BuildKit takes it (docker 26.1:
+    // a child of `WORKDIR /srv/` keeps "/srv/").
+    assert_eq!((cwd.as_str(), user.as_str()), ("/srv/", "app"));
+    assert_eq!(p.stages[0].config.working_dir, "/srv/");
 }
 
 #[test]
