@@ -183,7 +183,12 @@ fn rmi_untags_first_deletes_the_last_name_and_refuses_what_is_shared_or_in_use()
         .spawn()
         .unwrap();
     let marks = env.store.join("in-use");
-    while std::fs::read_dir(&marks).map(|d| d.count()).unwrap_or(0) == 0 {
+    let marked = || {
+        std::fs::read_dir(&marks)
+            .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().ends_with(".json")))
+            .unwrap_or(false)
+    };
+    while !marked() {
         assert!(slow.try_wait().unwrap().is_none(), "the build ended early");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }

@@ -76,3 +76,81 @@ fn workdir_is_kept_as_written_scratch_gets_slash_and_run_sees_no_hostname_variab
     let history = String::from_utf8_lossy(&out.stdout);
     assert!(history.contains("WORKDIR /x/y/w") && history.contains("WORKDIR /x/./y/"), "{history}");
 }
+
+#[test]
+fn copy_owners_wildcards_and_destination_directories_as_buildkit_makes_them() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let ctx = env.context(
+        "copy",
+        &[
+            ("a1.txt", "a1\n"),
+            ("a2.txt", "a2\n"),
+            ("f.txt", "f\n"),
+            ("sub/dir1/x", "d\n"),
+            (
+                "Dockerfile",
+                "FROM busybox:local AS a\n\
+                 RUN echo 'app:x:1000:2000:app:/home/app:/bin/sh' >> /etc/passwd && \
+                 echo 'grp:x:2000:' >> /etc/group && mkdir -p /out/inner && echo hi > /out/o && \
+                 echo in > /out/inner/i && chown 65:65 /out/o && chown -R 65:66 /out/inner && \
+                 chmod 0700 /out && chmod 0750 /out/inner\n\
+                 FROM a\n\
+                 COPY --chown=app f.txt /chown-user\n\
+                 COPY --chown=1000 f.txt /chown-uid\n\
+                 COPY --chown=app:0 f.txt /chown-group\n\
+                 COPY a?.txt /out1\n\
+                 COPY nomatch* /d/\n\
+                 COPY f.txt missing* /d2/\n\
+                 COPY --from=a /out/o /from-o\n\
+                 COPY --from=a /out /from-dir\n\
+                 COPY sub/dir1/ /d4\n\
+                 COPY sub/dir1/. /d5\n\
+                 COPY --chown=app sub/dir1/ /d6\n\
+                 COPY --from=a --chmod=0644 /out /d7\n\
+                 RUN stat -c '%n %u:%g %a' /chown-user /chown-uid /chown-group /out1 /from-o \
+                 /from-dir /from-dir/o /from-dir/inner /from-dir/inner/i /d4 /d4/x /d5 /d6 /d6/x \
+                 /d7 /d7/o /d2 /d2/f.txt > /stat && cat /out1 >> /stat && \
+                 { test -e /d && echo d-exists || echo no-d; } >> /stat\n",
+            ),
+        ],
+    );
+    std::fs::set_permissions(
+        ctx.join("sub/dir1"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let fs = build(&env, &ctx, "copy:1");
+    // What docker 26.1 (BuildKit v0.13) wrote for the same Dockerfile:
+    // a user name alone takes its primary group, a uid alone itself; one
+    // wildcard onto a file path copies each match onto it (the last wins);
+    // a wildcard matching nothing is skipped and makes nothing; COPY --from
+    // keeps owners, context files are 0:0; a destination made for a
+    // directory's contents is 0755 and 0:0 (or --chown's), whatever the
+    // source directory's mode and --chmod.
+    let expected = "\
+/chown-user 1000:2000 644
+/chown-uid 1000:1000 644
+/chown-group 1000:0 644
+/out1 0:0 644
+/from-o 65:65 644
+/from-dir 0:0 755
+/from-dir/o 65:65 644
+/from-dir/inner 65:66 750
+/from-dir/inner/i 65:66 644
+/d4 0:0 755
+/d4/x 0:0 644
+/d5 0:0 755
+/d6 1000:2000 755
+/d6/x 1000:2000 644
+/d7 0:0 755
+/d7/o 65:65 644
+/d2 0:0 755
+/d2/f.txt 0:0 644
+a2
+no-d
+";
+    assert_eq!(std::fs::read_to_string(fs.join("stat")).unwrap(), expected);
+}

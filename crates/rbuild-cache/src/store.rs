@@ -544,6 +544,11 @@ impl Store {
         let mut out = BTreeSet::new();
         for entry in fs::read_dir(self.root.join("in-use")).into_iter().flatten().flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
+            // A mark being written is a temp file beside its name: not ours
+            // to judge, and not to remove.
+            if !name.ends_with(".json") {
+                continue;
+            }
             let pid = name.split('-').next().and_then(|p| p.parse::<i32>().ok());
             let alive = pid.is_some_and(|p| {
                 p == std::process::id() as i32

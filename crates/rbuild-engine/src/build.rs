@@ -1608,6 +1608,7 @@ fn execute(
                 parents: *parents,
                 exclude: exclude.clone(),
                 unpack: *add && unpack.unwrap_or(true),
+                keep_owners: false,
             };
             let source = if let Some(got) = &prepared.git {
                 copy.sources = vec![".".to_owned()];

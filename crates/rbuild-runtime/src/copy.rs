@@ -35,6 +35,10 @@ pub struct CopySpec {
     /// unpacked into the destination instead of copied.
     #[serde(default)]
     pub unpack: bool,
+    /// Without `--chown`, copied entries keep the source's owners (a stage
+    /// or an image: `COPY --from`); context files become 0:0.
+    #[serde(default)]
+    pub keep_owners: bool,
 }
 
 /// Why a COPY failed.
@@ -172,7 +176,9 @@ pub fn copy_into(
                 None => Vec::new(),
             }
         };
-        if found.is_empty() {
+        // A wildcard that matches nothing is no error (BuildKit), a
+        // literal source that is missing is.
+        if found.is_empty() && !has_wildcard(&clean) {
             return Err(CopyError::NotFound(source.clone()));
         }
         matches.extend(found);
@@ -186,7 +192,9 @@ pub fn copy_into(
         .map_err(io_at(dest_root))?
         .symlink_metadata()
         .is_ok_and(|m| m.is_dir());
-    let into_dir = dest_is_dir_syntax || matches.len() > 1 || dest_existing_dir;
+    // One wildcard matching several files onto a destination without `/`
+    // copies each onto it (the last wins), as BuildKit does.
+    let into_dir = dest_is_dir_syntax || dest_existing_dir;
     let dest = spec.dest.trim_end_matches('/');
     let dest = if dest.is_empty() { "/" } else { dest };
 
@@ -194,6 +202,7 @@ pub fn copy_into(
     let mut writer = Writer {
         dest_root,
         ids,
+        keep_owners: spec.keep_owners && spec.chown.is_none(),
         chmod: spec.chmod.clone(),
         stats: &mut stats,
         dir_times: Vec::new(),
@@ -229,7 +238,7 @@ pub fn copy_into(
         };
         if kind == EntryKind::Dir {
             let src_dir = src_root.join(&source_path);
-            writer.dir(&target, &src_dir)?;
+            writer.top_dir(&target, &src_dir)?;
             let prefix =
                 if source_path.is_empty() { String::new() } else { format!("{source_path}/") };
             let mut below: Vec<&(&str, EntryKind)> = all
@@ -287,6 +296,8 @@ fn resolve_parents(src_root: &Path, clean: &str) -> Result<String, CopyError> {
 struct Writer<'a> {
     dest_root: &'a Path,
     ids: (u32, u32),
+    /// Entries keep their source's owners (`COPY --from` without --chown).
+    keep_owners: bool,
     chmod: Option<rbuild_llb::Chmod>,
     stats: &'a mut CopyStats,
     /// Directory mtimes, set once their entries are written (writing an
@@ -336,7 +347,8 @@ impl Writer<'_> {
     }
 
     fn finish(&mut self, path: &Path, meta: &fs::Metadata, symlink: bool) -> Result<(), CopyError> {
-        std::os::unix::fs::lchown(path, Some(self.ids.0), Some(self.ids.1)).map_err(io_at(path))?;
+        let (uid, gid) = if self.keep_owners { (meta.uid(), meta.gid()) } else { self.ids };
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(io_at(path))?;
         if !symlink {
             let mode = self.mode(meta.mode() & 0o7777, meta.is_dir());
             fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io_at(path))?;
@@ -447,6 +459,30 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// The destination of a directory's contents: made, when missing, 0755
+    /// and owned as `--chown` says (else 0:0), whatever the source
+    /// directory's mode and owner and `--chmod` (BuildKit's copy with
+    /// create-dest-path); its mtime is the source directory's.
+    fn top_dir(&mut self, target: &str, source: &Path) -> Result<(), CopyError> {
+        let meta = fs::metadata(source).map_err(io_at(source))?;
+        if target.trim_end_matches('/').is_empty() {
+            return Ok(()); // the root itself keeps its attributes
+        }
+        let host = self.place(target)?;
+        match host.symlink_metadata() {
+            Ok(m) if m.is_dir() => return Ok(()),
+            Ok(_) => fs::remove_file(&host).map_err(io_at(&host))?,
+            Err(_) => {}
+        }
+        fs::create_dir(&host).map_err(io_at(&host))?;
+        std::os::unix::fs::lchown(&host, Some(self.ids.0), Some(self.ids.1))
+            .map_err(io_at(&host))?;
+        fs::set_permissions(&host, fs::Permissions::from_mode(0o755)).map_err(io_at(&host))?;
+        self.dir_times.push((host, filetime::FileTime::from_last_modification_time(&meta)));
+        self.stats.entries += 1;
+        Ok(())
+    }
+
     fn dir(&mut self, target: &str, source: &Path) -> Result<(), CopyError> {
         let meta = fs::metadata(source).map_err(io_at(source))?;
         if target.trim_end_matches('/').is_empty() {
@@ -539,8 +575,9 @@ fn remove_non_dir(path: &Path) -> Result<(), CopyError> {
     }
 }
 
-/// `--chown` to ids through the destination rootfs's passwd and group;
-/// `user` alone sets the group to the user's id, as Docker does.
+/// `--chown` to ids through the destination rootfs's passwd and group. A
+/// user alone takes, as BuildKit does, its primary group from passwd when it
+/// is a name, and its own id as the group when it is a number.
 fn resolve_chown(dest_root: &Path, chown: Option<&str>) -> Result<(u32, u32), CopyError> {
     let Some(spec) = chown.filter(|c| !c.is_empty()) else { return Ok((0, 0)) };
     let read = |p: &str| {
@@ -554,11 +591,15 @@ fn resolve_chown(dest_root: &Path, chown: Option<&str>) -> Result<(u32, u32), Co
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     };
-    let ids = crate::user::resolve(&format!("{user}:{}", grp.unwrap_or("0")), &passwd, &group)
+    let asked = match grp {
+        Some(g) => format!("{user}:{g}"),
+        None => user.to_owned(),
+    };
+    let ids = crate::user::resolve(&asked, &passwd, &group)
         .map_err(|e| CopyError::Chown(e.to_string()))?;
     let gid = match grp {
-        Some(_) => ids.gid,
-        None => ids.uid,
+        None if user.parse::<u32>().is_ok() => ids.uid,
+        _ => ids.gid,
     };
     Ok((ids.uid, gid))
 }

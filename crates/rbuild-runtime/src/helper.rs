@@ -267,7 +267,9 @@ fn copy_step(
         rbuild_context::Selection::new(&followed).map_err(|e| format!("COPY sources: {e}"))?;
     let listing = rbuild_context::scan(&root, &ignore, &selection)
         .map_err(|e| format!("COPY sources: {e}"))?;
-    crate::copy::copy_into(&spec.rootfs.merged, &root, &listing, &action.spec)
+    let mut copy = action.spec.clone();
+    copy.keep_owners = matches!(action.source, CopySource::Layers { .. });
+    crate::copy::copy_into(&spec.rootfs.merged, &root, &listing, &copy)
         .map_err(|e| e.to_string())?;
     Ok(())
 }
