@@ -154,3 +154,105 @@ no-d
 ";
     assert_eq!(std::fs::read_to_string(fs.join("stat")).unwrap(), expected);
 }
+
+/// One entry of a hand-made tar: name, kind, link target, body.
+type RawEntry<'a> = (&'a str, tar::EntryType, &'a str, &'a str);
+
+/// A tar of `entries`, written byte by byte.
+fn tar_of(entries: &[RawEntry<'_>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, kind, link, body) in entries {
+        rbuild_test::raw_tar_entry(
+            &mut out,
+            name.as_bytes(),
+            *kind,
+            link.as_bytes(),
+            body.as_bytes(),
+        );
+    }
+    rbuild_test::raw_tar_end(&mut out);
+    out
+}
+
+#[test]
+fn add_of_hostile_archives_stays_inside_its_destination_and_pax_globals_make_nothing() {
+    if !have_root() {
+        return;
+    }
+    use tar::EntryType::{Directory, Link, Regular, Symlink, XGlobalHeader};
+    let env = Env::new();
+    let ctx = env.context("hostile", &[]);
+    let archives: [(&str, Vec<RawEntry<'_>>); 7] = [
+        ("t1.tar", vec![("l", Symlink, "..", ""), ("l/etc/f", Regular, "", "dotdot\n")]),
+        ("t2.tar", vec![("r", Symlink, "/", ""), ("r/etc/g", Regular, "", "root\n")]),
+        (
+            "t3.tar",
+            vec![
+                ("a", Symlink, "b", ""),
+                ("b", Symlink, "../..", ""),
+                ("a/chain", Regular, "", "c\n"),
+            ],
+        ),
+        (
+            "t4.tar",
+            vec![
+                ("d", Symlink, "/etc", ""),
+                ("d", Directory, "", ""),
+                ("d/replaced", Regular, "", "r\n"),
+            ],
+        ),
+        (
+            "t5.tar",
+            vec![
+                ("x", Regular, "", "target\n"),
+                ("up", Symlink, "../../..", ""),
+                ("hl2", Link, "up/x", ""),
+                ("s", Symlink, "/etc", ""),
+                ("s/hl", Link, "x", ""),
+            ],
+        ),
+        (
+            "t6.tar",
+            vec![
+                ("gdir/pax_global_header", XGlobalHeader, "", "18 comment=global\n"),
+                ("p/file", Regular, "", "pax\n"),
+            ],
+        ),
+        ("t7.tar", vec![("pre/inimage", Regular, "", "through the image's link\n")]),
+    ];
+    for (name, entries) in &archives {
+        std::fs::write(ctx.join(name), tar_of(entries)).unwrap();
+    }
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox:local\n\
+         RUN mkdir -p /sub1 /sub2 /sub3 /sub4 /sub5 /sub6 /sub7 /elsewhere && ln -s /elsewhere /sub7/pre\n\
+         ADD t1.tar /sub1/\nADD t2.tar /sub2/\nADD t3.tar /sub3/\nADD t4.tar /sub4/\n\
+         ADD t5.tar /sub5/\nADD t6.tar /sub6/\nADD t7.tar /sub7/\n\
+         RUN find /sub1 /sub2 /sub3 /sub4 /sub6 > /list0 2>&1; sort /list0 > /list; stat -c '%n %h' /sub5/x >> /list\n",
+    )
+    .unwrap();
+    let fs = build(&env, &ctx, "hostile:1");
+    // What docker 26.1 lists for t1–t4 and t6, and t5's hard link through
+    // `up -> ../../..` landing on /sub5/x (two names): every link an
+    // archive makes resolves inside the destination; the pax global header
+    // makes nothing.
+    let expected = "\
+/sub1\n/sub1/etc\n/sub1/etc/f\n/sub1/l\n/sub2\n/sub2/etc\n/sub2/etc/g\n/sub2/r\n\
+/sub3\n/sub3/a\n/sub3/b\n/sub3/chain\n/sub4\n/sub4/d\n/sub4/d/replaced\n\
+/sub6\n/sub6/p\n/sub6/p/file\n/sub5/x 3\n";
+    assert_eq!(std::fs::read_to_string(fs.join("list")).unwrap(), expected);
+    assert!(std::fs::symlink_metadata(fs.join("sub4/d")).unwrap().is_dir());
+    // `s -> /etc` then `s/hl`, and the image's own `/sub7/pre -> /elsewhere`:
+    // BuildKit refuses these archives (no such directory); rbuild keeps
+    // them inside the destination too. Nothing lands outside any of them.
+    assert!(fs.join("sub5/etc/hl").is_file());
+    assert_eq!(
+        std::fs::read_to_string(fs.join("sub7/elsewhere/inimage")).unwrap(),
+        "through the image's link\n"
+    );
+    for outside in ["etc/f", "etc/g", "chain", "etc/replaced", "etc/hl", "gdir", "x"] {
+        assert!(!fs.join(outside).exists(), "{outside} landed outside its destination");
+    }
+    assert_eq!(std::fs::read_dir(fs.join("elsewhere")).unwrap().count(), 0);
+}

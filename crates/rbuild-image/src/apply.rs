@@ -55,6 +55,14 @@ fn apply_with<R: Read>(
     let mut dirs: Vec<(PathBuf, u64)> = Vec::new();
     for item in archive.entries().map_err(io_at(dest))? {
         let mut item = item.map_err(io_at(dest))?;
+        // Pax global headers and the like are metadata: nothing of them,
+        // not even their name's parent directory, lands.
+        if matches!(
+            item.header().entry_type(),
+            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader
+        ) {
+            continue;
+        }
         let raw = String::from_utf8_lossy(&item.path_bytes()).into_owned();
         let refused = |why| LayerError::Refused { path: raw.clone(), why };
         let rel = relative_entry_path(&raw).ok_or_else(|| refused("not a plain relative path"))?;

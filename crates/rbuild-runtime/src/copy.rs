@@ -309,6 +309,14 @@ impl Writer<'_> {
     /// The host path for `target` (absolute in the rootfs), its parents
     /// created (owned like the copy) and resolved inside the rootfs.
     fn place(&mut self, target: &str) -> Result<PathBuf, CopyError> {
+        let root = self.dest_root.to_owned();
+        self.place_in(&root, target)
+    }
+
+    /// [`place`](Writer::place) with `root` as the root symlinks resolve in
+    /// (an archive's destination directory: its links, and the image's,
+    /// never lead out of it).
+    fn place_in(&mut self, root: &Path, target: &str) -> Result<PathBuf, CopyError> {
         let target = target.trim_end_matches('/');
         let (parent, name) = match target.rfind('/') {
             Some(i) => (&target[..i], &target[i + 1..]),
@@ -318,7 +326,7 @@ impl Writer<'_> {
         for part in parent.split('/').filter(|p| !p.is_empty()) {
             at.push('/');
             at.push_str(part);
-            let host = resolve_in_root(self.dest_root, &at).map_err(io_at(self.dest_root))?;
+            let host = resolve_in_root(root, &at).map_err(io_at(root))?;
             match host.symlink_metadata() {
                 Ok(m) if m.is_dir() => {}
                 Ok(_) => fs::remove_file(&host)
@@ -333,9 +341,9 @@ impl Writer<'_> {
                 }
             }
         }
-        let dir = resolve_in_root(self.dest_root, if parent.is_empty() { "/" } else { parent })
-            .map_err(io_at(self.dest_root))?;
-        Ok(if name.is_empty() { dir } else { dir.join(name) })
+        let dir = resolve_in_root(root, if parent.is_empty() { "/" } else { parent })
+            .map_err(io_at(root))?;
+        Ok(if name.is_empty() || name == "." { dir } else { dir.join(name) })
     }
 
     /// The mode an entry gets: `--chmod` applied to its own, or its own.
@@ -376,9 +384,12 @@ impl Writer<'_> {
     }
 
     /// Unpacks a tar into the directory `dest`: entries may not climb out
-    /// (`..`, absolute names are made relative), land through the
-    /// rootfs's symlinks resolved inside it, keep the archive's owners
-    /// unless `--chown` was given, and hard links must stay inside `dest`.
+    /// (`..`, absolute names are made relative), and every symlink on
+    /// their way — made by the archive or already in the image — resolves
+    /// inside `dest`, as BuildKit unpacks (`l -> ..` then `l/etc/f` is
+    /// `dest/etc/f`); entries keep the archive's owners unless `--chown` was
+    /// given; hard links resolve inside `dest` too; pax global headers and
+    /// other metadata entries make nothing.
     fn unpack(
         &mut self,
         dest: &str,
@@ -386,6 +397,14 @@ impl Writer<'_> {
         chowned: bool,
     ) -> Result<(), CopyError> {
         let dest = dest.trim_end_matches('/');
+        let root = self.place(&format!("{dest}/."))?;
+        if !root.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+            remove_non_dir(&root)?;
+            fs::create_dir(&root).map_err(io_at(&root))?;
+            std::os::unix::fs::lchown(&root, Some(self.ids.0), Some(self.ids.1))
+                .map_err(io_at(&root))?;
+            fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).map_err(io_at(&root))?;
+        }
         let mut archive = tar::Archive::new(reader);
         let bad = |e: io::Error| CopyError::Io { path: PathBuf::from(dest), source: e };
         for item in archive.entries().map_err(bad)? {
@@ -395,7 +414,6 @@ impl Writer<'_> {
             if rel == "." {
                 continue;
             }
-            let target = format!("{dest}/{rel}");
             let header = item.header();
             let mode = header.mode().unwrap_or(0o644) & 0o7777;
             let ids = if chowned {
@@ -405,7 +423,19 @@ impl Writer<'_> {
             };
             let mtime = header.mtime().unwrap_or(0) as i64;
             let kind = header.entry_type();
-            let host = self.place(&target)?;
+            if !matches!(
+                kind,
+                tar::EntryType::Directory
+                    | tar::EntryType::Regular
+                    | tar::EntryType::Continuous
+                    | tar::EntryType::Symlink
+                    | tar::EntryType::Link
+            ) {
+                // Devices and fifos are not unpacked by ADD; pax global
+                // headers and the like are metadata, nothing of them lands.
+                continue;
+            }
+            let host = self.place_in(&root, &rel)?;
             match kind {
                 tar::EntryType::Directory => {
                     if !host.symlink_metadata().is_ok_and(|m| m.is_dir()) {
@@ -432,14 +462,12 @@ impl Writer<'_> {
                 tar::EntryType::Link => {
                     let link = item.link_name_bytes().unwrap_or_default();
                     let source_rel = rbuild_context::context_path(&String::from_utf8_lossy(&link));
-                    let source = resolve_in_root(self.dest_root, &format!("{dest}/{source_rel}"))
-                        .map_err(io_at(self.dest_root))?;
+                    let source = resolve_in_root(&root, &source_rel).map_err(io_at(&root))?;
                     remove_non_dir(&host)?;
                     fs::hard_link(&source, &host).map_err(io_at(&host))?;
                     self.stats.entries += 1;
                     continue;
                 }
-                // Devices and fifos are not unpacked by ADD either.
                 _ => continue,
             }
             std::os::unix::fs::lchown(&host, Some(ids.0), Some(ids.1)).map_err(io_at(&host))?;
@@ -543,7 +571,7 @@ fn archive_reader(path: &Path) -> Result<Option<Box<dyn io::Read>>, CopyError> {
         .map_err(io_at(path))?;
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let head = reader.fill_buf().map_err(io_at(path))?;
-    if head.len() >= 262 && &head[257..262] == b"ustar" {
+    if is_tar_header(head) {
         return Ok(Some(Box::new(reader)));
     }
     let inner = match rbuild_context::decompress(reader).map_err(io_at(path))? {
@@ -561,10 +589,31 @@ fn archive_reader(path: &Path) -> Result<Option<Box<dyn io::Read>>, CopyError> {
             Err(_) => return Ok(None),
         }
     }
-    if got < 512 || &block[257..262] != b"ustar" {
+    if got < 512 || !is_tar_header(&block) {
         return Ok(None);
     }
     Ok(Some(Box::new(io::Cursor::new(block).chain(probe))))
+}
+
+/// Whether `block` starts with a tar header Go's archive/tar takes (what
+/// BuildKit asks of an archive): a header whose checksum holds, in any of
+/// the formats (ustar, GNU, or the old v7 without a magic); a zero block
+/// (an empty archive's end) is not.
+fn is_tar_header(block: &[u8]) -> bool {
+    let Some(header) = block.get(..512) else { return false };
+    if header.iter().all(|b| *b == 0) {
+        return false;
+    }
+    let field = &header[148..156];
+    let text: String =
+        field.iter().map(|b| *b as char).filter(|c| !c.is_whitespace() && *c != '\0').collect();
+    let Ok(stored) = u32::from_str_radix(&text, 8) else { return false };
+    let sum: u32 = header
+        .iter()
+        .enumerate()
+        .map(|(i, b)| if (148..156).contains(&i) { u32::from(b' ') } else { u32::from(*b) })
+        .sum();
+    stored == sum
 }
 
 fn remove_non_dir(path: &Path) -> Result<(), CopyError> {

@@ -159,3 +159,22 @@ fn a_tampered_blob_in_a_layout_is_refused() {
     assert!(matches!(err, Error::DigestMismatch { .. }), "{err}");
     assert!(!fresh.has(layer.descriptor.digest()));
 }
+
+#[test]
+fn a_pax_global_header_in_a_layer_makes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut layer = Vec::new();
+    raw_entry(
+        &mut layer,
+        b"gdir/pax_global_header",
+        tar::EntryType::XGlobalHeader,
+        b"",
+        b"18 comment=global\n",
+    );
+    raw_entry(&mut layer, b"p/file", tar::EntryType::Regular, b"", b"pax\n");
+    raw_end(&mut layer);
+    rbuild_image::apply_flat(layer.as_slice(), dir.path()).unwrap();
+    assert_eq!(std::fs::read_to_string(dir.path().join("p/file")).unwrap(), "pax\n");
+    assert!(!dir.path().join("gdir").exists());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
