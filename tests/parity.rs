@@ -256,3 +256,41 @@ fn add_of_hostile_archives_stays_inside_its_destination_and_pax_globals_make_not
     }
     assert_eq!(std::fs::read_dir(fs.join("elsewhere")).unwrap().count(), 0);
 }
+
+#[test]
+fn cache_mounts_are_told_apart_by_owner_and_mode_and_their_targets_parents_stay_new() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let ctx = env.context(
+        "cache-owner",
+        &[(
+            "Dockerfile",
+            "FROM busybox:local\n\
+             RUN mkdir -p /tmp && touch -d @1000000000 /tmp\n\
+             RUN --mount=type=cache,target=/c echo one > /c/one; ls /c > /l1; stat -c '%u:%g %a' /c >> /l1\n\
+             RUN --mount=type=cache,target=/c,uid=1000 ls /c > /l2; stat -c '%u:%g %a' /c >> /l2\n\
+             RUN --mount=type=cache,target=/c,mode=0700 ls /c > /l3; stat -c '%u:%g %a' /c >> /l3\n\
+             RUN --mount=type=cache,target=/c ls /c > /l4\n\
+             RUN --mount=type=cache,target=/tmp/meta/deep echo x > /tmp/meta/deep/x\n\
+             RUN cat /l1 /l2 /l3 /l4 > /all\n",
+        )],
+    );
+    let before =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let fs = build(&env, &ctx, "cache-owner:1");
+    // docker 26.1: the same id with another uid or mode is another (empty)
+    // cache; the default one keeps its file.
+    assert_eq!(
+        std::fs::read_to_string(fs.join("all")).unwrap(),
+        "one\n0:0 755\n1000:0 755\n0:0 700\none\n"
+    );
+    // BuildKit's layer keeps /tmp, which the mount point under it copied
+    // up, with the time of the build, not /tmp's old time; the mount
+    // points themselves are gone.
+    let tmp = std::fs::metadata(fs.join("tmp")).unwrap();
+    let mtime = std::os::unix::fs::MetadataExt::mtime(&tmp);
+    assert!(mtime >= before as i64, "/tmp keeps its old mtime {mtime}");
+    assert!(!fs.join("tmp/meta").exists());
+}

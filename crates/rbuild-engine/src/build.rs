@@ -590,17 +590,19 @@ impl CacheStore<Stored> for StoreCache<'_> {
 /// The cache mounts (`RUN --mount=type=cache`) of the stages this build
 /// needed that have a directory here: id and directory. Secret, ssh and
 /// tmpfs mounts are never among them.
-fn cache_mounts_of(ctx: &Ctx<'_>) -> Vec<(String, PathBuf)> {
-    let mut out: Vec<(String, PathBuf)> = Vec::new();
+fn cache_mounts_of(ctx: &Ctx<'_>) -> Vec<(String, CacheOwner, PathBuf)> {
+    let mut out: Vec<(String, CacheOwner, PathBuf)> = Vec::new();
     for stage in ctx.plan.stages.iter().filter(|s| s.needed) {
         for step in &stage.steps {
             let Op::Run { mounts, .. } = &step.op else { continue };
             for m in mounts {
-                if let RunMount::Cache { id, .. } = &m.spec
-                    && !out.iter().any(|(i, _)| i == id)
-                    && let Some(dir) = ctx.cache_mounts.existing(id)
-                {
-                    out.push((id.clone(), dir));
+                if let RunMount::Cache { id, mode, uid, gid, .. } = &m.spec {
+                    let owner = CacheOwner { mode: *mode, uid: *uid, gid: *gid };
+                    if !out.iter().any(|(i, o, _)| i == id && *o == owner)
+                        && let Some(dir) = ctx.cache_mounts.existing(id, owner)
+                    {
+                        out.push((id.clone(), owner, dir));
+                    }
                 }
             }
         }

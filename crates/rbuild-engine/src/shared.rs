@@ -739,19 +739,20 @@ impl SharedCache {
         local: &Blobs,
         events: &Emitter<'_>,
     ) {
-        if self.sources.is_empty() || mounts.existing(id).is_some() {
+        if self.sources.is_empty() || mounts.existing(id, owner).is_some() {
             return;
         }
         let once = self
             .restored
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .entry(id.to_owned())
+            .entry(owner.cache_identity(id))
             .or_default()
             .clone();
         once.get_or_init(|| {
             for (_, source, backend) in self.usable(events) {
-                let found = match backend.find_raw(&mount_tag(id), MOUNT_TYPE, local) {
+                let tag = mount_tag(&owner.cache_identity(id));
+                let found = match backend.find_raw(&tag, MOUNT_TYPE, local) {
                     Ok(Some(found)) => found,
                     Ok(None) => continue,
                     Err(e) => {
@@ -786,14 +787,14 @@ impl SharedCache {
     }
 }
 
-/// Exports the cache mounts `mounts` (id, directory), each as one object
+/// Exports the cache mounts `mounts` (id, owner, directory), each as one object
 /// tagged `rbm1-<hash of the id>` whose layer holds the directory's files
 /// (last writer wins: a cache mount is a cache, not a result). While they
 /// add up to more than `cache-mounts-max-size`, the largest is left out,
 /// with a warning. Returns how many were exported.
 pub(crate) fn export_mounts(
     export: &CacheExport,
-    mounts: &[(String, PathBuf)],
+    mounts: &[(String, rbuild_runtime::CacheOwner, PathBuf)],
     local: &Blobs,
     epoch: Option<u64>,
     events: &Emitter<'_>,
@@ -802,12 +803,14 @@ pub(crate) fn export_mounts(
         return Ok(0);
     }
     let backend = Backend::open(&export.location, true)?;
-    let mut sized: Vec<(u64, &String, &PathBuf)> =
-        mounts.iter().map(|(id, dir)| (rbuild_cache::disk_usage(dir), id, dir)).collect();
-    sized.sort();
+    let mut sized: Vec<(u64, &String, &rbuild_runtime::CacheOwner, &PathBuf)> = mounts
+        .iter()
+        .map(|(id, owner, dir)| (rbuild_cache::disk_usage(dir), id, owner, dir))
+        .collect();
+    sized.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     let mut total: u64 = sized.iter().map(|s| s.0).sum();
     while total > export.cache_mounts_max_size {
-        let Some((size, id, _)) = sized.pop() else { break };
+        let Some((size, id, _, _)) = sized.pop() else { break };
         total -= size;
         events.warning(&format!(
             "--cache-to {}: cache mount {id} ({size} bytes) left out: the cache mounts are over \
@@ -815,7 +818,7 @@ pub(crate) fn export_mounts(
             export.location, export.cache_mounts_max_size
         ));
     }
-    for (_, id, dir) in &sized {
+    for (_, id, owner, dir) in &sized {
         let options = rbuild_image::DiffOptions { source_date_epoch: epoch };
         let (layer, stats) = rbuild_image::layer_from_dir(local, dir, &options, export.compression)
             .map_err(|e| format!("cache mount {id}: {e}"))?;
@@ -831,7 +834,7 @@ pub(crate) fn export_mounts(
         });
         let bytes = rbuild_image::canonical_json(&manifest).map_err(|e| e.to_string())?;
         let manifest = local.put_bytes(&bytes).map_err(|e| e.to_string())?;
-        backend.publish(local, &manifest.digest, &[mount_tag(id)])?;
+        backend.publish(local, &manifest.digest, &[mount_tag(&owner.cache_identity(id))])?;
     }
     Ok(sized.len())
 }

@@ -38,6 +38,22 @@ pub struct CacheOwner {
     pub gid: u32,
 }
 
+impl CacheOwner {
+    /// What a cache mount is made with when the mount says nothing.
+    pub const DEFAULT: CacheOwner = CacheOwner { mode: 0o755, uid: 0, gid: 0 };
+
+    /// Which cache a mount of `id` uses: BuildKit tells caches of one id
+    /// apart by the mode and owner they are made with; the default (0755,
+    /// 0:0) is the id alone.
+    pub fn cache_identity(&self, id: &str) -> String {
+        if *self == CacheOwner::DEFAULT {
+            id.to_owned()
+        } else {
+            format!("{id}\0{:o}:{}:{}", self.mode, self.uid, self.gid)
+        }
+    }
+}
+
 /// A short, file-name-safe name for a cache id (ids are free text).
 fn key(id: &str) -> String {
     // FNV-1a 64: stable across builds and versions, no dependency needed;
@@ -61,7 +77,7 @@ impl CacheMounts {
     /// `private`: the first directory of the id no one holds, a new one if
     /// all are held. A new directory gets `owner`'s mode and ids.
     pub fn acquire(&self, id: &str, sharing: Sharing, owner: CacheOwner) -> io::Result<CacheLease> {
-        let base = self.root.join(key(id));
+        let base = self.root.join(key(&owner.cache_identity(id)));
         fs::create_dir_all(&base)?;
         let label = base.join("id");
         if !label.exists() {
@@ -115,10 +131,10 @@ impl CacheMounts {
         &self.root
     }
 
-    /// The directory `shared` and `locked` steps of `id` use, if a step
-    /// made it: what a shared cache exports of the id.
-    pub fn existing(&self, id: &str) -> Option<PathBuf> {
-        let dir = self.root.join(key(id)).join("0");
+    /// The directory `shared` and `locked` steps of `id` made with `owner`
+    /// use, if a step made it: what a shared cache exports of it.
+    pub fn existing(&self, id: &str, owner: CacheOwner) -> Option<PathBuf> {
+        let dir = self.root.join(key(&owner.cache_identity(id))).join("0");
         dir.is_dir().then_some(dir)
     }
 
@@ -132,7 +148,7 @@ impl CacheMounts {
         owner: CacheOwner,
         fill: impl FnOnce(&Path) -> io::Result<()>,
     ) -> io::Result<bool> {
-        let base = self.root.join(key(id));
+        let base = self.root.join(key(&owner.cache_identity(id)));
         fs::create_dir_all(&base)?;
         let label = base.join("id");
         if !label.exists() {

@@ -213,7 +213,7 @@ fn helper(spec_path: &Path, state: &Path) -> Result<i32, String> {
 
     // Take the mount stubs back out of the layer.
     let _ = sys.umount(merged);
-    plan::remove_stubs(&stubs, &spec.rootfs.upper, &spec.rootfs.lowers);
+    plan::remove_stubs(&stubs, &spec.rootfs.upper);
     Ok(status)
 }
 
