@@ -294,3 +294,44 @@ fn cache_mounts_are_told_apart_by_owner_and_mode_and_their_targets_parents_stay_
     assert!(mtime >= before as i64, "/tmp keeps its old mtime {mtime}");
     assert!(!fs.join("tmp/meta").exists());
 }
+
+#[test]
+fn unknown_users_pass_where_buildkit_lets_them_and_a_run_as_one_fails() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    // docker 26.1 on the same Dockerfile: WORKDIR and COPY under an unknown
+    // USER build (what they make is 0:0); --chown with an unknown name is
+    // 0, an unknown group as if none were given.
+    let ctx = env.context(
+        "users",
+        &[
+            ("f", "f\n"),
+            (
+                "Dockerfile",
+                "FROM busybox:local\n\
+                 RUN mkdir -p /etc && printf 'root:x:0:0::/:/bin/sh\\nsvc:x:1500:2500:svc:/:/bin/sh\\n' \
+                 > /etc/passwd && printf 'root:x:0:\\nsvcgrp:x:2500:\\n' > /etc/group\n\
+                 USER nosuch\nWORKDIR /w\nCOPY f /f\n\
+                 USER svc:nogrp\nWORKDIR /w2\n\
+                 USER root\n\
+                 COPY --chown=nosuch f /c1\nCOPY --chown=nosuch:svcgrp f /c2\n\
+                 COPY --chown=svc:nogrp f /c3\nCOPY --chown=4321:nogrp f /c4\n\
+                 RUN stat -c '%n %u:%g' /w /f /w2 /c1 /c2 /c3 /c4 > /owners\n",
+            ),
+        ],
+    );
+    let fs = build(&env, &ctx, "users:1");
+    assert_eq!(
+        std::fs::read_to_string(fs.join("owners")).unwrap(),
+        "/w 0:0\n/f 0:0\n/w2 1500:2500\n/c1 0:0\n/c2 0:2500\n/c3 1500:2500\n/c4 4321:4321\n"
+    );
+    // A RUN as an unknown user fails in both, saying so.
+    let ctx =
+        env.context("users-run", &[("Dockerfile", "FROM busybox:local\nUSER nosuch\nRUN true\n")]);
+    let out = env.build(&ctx, &[]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("nosuch"), "{}", text(&out));
+    assert!(text(&out).contains("Dockerfile:3"), "{}", text(&out));
+}

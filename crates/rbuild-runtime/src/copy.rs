@@ -50,9 +50,6 @@ pub enum CopyError {
     /// Several sources need a directory destination written with a `/`.
     #[error("when copying several sources, the destination {0:?} must be a directory ending in /")]
     DestNotDir(String),
-    /// `--chown` names no user or group of the destination image.
-    #[error("--chown: {0}")]
-    Chown(String),
     /// A source pattern or an `--exclude` pattern is invalid.
     #[error("{0}")]
     Pattern(String),
@@ -624,9 +621,8 @@ fn remove_non_dir(path: &Path) -> Result<(), CopyError> {
     }
 }
 
-/// `--chown` to ids through the destination rootfs's passwd and group. A
-/// user alone takes, as BuildKit does, its primary group from passwd when it
-/// is a name, and its own id as the group when it is a number.
+/// `--chown` (or WORKDIR's user) to ids through the destination rootfs's
+/// passwd and group, as BuildKit reads it ([`crate::user::file_owner`]).
 fn resolve_chown(dest_root: &Path, chown: Option<&str>) -> Result<(u32, u32), CopyError> {
     let Some(spec) = chown.filter(|c| !c.is_empty()) else { return Ok((0, 0)) };
     let read = |p: &str| {
@@ -635,22 +631,7 @@ fn resolve_chown(dest_root: &Path, chown: Option<&str>) -> Result<(u32, u32), Co
             .and_then(|p| fs::read_to_string(p).ok())
             .unwrap_or_default()
     };
-    let (passwd, group) = (read("/etc/passwd"), read("/etc/group"));
-    let (user, grp) = match spec.split_once(':') {
-        Some((u, g)) => (u, Some(g)),
-        None => (spec, None),
-    };
-    let asked = match grp {
-        Some(g) => format!("{user}:{g}"),
-        None => user.to_owned(),
-    };
-    let ids = crate::user::resolve(&asked, &passwd, &group)
-        .map_err(|e| CopyError::Chown(e.to_string()))?;
-    let gid = match grp {
-        None if user.parse::<u32>().is_ok() => ids.uid,
-        _ => ids.gid,
-    };
-    Ok((ids.uid, gid))
+    Ok(crate::user::file_owner(spec, &read("/etc/passwd"), &read("/etc/group")))
 }
 
 #[cfg(test)]

@@ -56,6 +56,31 @@ fn group_entries(text: &str) -> impl Iterator<Item = Group<'_>> {
     })
 }
 
+/// The owner `COPY --chown`, `ADD --chown` and WORKDIR give what they make,
+/// as BuildKit's file operation reads `user[:group]` (checked with docker
+/// 26.1): a numeric user is itself, a name is looked up in `passwd` and an
+/// unknown one is 0 (no error: only a RUN fails on an unknown user); a
+/// group is a number, a name from `group`, or — unknown or absent — the
+/// uid for a numeric user, the primary group for a known name, 0 otherwise.
+pub fn file_owner(spec: &str, passwd: &str, group: &str) -> (u32, u32) {
+    let (user, grp) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let numeric = user.parse::<u32>().ok();
+    let entry = passwd_entries(passwd).find(|p| p.name == user);
+    let uid = numeric.or(entry.as_ref().map(|p| p.uid)).unwrap_or(0);
+    let named_group = grp.filter(|g| !g.is_empty()).and_then(|g| {
+        g.parse::<u32>().ok().or_else(|| group_entries(group).find(|e| e.name == g).map(|e| e.gid))
+    });
+    let gid = named_group.unwrap_or(match (numeric, &entry) {
+        (Some(n), _) => n,
+        (None, Some(p)) => p.gid,
+        (None, None) => 0,
+    });
+    (uid, gid)
+}
+
 /// Resolves `user` (`""` is root) against the rootfs's passwd and group
 /// files (empty strings when the image has none). A numeric uid needs no
 /// entry; a name does.
