@@ -335,3 +335,68 @@ fn unknown_users_pass_where_buildkit_lets_them_and_a_run_as_one_fails() {
     assert!(text(&out).contains("nosuch"), "{}", text(&out));
     assert!(text(&out).contains("Dockerfile:3"), "{}", text(&out));
 }
+
+#[test]
+fn a_directory_copys_destination_has_the_builds_mtime_and_what_is_inside_keeps_its_own() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let ctx = env.context(
+        "mtimes",
+        &[
+            ("sub/dir1/inner/x", "x\n"),
+            ("files/f", "f\n"),
+            (
+                "Dockerfile",
+                "FROM busybox:local AS st\n\
+                 RUN mkdir -p /out/in && echo o > /out/in/o && touch -d @1100000000 /out /out/in\n\
+                 FROM busybox:local\n\
+                 RUN mkdir -p /dest && chmod 0700 /dest && touch -d @1000000000 /dest\n\
+                 COPY . /all/\nCOPY sub/dir1/ /d4\nCOPY sub/dir1/. /d5\nCOPY files /dest\n\
+                 COPY sub /e/sub/\nCOPY --from=st /out /d7\n\
+                 RUN stat -c '%n %Y %a' /all /all/sub /d4 /d4/inner /d5 /dest /e/sub /e/sub/dir1 \
+                 /d7 /d7/in > /times\n",
+            ),
+        ],
+    );
+    let touched = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("find . -exec touch -h -d @1500000000 {} +")
+        .current_dir(&ctx)
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    let before =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let fs = build(&env, &ctx, "mtimes:1");
+    // docker 26.1 (its CLI with buildx 0.13): the destination of a
+    // directory's contents, made or already there, has the time of the
+    // build (its mode, when it was there, stays); directories inside keep
+    // the source's times, from the context or a stage.
+    let times = std::fs::read_to_string(fs.join("times")).unwrap();
+    let mut build_time = Vec::new();
+    let mut kept = Vec::new();
+    for line in times.lines() {
+        let parts: Vec<&str> = line.split(' ').collect();
+        let mtime: u64 = parts[1].parse().unwrap();
+        if mtime >= before {
+            build_time.push(format!("{} {}", parts[0], parts[2]));
+        } else {
+            kept.push(format!("{} {} {}", parts[0], mtime, parts[2]));
+        }
+    }
+    assert_eq!(
+        build_time,
+        ["/all 755", "/d4 755", "/d5 755", "/dest 700", "/e/sub 755", "/d7 755"]
+    );
+    assert_eq!(
+        kept,
+        [
+            "/all/sub 1500000000 755",
+            "/d4/inner 1500000000 755",
+            "/e/sub/dir1 1500000000 755",
+            "/d7/in 1100000000 755"
+        ]
+    );
+}

@@ -487,9 +487,11 @@ impl Writer<'_> {
     /// The destination of a directory's contents: made, when missing, 0755
     /// and owned as `--chown` says (else 0:0), whatever the source
     /// directory's mode and owner and `--chmod` (BuildKit's copy with
-    /// create-dest-path); its mtime is the source directory's.
+    /// create-dest-path). Its mtime is the time of the build, made or not,
+    /// as docker 26.1 gives `/all` of `COPY . /all/` and `/d` of `COPY dir/
+    /// /d`; the directories inside keep their own.
     fn top_dir(&mut self, target: &str, source: &Path) -> Result<(), CopyError> {
-        let meta = fs::metadata(source).map_err(io_at(source))?;
+        fs::metadata(source).map_err(io_at(source))?;
         if target.trim_end_matches('/').is_empty() {
             return Ok(()); // the root itself keeps its attributes
         }
@@ -503,7 +505,6 @@ impl Writer<'_> {
         std::os::unix::fs::lchown(&host, Some(self.ids.0), Some(self.ids.1))
             .map_err(io_at(&host))?;
         fs::set_permissions(&host, fs::Permissions::from_mode(0o755)).map_err(io_at(&host))?;
-        self.dir_times.push((host, filetime::FileTime::from_last_modification_time(&meta)));
         self.stats.entries += 1;
         Ok(())
     }
