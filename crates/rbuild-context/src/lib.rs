@@ -139,6 +139,7 @@ impl fmt::Display for Pattern {
 pub struct IgnoreFile {
     patterns: Vec<Pattern>,
     has_exceptions: bool,
+    only_literal_exceptions: bool,
 }
 
 /// Walk state: per-pattern results of a directory, passed to its children
@@ -201,7 +202,9 @@ impl IgnoreFile {
         }
         let exceptions = || patterns.iter().filter(|p| p.exception);
         let has_exceptions = exceptions().next().is_some();
-        Ok(IgnoreFile { patterns, has_exceptions })
+        let only_literal_exceptions = exceptions()
+            .all(|p| !p.without_trailing_glob().contains(['*', '[', ']', '?', '^', '\\']));
+        Ok(IgnoreFile { patterns, has_exceptions, only_literal_exceptions })
     }
 
     /// The patterns in file order, to explain or display what is ignored.
@@ -243,10 +246,8 @@ impl IgnoreFile {
     /// A pattern that matched a parent counts as matched for the child
     /// without being tried again; a non-exception pattern skipped for the
     /// parent (because it was already excluded) counts as not matched. So
-    /// `**`, `!**/*.rs`, `target` does not exclude `target/x.rs` reached
-    /// from `target`'s results although [`matches`](Self::matches) does (a
-    /// walk never gets there: it does not enter `target`, see
-    /// [`could_match_below`](Self::could_match_below)).
+    /// `**`, `!**/*.rs`, `target` keeps `target/x.rs` in a walk although
+    /// [`matches`](Self::matches) excludes it.
     pub fn matches_with_parent(&self, path: &str, parent: &MatchInfo) -> Result<(bool, MatchInfo)> {
         let inherited = &parent.parent_matched;
         if !inherited.is_empty() && inherited.len() != self.patterns.len() {
@@ -285,16 +286,14 @@ impl IgnoreFile {
         Ok((excluded, MatchInfo { parent_matched: results }))
     }
 
-    /// Whether a walk must still enter the excluded directory `dir`: only
-    /// when an exception's text (without a trailing `/*` or `/**`) starts
-    /// with `dir/`. This is what the current reference does (docker 26.1
-    /// with buildx 0.13, and docker 20.10's CLI; measured in
-    /// tests/reference_walks.json), glob exceptions included: `**`,
-    /// `!**/*.rs` sends only the root's `.rs` files, `src`, `!src/**/*.md`
-    /// only those of `src` itself.
+    /// Whether an exception could re-include something below the excluded
+    /// directory `dir`, so a walk must still descend into it (fsutil's check).
     pub fn could_match_below(&self, dir: &str) -> bool {
         if !self.has_exceptions {
             return false;
+        }
+        if !self.only_literal_exceptions {
+            return true;
         }
         let dir_slash = format!("{dir}/");
         self.patterns
@@ -384,11 +383,7 @@ mod tests {
         assert!(!file.could_match_below("foobar"));
         assert!(!file.could_match_below("baz"));
         assert!(!ignore("foo\n").could_match_below("foo"));
-        // The current reference enters an excluded directory only for an
-        // exception that names it as a prefix, globs or not.
-        assert!(!ignore("foo\n!*.md\n").could_match_below("foo"));
-        assert!(!ignore("foo\n!**/*.md\n").could_match_below("foo"));
-        assert!(ignore("foo\n!foo/**/*.md\n").could_match_below("foo"));
+        assert!(ignore("foo\n!*.md\n").could_match_below("foo"));
     }
 
     #[test]

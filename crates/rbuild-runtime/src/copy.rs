@@ -235,7 +235,10 @@ pub fn copy_into(
         };
         if kind == EntryKind::Dir {
             let src_dir = src_root.join(&source_path);
-            writer.top_dir(&target, &src_dir)?;
+            // The context's root comes without its times (BuildKit sends
+            // its entries, not itself); a stage's root keeps its own.
+            let keep_time = !source_path.is_empty() || spec.keep_owners;
+            writer.top_dir(&target, &src_dir, keep_time)?;
             let prefix =
                 if source_path.is_empty() { String::new() } else { format!("{source_path}/") };
             let mut below: Vec<&(&str, EntryKind)> = all
@@ -487,25 +490,34 @@ impl Writer<'_> {
     /// The destination of a directory's contents: made, when missing, 0755
     /// and owned as `--chown` says (else 0:0), whatever the source
     /// directory's mode and owner and `--chmod` (BuildKit's copy with
-    /// create-dest-path). Its mtime is the time of the build, made or not,
-    /// as docker 26.1 gives `/all` of `COPY . /all/` and `/d` of `COPY dir/
-    /// /d`; the directories inside keep their own.
-    fn top_dir(&mut self, target: &str, source: &Path) -> Result<(), CopyError> {
-        fs::metadata(source).map_err(io_at(source))?;
+    /// create-dest-path; one already there keeps its mode and owner). Made
+    /// or not, it takes the source directory's mtime (docker 26.1: `COPY
+    /// dir/ /d`, `COPY --from=st /out /d`), except from the context's root,
+    /// which BuildKit receives without its times: `COPY . /all/` leaves
+    /// `/all` with the time of the build.
+    fn top_dir(&mut self, target: &str, source: &Path, keep_time: bool) -> Result<(), CopyError> {
+        let meta = fs::metadata(source).map_err(io_at(source))?;
         if target.trim_end_matches('/').is_empty() {
             return Ok(()); // the root itself keeps its attributes
         }
         let host = self.place(target)?;
         match host.symlink_metadata() {
-            Ok(m) if m.is_dir() => return Ok(()),
-            Ok(_) => fs::remove_file(&host).map_err(io_at(&host))?,
-            Err(_) => {}
+            Ok(m) if m.is_dir() => {}
+            found => {
+                if found.is_ok() {
+                    fs::remove_file(&host).map_err(io_at(&host))?;
+                }
+                fs::create_dir(&host).map_err(io_at(&host))?;
+                std::os::unix::fs::lchown(&host, Some(self.ids.0), Some(self.ids.1))
+                    .map_err(io_at(&host))?;
+                fs::set_permissions(&host, fs::Permissions::from_mode(0o755))
+                    .map_err(io_at(&host))?;
+                self.stats.entries += 1;
+            }
         }
-        fs::create_dir(&host).map_err(io_at(&host))?;
-        std::os::unix::fs::lchown(&host, Some(self.ids.0), Some(self.ids.1))
-            .map_err(io_at(&host))?;
-        fs::set_permissions(&host, fs::Permissions::from_mode(0o755)).map_err(io_at(&host))?;
-        self.stats.entries += 1;
+        if keep_time {
+            self.dir_times.push((host, filetime::FileTime::from_last_modification_time(&meta)));
+        }
         Ok(())
     }
 
