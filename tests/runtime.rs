@@ -162,6 +162,9 @@ fn a_step_has_its_own_pid_namespace_hostname_and_mounts() {
             || m == "/dev"
             || m.starts_with("/dev/")
             || m == "/sys"
+            // Docker's masked paths of /sys, behind empty tmpfs mounts.
+            || ["/sys/firmware", "/sys/devices/virtual/powercap", "/sys/kernel/security"]
+                .contains(&m)
             || ["/etc/resolv.conf", "/etc/hosts", "/etc/hostname"].contains(&m)
     };
     assert!(mounts.contains(&"/") && mounts.contains(&"/proc") && mounts.contains(&"/dev/pts"));
@@ -718,4 +721,74 @@ fn copy_steps_write_through_the_overlay() {
         }
         other => panic!("expected a setup error, got {:?}", other.map(|o| o.code)),
     }
+}
+
+#[test]
+fn a_step_opens_only_its_own_device_nodes_and_dockers_masked_paths_are_hidden() {
+    if !have_root() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut fx = Fixture::new();
+    // The step keeps CAP_MKNOD, as under docker, but a node it makes
+    // cannot be opened (the rootfs and /dev are nodev); /dev's own nodes
+    // work; they are the step's, so chmod on them leaves the host's be.
+    let spec = fx.spec(
+        "mkdir -p /tmp; \
+         mknod /tmp/n c 1 3 && { echo x > /tmp/n && echo tmp-node-opened || echo tmp-node-refused; }; \
+         mknod /dev/n2 c 1 3 && { echo x > /dev/n2 && echo dev-node-opened || echo dev-node-refused; }; \
+         echo x > /dev/null && echo null-ok; head -c 4 /dev/zero | wc -c; \
+         chmod 600 /dev/full /dev/null && echo chmod-done; \
+         cat /proc/kcore | wc -c; ls -A /sys/firmware 2>/dev/null | wc -l; \
+         ls -A /proc/acpi 2>/dev/null | wc -l",
+    );
+    let mode = |p: &str| std::fs::metadata(p).unwrap().permissions().mode();
+    let (full, null) = (mode("/dev/full"), mode("/dev/null"));
+    let out = run(&spec);
+    let (full_after, null_after) = (mode("/dev/full"), mode("/dev/null"));
+    // Put the host back whatever happened, then judge.
+    let _ = std::fs::set_permissions("/dev/full", std::fs::Permissions::from_mode(full));
+    let _ = std::fs::set_permissions("/dev/null", std::fs::Permissions::from_mode(null));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout, "tmp-node-refused\ndev-node-refused\nnull-ok\n4\nchmod-done\n0\n0\n0\n",
+        "{}",
+        out.stderr
+    );
+    assert_eq!((full_after, null_after), (full, null), "the host's /dev/full and /dev/null");
+}
+
+#[test]
+fn a_descriptor_the_build_inherited_never_reaches_a_step() {
+    if !have_root() {
+        return;
+    }
+    let dir = tempdir();
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "inherited-secret-value\n").unwrap();
+    let base = dir.path().join("base");
+    busybox_rootfs(&base);
+    std::fs::write(base.join("Dockerfile"), "FROM scratch\nCOPY . /\n").unwrap();
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM base:1\nRUN ls /proc/self/fd; cat /proc/self/fd/7 || echo no-descriptor-7\n",
+    )
+    .unwrap();
+    let rbuild = env!("CARGO_BIN_EXE_rbuild");
+    let script = format!(
+        "set -e; export RBUILD_ROOT={store}; {rbuild} build -t base:1 {base} >/dev/null 2>&1; \
+         exec 7<{secret}; {rbuild} build --progress=plain --no-cache {ctx}",
+        store = dir.path().join("store").display(),
+        base = base.display(),
+        secret = secret.display(),
+        ctx = ctx.display(),
+    );
+    let out = std::process::Command::new("sh").arg("-c").arg(&script).output().unwrap();
+    let shown =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("no-descriptor-7"), "{shown}");
+    assert!(!shown.contains("inherited-secret-value"), "{shown}");
 }

@@ -381,9 +381,35 @@ fn exec_step(step: &Step<'_>, blocked: &SigSet) -> Result<std::convert::Infallib
     let envp = env.iter().map(|e| cstr(e)).collect::<Result<Vec<_>, _>>()?;
     let program_c = CString::new(program.as_os_str().as_encoded_bytes())
         .map_err(|_| "program path contains a NUL byte".to_owned())?;
+    close_inherited_descriptors()?;
     match nix::unistd::execve(&program_c, &argv, &envp) {
         Err(e) => Err(format!("exec {}: {e}", program.display())),
     }
+}
+
+/// Marks every descriptor above 2 close-on-exec, so nothing the build was
+/// started with (a shell's `7<secret`) or the helper holds reaches the step;
+/// the step gets stdin, stdout and stderr only.
+#[allow(unsafe_code)]
+fn close_inherited_descriptors() -> Result<(), String> {
+    // SAFETY: close_range(2) only changes descriptor flags of this process.
+    let done =
+        unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    if done == 0 {
+        return Ok(());
+    }
+    // Kernels before 5.11: one descriptor at a time.
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map_err(|e| format!("/proc/self/fd: {e}"))?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: F_SETFD on a descriptor number; a closed one just fails.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok(())
 }
 
 /// The PATH a step gets when its env sets none, as BuildKit's.

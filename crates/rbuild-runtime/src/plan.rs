@@ -16,17 +16,36 @@ use crate::sys::Sys;
 /// overlayfs takes its options in one page.
 const MOUNT_DATA_MAX: usize = 4095;
 
-/// Device nodes bound from the host into the step's `/dev`, as Docker does.
-pub const DEV_NODES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+/// The device nodes of a step's `/dev` (name, major, minor), the set runc
+/// makes: the step's own nodes, never the host's, so nothing it does to
+/// them (chmod, chown) reaches the host.
+pub const DEV_NODES: [(&str, u64, u64); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
 
-/// Paths under /proc that Docker's default spec hides behind /dev/null.
-const MASKED: [&str; 6] = [
+/// Paths Docker's default spec hides (moby's `DefaultLinuxSpec` masked
+/// paths, with /proc/sysrq-trigger hidden rather than read-only): files
+/// behind /dev/null, directories behind an empty read-only tmpfs.
+const MASKED: [&str; 14] = [
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/interrupts",
     "/proc/kcore",
     "/proc/keys",
     "/proc/latency_stats",
     "/proc/timer_list",
+    "/proc/timer_stats",
     "/proc/sched_debug",
+    "/proc/scsi",
     "/proc/sysrq-trigger",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+    "/sys/kernel/security",
 ];
 
 /// Paths under /proc that Docker's default spec makes read-only.
@@ -77,13 +96,44 @@ pub fn mount_overlay(sys: &mut impl Sys, rootfs: &RootFs, empty_lower: &Path) ->
             data
         }
     };
+    // nodev: a node the step makes (it keeps CAP_MKNOD, as under docker)
+    // cannot be opened; only /dev's own nodes can.
     sys.mount(
         Some(Path::new("overlay")),
         &rootfs.merged,
         Some("overlay"),
-        MsFlags::empty(),
+        MsFlags::MS_NODEV,
         Some(&data),
     )
+}
+
+/// Hides `paths` (absolute, each under `prefix`) of the file system mounted
+/// at `root`: a file behind `null` (the step's own null device), a
+/// directory behind an empty read-only tmpfs; a path this kernel lacks is
+/// skipped.
+fn mask(
+    sys: &mut impl Sys,
+    root: &Path,
+    prefix: &str,
+    paths: &[&str],
+    null: &Path,
+) -> io::Result<()> {
+    for path in paths {
+        let p = root.join(&path[prefix.len()..]);
+        let Ok(meta) = p.symlink_metadata() else { continue };
+        if meta.is_dir() {
+            sys.mount(
+                Some(Path::new("tmpfs")),
+                &p,
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                Some("size=0"),
+            )?;
+        } else {
+            sys.mount(Some(null), &p, None, MsFlags::MS_BIND, None)?;
+        }
+    }
+    Ok(())
 }
 
 /// The longest directory that holds every path of `paths`.
@@ -271,11 +321,29 @@ pub fn build_rootfs(
     let merged = &spec.rootfs.merged;
     let at = |i: usize| targets[i].path.as_path();
     let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
-    let ro_remount = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    let ro_remount =
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NODEV;
+    let rw_remount = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NODEV;
     let nosuid_nodev = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
     sys.unshare(CloneFlags::CLONE_NEWNS)?;
     sys.mount(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
     sys.sethostname(&spec.hostname)?;
+
+    // The step's device nodes, made on a tmpfs of the helper's (out of
+    // reach once the old root is gone) and bound where they are needed.
+    let nodes = hostname_file.with_file_name("devnodes");
+    sys.mkdir(&nodes, 0o755)?;
+    sys.mount(
+        Some(Path::new("tmpfs")),
+        &nodes,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("mode=755,size=64k"),
+    )?;
+    for (node, major, minor) in DEV_NODES {
+        sys.mknod_char(&nodes.join(node), major, minor)?;
+    }
+    let null = nodes.join("null");
 
     // /proc, with Docker's masked and read-only paths.
     let proc_ = at(0);
@@ -293,26 +361,26 @@ pub fn build_rootfs(
             sys.mount(None, &p, None, ro_remount | MsFlags::MS_REC, None)?;
         }
     }
-    for path in MASKED {
-        let p = proc_.join(&path["/proc/".len()..]);
-        if p.exists() && !p.is_dir() {
-            sys.mount(Some(Path::new("/dev/null")), &p, None, MsFlags::MS_BIND, None)?;
-        }
-    }
+    let masked_in_proc: Vec<&str> =
+        MASKED.iter().copied().filter(|p| p.starts_with("/proc/")).collect();
+    mask(sys, proc_, "/proc/", &masked_in_proc, &null)?;
 
-    // /dev: a tmpfs with the host's harmless nodes, a private devpts, shm.
+    // /dev: a nodev tmpfs holding the step's own nodes, made on a tmpfs of
+    // the helper's (gone with the old root) and bound in one by one; a
+    // private devpts; shm.
     let dev = at(1);
     sys.mount(
         Some(Path::new("tmpfs")),
         dev,
         Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_STRICTATIME,
         Some("mode=755,size=65536k"),
     )?;
-    for node in DEV_NODES {
+    for (node, _, _) in DEV_NODES {
+        let made = nodes.join(node);
         let path = dev.join(node);
         sys.touch(&path)?;
-        sys.mount(Some(&Path::new("/dev").join(node)), &path, None, MsFlags::MS_BIND, None)?;
+        sys.mount(Some(&made), &path, None, MsFlags::MS_BIND, None)?;
     }
     sys.mkdir(&dev.join("pts"), 0o755)?;
     sys.mount(
@@ -340,7 +408,7 @@ pub fn build_rootfs(
         sys.symlink(Path::new(target), &dev.join(link))?;
     }
 
-    // /sys, read-only.
+    // /sys, read-only, Docker's paths of it masked.
     sys.mount(
         Some(Path::new("sysfs")),
         at(2),
@@ -348,6 +416,9 @@ pub fn build_rootfs(
         nosuid_nodev | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY,
         None,
     )?;
+    let masked_in_sys: Vec<&str> =
+        MASKED.iter().copied().filter(|p| p.starts_with("/sys/")).collect();
+    mask(sys, at(2), "/sys/", &masked_in_sys, &null)?;
 
     // /etc/resolv.conf, /etc/hosts, /etc/hostname: read-only binds.
     for (i, source) in
@@ -363,9 +434,8 @@ pub fn build_rootfs(
         match mount {
             Mount::Bind { source, readonly, .. } => {
                 sys.mount(Some(source), target, None, bind, None)?;
-                if *readonly {
-                    sys.mount(None, target, None, ro_remount | MsFlags::MS_REC, None)?;
-                }
+                let remount = if *readonly { ro_remount } else { rw_remount };
+                sys.mount(None, target, None, remount | MsFlags::MS_REC, None)?;
             }
             Mount::Tmpfs { size, .. } => {
                 let data = if *size > 0 { format!("size={size}") } else { String::new() };
@@ -437,7 +507,7 @@ mod tests {
             [
                 "unshare CloneFlags(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET)",
                 "mount - / - MsFlags(MS_REC | MS_PRIVATE) -",
-                "mount overlay /s/m overlay MsFlags(0x0) lowerdir=/l/2:/l/1,upperdir=/s/u,\
+                "mount overlay /s/m overlay MsFlags(MS_NODEV) lowerdir=/l/2:/l/1,upperdir=/s/u,\
                  workdir=/s/w,redirect_dir=off,metacopy=off,index=off",
             ]
         );
@@ -499,22 +569,33 @@ mod tests {
         build_rootfs(&mut sys, &spec, &targets, Path::new("/s/hostname"), &[]).unwrap();
         let m = merged.display().to_string();
         let calls: Vec<String> = sys.calls.iter().map(|c| c.replace(&m, "M")).collect();
+        // The step's own device nodes first, on a tmpfs of the helper's;
+        // nothing of the host's /dev is bound anywhere.
         let expected_prefix = [
             "unshare CloneFlags(CLONE_NEWNS)",
             "mount - / - MsFlags(MS_REC | MS_PRIVATE) -",
             "sethostname h",
+            "mkdir /s/devnodes 755",
+            "mount tmpfs /s/devnodes tmpfs MsFlags(MS_NOSUID | MS_NOEXEC) mode=755,size=64k",
+            "mknod /s/devnodes/null c 1:3",
+            "mknod /s/devnodes/zero c 1:5",
+            "mknod /s/devnodes/full c 1:7",
+            "mknod /s/devnodes/random c 1:8",
+            "mknod /s/devnodes/urandom c 1:9",
+            "mknod /s/devnodes/tty c 5:0",
             "mount proc M/proc proc MsFlags(MS_NOSUID | MS_NODEV | MS_NOEXEC) -",
-            "mount tmpfs M/dev tmpfs MsFlags(MS_NOSUID | MS_STRICTATIME) mode=755,size=65536k",
-            "touch M/dev/null",
-            "mount /dev/null M/dev/null - MsFlags(MS_BIND) -",
         ];
         assert_eq!(&calls[..expected_prefix.len()], expected_prefix);
+        assert!(!calls.iter().any(|c| c.starts_with("mount /dev/")), "{calls:#?}");
         for needed in [
+            "mount tmpfs M/dev tmpfs MsFlags(MS_NOSUID | MS_NODEV | MS_STRICTATIME) mode=755,size=65536k",
+            "touch M/dev/null",
+            "mount /s/devnodes/null M/dev/null - MsFlags(MS_BIND) -",
             "mount devpts M/dev/pts devpts MsFlags(MS_NOSUID | MS_NOEXEC) newinstance,ptmxmode=0666,mode=0620",
             "symlink M/dev/ptmx -> pts/ptmx",
             "mount sysfs M/sys sysfs MsFlags(MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC) -",
             "mount /etc/resolv.conf M/etc/resolv.conf - MsFlags(MS_BIND) -",
-            "mount - M/etc/resolv.conf - MsFlags(MS_RDONLY | MS_REMOUNT | MS_BIND) -",
+            "mount - M/etc/resolv.conf - MsFlags(MS_RDONLY | MS_NODEV | MS_REMOUNT | MS_BIND) -",
             "mount /s/hostname M/etc/hostname - MsFlags(MS_BIND) -",
             "mount tmpfs M/cache tmpfs MsFlags(MS_NOSUID | MS_NODEV) size=4096",
         ] {

@@ -31,6 +31,8 @@ pub trait Sys {
     fn touch(&mut self, path: &Path) -> io::Result<()>;
     /// Creates a symlink `link` → `target`.
     fn symlink(&mut self, target: &Path, link: &Path) -> io::Result<()>;
+    /// Creates the character device `major:minor` at `path`, mode 0666.
+    fn mknod_char(&mut self, path: &Path, major: u64, minor: u64) -> io::Result<()>;
     /// Makes `new_root` the root: chdir, `pivot_root(".", ".")`, detach the
     /// old root, chdir `/`.
     fn pivot_root(&mut self, new_root: &Path) -> io::Result<()>;
@@ -86,6 +88,16 @@ impl Sys for RealSys {
 
     fn symlink(&mut self, target: &Path, link: &Path) -> io::Result<()> {
         std::os::unix::fs::symlink(target, link)
+    }
+
+    fn mknod_char(&mut self, path: &Path, major: u64, minor: u64) -> io::Result<()> {
+        use nix::sys::stat::{Mode, SFlag, makedev, mknod};
+        mknod(path, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(major, minor))
+            .map_err(|e| {
+                io::Error::new(errno(e).kind(), format!("mknod {}: {e}", path.display()))
+            })?;
+        // mknod(2) applies the umask.
+        fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o666))
     }
 
     fn pivot_root(&mut self, new_root: &Path) -> io::Result<()> {
@@ -158,6 +170,12 @@ impl Sys for RecordingSys {
 
     fn symlink(&mut self, target: &Path, link: &Path) -> io::Result<()> {
         self.calls.push(format!("symlink {} -> {}", link.display(), target.display()));
+        Ok(())
+    }
+
+    fn mknod_char(&mut self, path: &Path, major: u64, minor: u64) -> io::Result<()> {
+        self.calls.push(format!("mknod {} c {major}:{minor}", path.display()));
+        self.created.push(path.to_owned());
         Ok(())
     }
 
