@@ -779,3 +779,55 @@ fn export_is_the_layers_merged_and_import_makes_a_one_layer_image_with_changes()
     );
     assert!(env.run(&["image", "inspect", "evil:1"]).status.code() == Some(1), "no image named");
 }
+
+#[test]
+fn an_image_without_history_loads_and_builds_as_docker_does() {
+    // `history` is optional in OCI; docker builds FROM such an image.
+    let env = Env::new();
+    let layout = env.dir.path().join("no-history");
+    let blobs = rbuild_image::Blobs::new(&layout).unwrap();
+    let mut layer = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(3);
+    header.set_mode(0o644);
+    layer.append_data(&mut header, "hello", &b"hi\n"[..]).unwrap();
+    let layer = layer.into_inner().unwrap();
+    let layer_blob = blobs.put_bytes(&layer).unwrap();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [layer_blob.digest.to_string()]},
+    }))
+    .unwrap();
+    let config = blobs.put_bytes(&config).unwrap();
+    let manifest = blobs
+        .put_bytes(
+            &serde_json::to_vec(&serde_json::json!({
+                "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                           "digest": config.digest.to_string(), "size": config.size},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                            "digest": layer_blob.digest.to_string(), "size": layer_blob.size}],
+            }))
+            .unwrap(),
+        )
+        .unwrap();
+    std::fs::write(
+        layout.join("index.json"),
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "digest": manifest.digest.to_string(), "size": manifest.size,
+                           "annotations": {"org.opencontainers.image.ref.name": "nohist"}}],
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    std::fs::write(layout.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    env.ok(&["load", "-i", layout.to_str().unwrap()]);
+    env.build("on-nohist", "FROM nohist\nCOPY f /f\n", &[("f", "f\n")], &["-t", "built:1"]);
+    let out = env.ok(&["history", "--no-trunc", "--format", "{{.CreatedBy}}|{{.Size}}", "built:1"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with("COPY f /f"), "{out}");
+    assert!(lines[1].starts_with('|'), "the base's layer, with a blank entry: {out}");
+}

@@ -1192,7 +1192,23 @@ fn base_image(ctx: &Ctx<'_>, reference: &str) -> Result<State, BuildError> {
         (rootfs, parent_key) = (lazy, Some(key));
     }
     let key = KeyBuilder::new().add(Kind::Op, "image", manifest.clone()).finish().0;
-    Ok(State { key, rootfs, layers, history: config.history })
+    // `history` is optional in OCI: a base with fewer entries than layers
+    // (none at all, say) gets blank ones in front, as BuildKit normalizes
+    // it, so the built image's history still matches its layers.
+    let mut history = config.history;
+    let with_layer = history.iter().filter(|h| !h.empty_layer).count();
+    if with_layer < layers.len() {
+        let blank = History {
+            created: None,
+            created_by: None,
+            author: None,
+            comment: None,
+            empty_layer: false,
+        };
+        let missing = layers.len() - with_layer;
+        history.splice(0..0, std::iter::repeat_n(blank, missing));
+    }
+    Ok(State { key, rootfs, layers, history })
 }
 
 fn step_failed(ctx: &Ctx<'_>, step: &Step, message: impl std::fmt::Display) -> BuildError {

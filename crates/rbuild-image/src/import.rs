@@ -399,6 +399,18 @@ fn import_oci_entry(
     }
 }
 
+/// `Invalid` unless the blob at `path` has the size its descriptor says: a
+/// wrong size would be copied into every image built on it.
+fn check_size(path: &Path, d: &Descriptor, actual: u64) -> Result<()> {
+    if actual != d.size() {
+        return Err(invalid(
+            path,
+            format!("blob {} is {actual} bytes but its descriptor says {}", d.digest(), d.size()),
+        ));
+    }
+    Ok(())
+}
+
 fn read_verified(layout: &Blobs, d: &Descriptor) -> Result<Vec<u8>> {
     let path = layout.path(d.digest())?;
     let bytes = fs::read(&path).map_err(io_err(&path))?;
@@ -410,6 +422,7 @@ fn read_verified(layout: &Blobs, d: &Descriptor) -> Result<Vec<u8>> {
             actual: actual.to_string(),
         });
     }
+    check_size(&path, d, bytes.len() as u64)?;
     Ok(bytes)
 }
 
@@ -470,6 +483,7 @@ fn import_manifest(blobs: &Blobs, layout: &Blobs, entry: &Descriptor) -> Result<
 fn copy_layer(blobs: &Blobs, layout: &Blobs, layer: &Descriptor, diff_id: &Digest) -> Result<()> {
     let path = layout.path(layer.digest())?;
     let file = File::open(&path).map_err(io_err(&path))?;
+    let size = file.metadata().map_err(io_err(&path))?.len();
     let mut hashed = DiffHasher { hasher: Sha256::new() };
     check_layer(decompressed(file, &path)?, &mut hashed, &path)?;
     let actual = hex_digest(hashed.hasher.finalize().as_slice());
@@ -484,7 +498,9 @@ fn copy_layer(blobs: &Blobs, layout: &Blobs, layer: &Descriptor, diff_id: &Diges
         let file = File::open(&path).map_err(io_err(&path))?;
         blobs.put_reader_verified(file, layer.digest(), &path)?;
     }
-    Ok(())
+    // The digest holds (the blob in the store is right, and GC takes it if
+    // nothing refers to it): a size that differs is the descriptor lying.
+    check_size(&path, layer, size)
 }
 
 struct DiffHasher {

@@ -28,9 +28,10 @@ pub const DEV_NODES: [(&str, u64, u64); 6] = [
     ("tty", 5, 0),
 ];
 
-/// Paths Docker's default spec hides (moby's `DefaultLinuxSpec` masked
-/// paths, with /proc/sysrq-trigger hidden rather than read-only): files
-/// behind /dev/null, directories behind an empty read-only tmpfs.
+/// Paths a step never sees: moby's default masked paths, plus
+/// /proc/sysrq-trigger (read-only there, hidden here) and
+/// /sys/kernel/security (podman hides it too); files behind the step's own
+/// null device, directories behind an empty read-only tmpfs.
 const MASKED: [&str; 14] = [
     "/proc/acpi",
     "/proc/asound",

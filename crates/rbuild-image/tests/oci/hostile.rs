@@ -178,3 +178,27 @@ fn a_pax_global_header_in_a_layer_makes_nothing() {
     assert!(!dir.path().join("gdir").exists());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
+
+#[test]
+fn a_descriptor_whose_size_lies_is_refused() {
+    let (dir, blobs) = store();
+    let mut layer = Vec::new();
+    raw_entry(&mut layer, b"fine", tar::EntryType::Regular, b"", b"ok");
+    raw_end(&mut layer);
+    let layout = layout_with_layer(dir.path(), &layer);
+    // The manifest claims 12345 bytes for its layer.
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let layout_blobs = Blobs::new(&layout).unwrap();
+    let digest: rbuild_image::oci_spec::image::Digest =
+        index["manifests"][0]["digest"].as_str().unwrap().parse().unwrap();
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&layout_blobs.read(&digest).unwrap()).unwrap();
+    manifest["layers"][0]["size"] = 12345.into();
+    let forged = layout_blobs.put_bytes(&serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let mut index = index;
+    index["manifests"][0]["digest"] = forged.digest.to_string().into();
+    index["manifests"][0]["size"] = forged.size.into();
+    fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    assert_refused(import(&blobs, &layout), "its descriptor says 12345");
+}
