@@ -831,3 +831,38 @@ fn an_image_without_history_loads_and_builds_as_docker_does() {
     assert!(lines[0].starts_with("COPY f /f"), "{out}");
     assert!(lines[1].starts_with('|'), "the base's layer, with a blank entry: {out}");
 }
+
+#[test]
+fn load_says_what_is_wrong_with_an_archive_and_exits_1() {
+    let env = Env::new();
+    env.build("base", "FROM scratch\nCOPY busybox /bin/busybox\n", &[], &["-t", "base:1"]);
+    let saved = env.dir.path().join("saved.tar");
+    env.ok(&["save", "-o", saved.to_str().unwrap(), "base:1"]);
+    // Truncated in the middle of its layer.
+    let bytes = std::fs::read(&saved).unwrap();
+    let truncated = env.dir.path().join("truncated.tar");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let out = env.run(&["load", "-i", truncated.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let shown = text(&out);
+    assert!(shown.contains("cannot load") && shown.contains("truncated.tar"), "{shown}");
+    assert!(shown.contains("truncated or damaged"), "{shown}");
+    let store = env.store.display().to_string();
+    assert!(!shown.contains("import-") && !shown.contains(&store), "a temp path: {shown}");
+    // An archive whose manifest.json lists nothing loads nothing: a failure.
+    let empty_dir = env.dir.path().join("empty");
+    std::fs::create_dir_all(&empty_dir).unwrap();
+    std::fs::write(empty_dir.join("manifest.json"), "[]").unwrap();
+    let empty = env.dir.path().join("empty.tar");
+    let made = std::process::Command::new("tar")
+        .args(["-cf", empty.to_str().unwrap(), "-C", empty_dir.to_str().unwrap(), "manifest.json"])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let out = env.run(&["load", "-i", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("holds no image"), "{}", text(&out));
+    // A missing file too (not a usage error).
+    let out = env.run(&["load", "-i", "/nonexistent/archive.tar"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}

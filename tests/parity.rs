@@ -403,3 +403,27 @@ fn a_directory_copys_destination_takes_the_sources_mtime_but_the_contexts_root_g
         ]
     );
 }
+
+#[test]
+fn a_hard_link_out_of_an_added_archive_is_refused_naming_the_link() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let ctx =
+        env.context("hardlink-out", &[("Dockerfile", "FROM busybox:local\nADD hl.tar /x/\n")]);
+    std::fs::write(
+        ctx.join("hl.tar"),
+        tar_of(&[("link", tar::EntryType::Link, "../../etc/passwd", "")]),
+    )
+    .unwrap();
+    let out = env.build(&ctx, &[]);
+    assert!(!out.status.success());
+    let shown = text(&out);
+    assert!(
+        shown.contains("hard link \"link\" points to \"../../etc/passwd\", outside the archive"),
+        "{shown}"
+    );
+    assert!(shown.contains("Dockerfile:2"), "{shown}");
+    assert!(!shown.contains("snapshots/"), "an internal path: {shown}");
+}

@@ -3,6 +3,20 @@
 /// Result alias whose error defaults to this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A pattern as an error shows it: at most 80 characters, then how long it
+/// was, so a huge pattern does not make a huge message.
+pub(crate) fn shown(pattern: &str) -> String {
+    let mut end = pattern.len().min(80);
+    while !pattern.is_char_boundary(end) {
+        end -= 1;
+    }
+    if end == pattern.len() {
+        pattern.to_owned()
+    } else {
+        format!("{}… ({} bytes)", &pattern[..end], pattern.len())
+    }
+}
+
 /// Why an ignore file was rejected or a path could not be matched.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -111,7 +111,7 @@ impl Pattern {
             Ok(matcher) => Ok(matcher.is_match(&self.glob, path)),
             Err(reason) => Err(Error::InvalidPattern {
                 line: self.line,
-                pattern: self.source.clone(),
+                pattern: error::shown(&self.source),
                 reason: reason.clone(),
             }),
         }
@@ -133,6 +133,9 @@ impl fmt::Display for Pattern {
         f.write_str(&self.glob)
     }
 }
+
+/// The longest `.dockerignore` pattern taken: twice PATH_MAX.
+const MAX_PATTERN: usize = 8192;
 
 /// A parsed `.dockerignore`: the patterns in file order, ready to match paths.
 #[derive(Clone, Debug, Default)]
@@ -171,6 +174,20 @@ impl IgnoreFile {
             if source.is_empty() {
                 continue;
             }
+            // Paths are at most PATH_MAX (4096) bytes: a pattern twice that
+            // long is refused when read, naming its line, rather than
+            // costing time and memory at every match and failing there.
+            if source.len() > MAX_PATTERN {
+                return Err(Error::InvalidPattern {
+                    line,
+                    pattern: error::shown(source),
+                    reason: format!(
+                        "it is {} bytes long; patterns are limited to {MAX_PATTERN} bytes \
+                         (twice the longest path)",
+                        source.len()
+                    ),
+                });
+            }
             // ignorefile.ReadAll's normalisation.
             let (exception, body) = match source.strip_prefix('!') {
                 Some(rest) => (true, rest.trim()),
@@ -194,7 +211,7 @@ impl IgnoreFile {
             };
             glob::validate(&glob).map_err(|reason| Error::InvalidPattern {
                 line,
-                pattern: source.to_owned(),
+                pattern: error::shown(source),
                 reason: reason.to_owned(),
             })?;
             let matcher = glob::compile(&glob);
@@ -373,6 +390,16 @@ mod tests {
         assert!(dir_excluded);
         let (excluded, _) = file.matches_with_parent("target/x.rs", &info).unwrap();
         assert!(!excluded);
+    }
+
+    #[test]
+    fn a_pattern_no_path_can_match_is_refused_when_read_and_shown_short() {
+        let long = "a*".repeat(50_000);
+        let err = IgnoreFile::parse(&format!("ok\n{long}\n")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("line 2: invalid pattern"), "{text}");
+        assert!(text.contains("100000 bytes") && text.len() < 400, "{text}");
+        assert!(IgnoreFile::parse(&"x".repeat(MAX_PATTERN)).is_ok());
     }
 
     #[test]

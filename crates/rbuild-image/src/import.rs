@@ -55,10 +55,10 @@ pub fn import(blobs: &Blobs, path: &Path) -> Result<Vec<ImportedImage>> {
         // Docker 25+ writes both: the index keeps the blobs and manifests
         // byte for byte and names images as manifest.json does.
         if path.join("index.json").is_file() {
-            return import_oci(blobs, path);
+            return non_empty(path, import_oci(blobs, path)?);
         }
         if path.join("manifest.json").is_file() {
-            return import_docker(blobs, path);
+            return non_empty(path, import_docker(blobs, path)?);
         }
         return Err(invalid(
             path,
@@ -69,13 +69,26 @@ pub fn import(blobs: &Blobs, path: &Path) -> Result<Vec<ImportedImage>> {
     fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
     let dir = tempfile::Builder::new().prefix("import-").tempdir_in(&tmp).map_err(io_err(&tmp))?;
     extract(path, dir.path())?;
-    if dir.path().join("index.json").is_file() {
-        return import_oci(blobs, dir.path()).map_err(|e| rename_source(e, dir.path(), path));
+    let images = if dir.path().join("index.json").is_file() {
+        import_oci(blobs, dir.path()).map_err(|e| rename_source(e, dir.path(), path))?
+    } else if dir.path().join("manifest.json").is_file() {
+        import_docker(blobs, dir.path()).map_err(|e| rename_source(e, dir.path(), path))?
+    } else {
+        return Err(invalid(
+            path,
+            "expected a docker-archive (manifest.json) or an OCI archive (index.json)",
+        ));
+    };
+    non_empty(path, images)
+}
+
+/// `images`, or the error that `path` holds none (`manifest.json` of `[]`):
+/// loading nothing is not a success.
+fn non_empty(path: &Path, images: Vec<ImportedImage>) -> Result<Vec<ImportedImage>> {
+    if images.is_empty() {
+        return Err(invalid(path, "it holds no image: its manifest lists none"));
     }
-    if dir.path().join("manifest.json").is_file() {
-        return import_docker(blobs, dir.path()).map_err(|e| rename_source(e, dir.path(), path));
-    }
-    Err(invalid(path, "expected a docker-archive (manifest.json) or an OCI archive (index.json)"))
+    Ok(images)
 }
 
 /// Errors name `archive:entry` rather than the temp directory.
@@ -112,8 +125,13 @@ fn extract(archive: &Path, dest: &Path) -> Result<()> {
     let file = File::open(archive).map_err(io_err(archive))?;
     let mut tar = tar::Archive::new(decompressed(file, archive)?);
     let mut links: Vec<(PathBuf, PathBuf)> = Vec::new();
-    for entry in tar.entries().map_err(io_err(archive))? {
-        let mut entry = entry.map_err(io_err(archive))?;
+    // A read that fails is the archive's fault (truncated, damaged): say so
+    // of the user's file, never of a temp path.
+    let damaged = |what: String, e: io::Error| {
+        invalid(archive, format!("{what}: {e} (the archive is truncated or damaged)"))
+    };
+    for entry in tar.entries().map_err(|e| damaged("reading it".into(), e))? {
+        let mut entry = entry.map_err(|e| damaged("reading its next entry".into(), e))?;
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let rel = relative_entry_path(&name).ok_or_else(|| {
             invalid(archive, format!("entry {name:?} is not a plain relative path"))
@@ -126,7 +144,15 @@ fn extract(archive: &Path, dest: &Path) -> Result<()> {
                     fs::create_dir_all(parent).map_err(io_err(parent))?;
                 }
                 let mut out = File::create(&target).map_err(io_err(&target))?;
-                io::copy(&mut entry, &mut out).map_err(io_err(&target))?;
+                let mut buf = vec![0u8; 1 << 16];
+                loop {
+                    let n = match io::Read::read(&mut entry, &mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(e) => return Err(damaged(format!("entry {name}"), e)),
+                    };
+                    io::Write::write_all(&mut out, &buf[..n]).map_err(io_err(&target))?;
+                }
             }
             kind @ (tar::EntryType::Symlink | tar::EntryType::Link) => {
                 let link =

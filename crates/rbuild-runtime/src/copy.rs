@@ -50,6 +50,9 @@ pub enum CopyError {
     /// Several sources need a directory destination written with a `/`.
     #[error("when copying several sources, the destination {0:?} must be a directory ending in /")]
     DestNotDir(String),
+    /// An archive ADD unpacks is not what it must be.
+    #[error("{0}")]
+    Archive(String),
     /// A source pattern or an `--exclude` pattern is invalid.
     #[error("{0}")]
     Pattern(String),
@@ -461,8 +464,20 @@ impl Writer<'_> {
                 }
                 tar::EntryType::Link => {
                     let link = item.link_name_bytes().unwrap_or_default();
-                    let source_rel = rbuild_context::context_path(&String::from_utf8_lossy(&link));
+                    let link = String::from_utf8_lossy(&link).into_owned();
+                    let source_rel = rbuild_context::context_path(&link);
                     let source = resolve_in_root(&root, &source_rel).map_err(io_at(&root))?;
+                    if source.symlink_metadata().is_err() {
+                        let climbs = link.starts_with('/') || link_climbs_out(&link);
+                        return Err(CopyError::Archive(if climbs {
+                            format!("hard link {raw:?} points to {link:?}, outside the archive")
+                        } else {
+                            format!(
+                                "hard link {raw:?} points to {link:?}, which the archive does not \
+                                 hold before it"
+                            )
+                        }));
+                    }
                     remove_non_dir(&host)?;
                     fs::hard_link(&source, &host).map_err(io_at(&host))?;
                     self.stats.entries += 1;
@@ -624,6 +639,25 @@ fn is_tar_header(block: &[u8]) -> bool {
         .map(|(i, b)| if (148..156).contains(&i) { u32::from(b' ') } else { u32::from(*b) })
         .sum();
     stored == sum
+}
+
+/// Whether a relative link target climbs above the archive's root (`..`
+/// more often than the names before it go down).
+fn link_climbs_out(link: &str) -> bool {
+    let mut depth: i64 = 0;
+    for part in link.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    false
 }
 
 fn remove_non_dir(path: &Path) -> Result<(), CopyError> {

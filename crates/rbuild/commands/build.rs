@@ -174,10 +174,8 @@ pub(crate) fn load(args: &LoadArgs) -> anyhow::Result<ExitCode> {
     let engine = open_engine()?;
     // `-q` is accepted as docker's: it hides progress, and load shows none.
     let _ = args.quiet;
-    let images = match &args.input {
-        Some(input) => {
-            engine.load(input).with_context(|| format!("cannot load {}", input.display()))?
-        }
+    let (loaded, what) = match &args.input {
+        Some(input) => (engine.load(input), input.display().to_string()),
         None => {
             let stdin = std::io::stdin();
             if stdin.is_terminal() {
@@ -185,7 +183,16 @@ pub(crate) fn load(args: &LoadArgs) -> anyhow::Result<ExitCode> {
                     "requested load from stdin, but stdin is a terminal: use -i FILE or redirect"
                 );
             }
-            engine.load_reader(stdin.lock()).context("cannot load the archive on stdin")?
+            (engine.load_reader(stdin.lock()), "the archive on stdin".to_owned())
+        }
+    };
+    // A bad archive is a failed load (exit 1, as docker), not a usage error.
+    let images = match loaded {
+        Ok(images) => images,
+        Err(e) => {
+            let message = rbuild_engine::error_message(&e);
+            writeln!(std::io::stderr(), "rbuild: cannot load {what}: {message}")?;
+            return Ok(ExitCode::from(1));
         }
     };
     let mut stdout = std::io::stdout().lock();
