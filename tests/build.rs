@@ -1166,3 +1166,33 @@ fn add_unpack_flag_is_part_of_the_key() {
         assert!(dest.join(present).is_file() && !dest.join(absent).exists(), "ADD {flag}");
     }
 }
+
+#[test]
+fn ten_thousand_env_lines_build_with_every_variable_and_history_entry() {
+    if !have_root() {
+        return;
+    }
+    // Each step's state shares its layers and history with its parent's:
+    // a copy per step made this quadratic (4,000 lines took 1.6 GB).
+    let env = Env::new();
+    let mut dockerfile = String::from("FROM busybox:local\n");
+    for i in 0..10_000 {
+        dockerfile.push_str(&format!("ENV V{i}=value{i}\n"));
+    }
+    dockerfile.push_str("RUN test \"$V9999\" = value9999 && test \"$V0\" = value0\n");
+    let ctx = env.context("envs", &[("Dockerfile", &dockerfile)]);
+    let out = env.build(&ctx, &["-t", "envs:1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let inspect = rbuild()
+        .env("RBUILD_ROOT", &env.store)
+        .args(["image", "inspect", "envs:1"])
+        .output()
+        .unwrap();
+    let image: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    let vars = image[0]["Config"]["Env"].as_array().unwrap();
+    assert_eq!(vars.iter().filter(|v| v.as_str().unwrap().starts_with('V')).count(), 10_000);
+    let history =
+        rbuild().env("RBUILD_ROOT", &env.store).args(["history", "-q", "envs:1"]).output().unwrap();
+    // busybox:local's 3 entries (COPY, RUN, ENV), 10,000 ENV and the RUN.
+    assert_eq!(String::from_utf8_lossy(&history.stdout).lines().count(), 10_004);
+}

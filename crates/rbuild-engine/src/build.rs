@@ -44,8 +44,76 @@ pub(crate) struct Built {
 struct State {
     key: CacheKey,
     rootfs: Rootfs,
-    layers: Vec<Layer>,
-    history: Vec<History>,
+    layers: Chain<Layer>,
+    history: Chain<History>,
+}
+
+/// A list that grows at its end, shared by every state built on it: each
+/// vertex keeps its own state, so a copy of the layers and history per
+/// vertex would take memory quadratic in the Dockerfile's length (10,000
+/// ENV lines: gigabytes); a push here is O(1) and shares the rest.
+#[derive(Debug)]
+struct Chain<T> {
+    last: Option<std::sync::Arc<Link<T>>>,
+    len: usize,
+}
+
+#[derive(Debug)]
+struct Link<T> {
+    item: T,
+    prev: Option<std::sync::Arc<Link<T>>>,
+}
+
+impl<T> Clone for Chain<T> {
+    fn clone(&self) -> Self {
+        Chain { last: self.last.clone(), len: self.len }
+    }
+}
+
+impl<T> Drop for Link<T> {
+    /// Unlinks iteratively: a long chain dropped recursively would
+    /// overflow the stack.
+    fn drop(&mut self) {
+        let mut next = self.prev.take();
+        while let Some(link) = next {
+            match std::sync::Arc::try_unwrap(link) {
+                Ok(mut owned) => next = owned.prev.take(),
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+impl<T: Clone> Chain<T> {
+    fn new() -> Chain<T> {
+        Chain { last: None, len: 0 }
+    }
+
+    fn from_vec(items: Vec<T>) -> Chain<T> {
+        let mut chain = Chain::new();
+        for item in items {
+            chain.push(item);
+        }
+        chain
+    }
+
+    fn push(&mut self, item: T) {
+        let prev = self.last.take();
+        self.last = Some(std::sync::Arc::new(Link { item, prev }));
+        self.len += 1;
+    }
+
+    /// The items, first pushed first.
+    fn to_vec(&self) -> Vec<T> {
+        let mut out = Vec::with_capacity(self.len);
+        let mut at = self.last.as_deref();
+        while let Some(link) = at {
+            out.push(link.item.clone());
+            at = link.prev.as_deref();
+        }
+        out.reverse();
+        out
+    }
 }
 
 /// A state's file system: unpacked in the store, or a layer over another
@@ -387,7 +455,8 @@ pub(crate) fn build(
 
     // The image: its layers' blobs first (hits of a shared cache fetch
     // theirs now); then hits whose blobs are here hit locally next time.
-    for layer in &final_state.layers {
+    let final_layers = final_state.layers.to_vec();
+    for layer in &final_layers {
         shared.ensure_blob(&blobs, layer)?;
     }
     cache.keep_imported();
@@ -395,11 +464,11 @@ pub(crate) fn build(
     let mut config = rbuild_image::ImageConfig::for_host();
     config.config = Some(stage.config.clone());
     config.author = stage.author.clone();
-    config.history = final_state.history.clone();
+    config.history = final_state.history.to_vec();
     config.created = Some(rbuild_image::timestamp(cfg.source_date_epoch));
     let spec = rbuild_image::ImageSpec {
         config,
-        layers: final_state.layers.clone(),
+        layers: final_layers,
         source_date_epoch: cfg.source_date_epoch,
         annotations: BTreeMap::new(),
     };
@@ -893,8 +962,8 @@ impl<'a> Worker for Ctx<'a> {
             Vertex::Scratch => Ok(State {
                 key: KeyBuilder::new().add(Kind::Op, "base", "scratch").finish().0,
                 rootfs: Rootfs::Empty,
-                layers: Vec::new(),
-                history: Vec::new(),
+                layers: Chain::new(),
+                history: Chain::new(),
             }),
             Vertex::Image(reference) => base_image(self, reference),
             Vertex::Step { step, .. } => {
@@ -1208,7 +1277,7 @@ fn base_image(ctx: &Ctx<'_>, reference: &str) -> Result<State, BuildError> {
         let missing = layers.len() - with_layer;
         history.splice(0..0, std::iter::repeat_n(blank, missing));
     }
-    Ok(State { key, rootfs, layers, history })
+    Ok(State { key, rootfs, layers: Chain::from_vec(layers), history: Chain::from_vec(history) })
 }
 
 fn step_failed(ctx: &Ctx<'_>, step: &Step, message: impl std::fmt::Display) -> BuildError {
@@ -1313,7 +1382,12 @@ fn step_miss(
     let started = Instant::now();
 
     // Run it on a new snapshot over the parent's (over nothing for --link).
-    let empty = State { key: parent.key, rootfs: Rootfs::Empty, layers: vec![], history: vec![] };
+    let empty = State {
+        key: parent.key,
+        rootfs: Rootfs::Empty,
+        layers: Chain::new(),
+        history: Chain::new(),
+    };
     let base = if link { &empty } else { parent };
     let snap = ctx.store.create_snapshot(snapshot_of(ctx, &base.rootfs)?.as_ref())?;
     let state_dir = ctx.store.state_dir().join(&snap.id);

@@ -594,11 +594,17 @@ impl<'a> Planner<'a> {
                         inst.span,
                     ));
                 }
-                let before = state.clone();
-                let mut parts = Vec::new();
+                // Every pair sees the state before the instruction: expand
+                // them all first, then set (no copy of the state: a long
+                // Dockerfile would pay for it quadratically).
+                let mut expanded = Vec::with_capacity(pairs.len());
                 for pair in pairs {
-                    let key = self.expand(&before, &pair.key.value, pair.key.span)?;
-                    let value = self.expand(&before, &pair.value.value, pair.value.span)?;
+                    let key = self.expand(state, &pair.key.value, pair.key.span)?;
+                    let value = self.expand(state, &pair.value.value, pair.value.span)?;
+                    expanded.push((key, value));
+                }
+                let mut parts = Vec::new();
+                for (key, value) in expanded {
                     state.set_env(&key, &value);
                     state.config.set_env(&key, &value);
                     parts.push(format!("{key}={value}"));
@@ -614,11 +620,10 @@ impl<'a> Planner<'a> {
                         inst.span,
                     ));
                 }
-                let before = state.clone();
                 let mut parts = Vec::new();
                 for pair in pairs {
-                    let key = self.expand(&before, &pair.key.value, pair.key.span)?;
-                    let value = self.expand(&before, &pair.value.value, pair.value.span)?;
+                    let key = self.expand(state, &pair.key.value, pair.key.span)?;
+                    let value = self.expand(state, &pair.value.value, pair.value.span)?;
                     parts.push(format!("{key}={value}"));
                     state.config.labels.insert(key, value);
                 }
