@@ -1196,3 +1196,52 @@ fn ten_thousand_env_lines_build_with_every_variable_and_history_entry() {
     // busybox:local's 3 entries (COPY, RUN, ENV), 10,000 ENV and the RUN.
     assert_eq!(String::from_utf8_lossy(&history.stdout).lines().count(), 10_004);
 }
+
+#[test]
+fn a_tree_five_hundred_deep_copies_and_unpacks_whole() {
+    if !have_root() {
+        return;
+    }
+    // Each directory is resolved once, one step below the one above it:
+    // resolving every parent from the root made this n^4 (500 deep: 196 s).
+    let env = Env::new();
+    let ctx = env.context(
+        "deep",
+        &[("Dockerfile", "FROM scratch\nCOPY deep /copied/\nADD deep.tar.gz /added/\n")],
+    );
+    let mut dir = ctx.join("deep");
+    let mut tar =
+        tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    let mut rel = String::from("deep");
+    for i in 0..500 {
+        dir.push("d");
+        rel.push_str("/d");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("f"), format!("{i}\n")).unwrap();
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Directory);
+        header.set_mode(0o755);
+        header.set_size(0);
+        tar.append_data(&mut header, &rel, std::io::empty()).unwrap();
+        let body = format!("{i}\n");
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o644);
+        header.set_size(body.len() as u64);
+        tar.append_data(&mut header, format!("{rel}/f"), body.as_bytes()).unwrap();
+    }
+    std::fs::write(ctx.join("deep.tar.gz"), tar.into_inner().unwrap().finish().unwrap()).unwrap();
+    let out_dir = env.dir.path().join("deep-out");
+    let output = format!("type=local,dest={}", out_dir.display());
+    let out = env.build(&ctx, &["--output", &output]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for top in ["copied", "added/deep"] {
+        let deepest = out_dir.join(top).join(["d"; 500].join("/")).join("f");
+        assert_eq!(std::fs::read_to_string(&deepest).unwrap(), "499\n", "{top}");
+        let files = walkdir::WalkDir::new(out_dir.join(top))
+            .into_iter()
+            .flatten()
+            .filter(|e| e.file_type().is_file())
+            .count();
+        assert_eq!(files, 500, "{top}");
+    }
+}

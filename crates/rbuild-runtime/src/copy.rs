@@ -203,6 +203,7 @@ pub fn copy_into(
         dest_root,
         ids,
         keep_owners: spec.keep_owners && spec.chown.is_none(),
+        resolved: std::collections::HashMap::new(),
         chmod: spec.chmod.clone(),
         stats: &mut stats,
         dir_times: Vec::new(),
@@ -301,6 +302,8 @@ struct Writer<'a> {
     ids: (u32, u32),
     /// Entries keep their source's owners (`COPY --from` without --chown).
     keep_owners: bool,
+    /// Directories already made or checked: (root, path) → host path.
+    resolved: std::collections::HashMap<(PathBuf, String), PathBuf>,
     chmod: Option<rbuild_llb::Chmod>,
     stats: &'a mut CopyStats,
     /// Directory mtimes, set once their entries are written (writing an
@@ -325,11 +328,42 @@ impl Writer<'_> {
             Some(i) => (&target[..i], &target[i + 1..]),
             None => ("", target),
         };
-        let mut at = String::new();
-        for part in parent.split('/').filter(|p| !p.is_empty()) {
+        // Directories made or checked before are not resolved again from
+        // the root: a tree n deep would cost n^3 path walks (n^4 with the
+        // kernel's own). The deepest one known is checked still to be a
+        // directory (entries never replace one), the rest below it is new.
+        let parts: Vec<&str> = parent.split('/').filter(|p| !p.is_empty()).collect();
+        let mut known = parts.len();
+        let mut host_dir = None;
+        while known > 0 {
+            let at = format!("/{}", parts[..known].join("/"));
+            if let Some(host) = self.resolved.get(&(root.to_owned(), at))
+                && host.symlink_metadata().is_ok_and(|m| m.is_dir())
+            {
+                host_dir = Some(host.clone());
+                break;
+            }
+            known -= 1;
+        }
+        if let (Some(dir), true) = (&host_dir, known == parts.len()) {
+            let dir = dir.clone();
+            return Ok(if name.is_empty() || name == "." { dir } else { dir.join(name) });
+        }
+        let mut at =
+            if known > 0 { format!("/{}", parts[..known].join("/")) } else { String::new() };
+        let mut base = host_dir.unwrap_or_else(|| root.to_owned());
+        for part in &parts[known..] {
             at.push('/');
             at.push_str(part);
-            let host = resolve_in_root(root, &at).map_err(io_at(root))?;
+            // One step below the known directory; only a symlink there is
+            // resolved (inside `root`) from the top.
+            let next = base.join(part);
+            let host = match next.symlink_metadata() {
+                Ok(m) if m.file_type().is_symlink() => {
+                    resolve_in_root(root, &at).map_err(io_at(root))?
+                }
+                _ => next,
+            };
             match host.symlink_metadata() {
                 Ok(m) if m.is_dir() => {}
                 Ok(_) => fs::remove_file(&host)
@@ -343,10 +377,23 @@ impl Writer<'_> {
                         .map_err(io_at(&host))?;
                 }
             }
+            self.resolved.insert((root.to_owned(), at.clone()), host.clone());
+            base = host;
         }
-        let dir = resolve_in_root(root, if parent.is_empty() { "/" } else { parent })
-            .map_err(io_at(root))?;
+        let dir = match (parts.is_empty(), self.resolved.get(&(root.to_owned(), at.clone()))) {
+            (false, Some(host)) => host.clone(),
+            _ => resolve_in_root(root, if parent.is_empty() { "/" } else { parent })
+                .map_err(io_at(root))?,
+        };
         Ok(if name.is_empty() || name == "." { dir } else { dir.join(name) })
+    }
+
+    /// Forgets the directories known at or below `path` (in `root`), where
+    /// a symlink now stands: later entries through it resolve it afresh.
+    fn forget_below(&mut self, root: &Path, path: &str) {
+        let at = format!("/{}", path.trim_matches('/'));
+        let below = format!("{at}/");
+        self.resolved.retain(|(r, p), _| r != root || (*p != at && !p.starts_with(&below)));
     }
 
     /// The mode an entry gets: `--chmod` applied to its own, or its own.
@@ -461,6 +508,7 @@ impl Writer<'_> {
                         item.link_name().map_err(io_at(&host))?.unwrap_or_default().into_owned();
                     remove_non_dir(&host)?;
                     std::os::unix::fs::symlink(&link, &host).map_err(io_at(&host))?;
+                    self.forget_below(&root, &rel);
                 }
                 tar::EntryType::Link => {
                     let link = item.link_name_bytes().unwrap_or_default();
@@ -560,6 +608,8 @@ impl Writer<'_> {
                 let host = self.place(target)?;
                 remove_non_dir(&host)?;
                 std::os::unix::fs::symlink(&link, &host).map_err(io_at(&host))?;
+                let root = self.dest_root.to_owned();
+                self.forget_below(&root, target);
                 self.finish(&host, &meta, true)
             }
             EntryKind::File => {
