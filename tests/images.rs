@@ -866,3 +866,68 @@ fn load_says_what_is_wrong_with_an_archive_and_exits_1() {
     let out = env.run(&["load", "-i", "/nonexistent/archive.tar"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 }
+
+#[test]
+fn what_a_crash_left_goes_with_the_next_build_and_what_a_live_process_writes_stays() {
+    let env = Env::new();
+    env.build("first", "FROM scratch\nCOPY busybox /bin/busybox\n", &[], &["-t", "first:1"]);
+    // A process that has exited: its pid names the leftovers of a crash.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    let me = std::process::id();
+    let store = &env.store;
+    let put_dir = |p: &str| std::fs::create_dir_all(store.join(p)).unwrap();
+    let put = |p: &str, body: &str| std::fs::write(store.join(p), body).unwrap();
+    put_dir("snapshots/0000deadbeef/fs");
+    put("snapshots/0000deadbeef/owner", &dead.to_string());
+    put("snapshots/0000deadbeef/fs/big", "leftover of a crashed step");
+    put_dir(&format!("snapshots/.new-{dead}-0000cafe0000/fs"));
+    put_dir("state/0000deadbeef/tmp");
+    put(&format!("blobs/sha256/.tmp-{dead}-partial"), "half a blob");
+    put("blobs/sha256/.tmpOldFormat", "an older rbuild's");
+    put_dir(&format!("tmp/import-{dead}-x/blobs"));
+    put(&format!("cache/.tmp-{dead}-record"), "{");
+    // This process is alive: what it is writing stays.
+    put_dir("snapshots/0000live0000/fs");
+    put("snapshots/0000live0000/owner", &me.to_string());
+    put_dir("state/0000live0000");
+    put(&format!("blobs/sha256/.tmp-{me}-writing"), "in progress");
+    put(&format!("tmp/load-{me}-spool"), "in progress");
+    // Beside an output: a crashed save's temp file, found when it is written again.
+    let out = env.dir.path().join("out.tar");
+    let stale = env.dir.path().join(format!(".out.tar.tmp-{dead}-x"));
+    std::fs::write(&stale, "half an archive").unwrap();
+
+    env.build("second", "FROM scratch\nCOPY busybox /bin/sh2\n", &[], &["-t", "second:1"]);
+    for left in [
+        "snapshots/0000deadbeef".to_owned(),
+        format!("snapshots/.new-{dead}-0000cafe0000"),
+        "state/0000deadbeef".to_owned(),
+        format!("blobs/sha256/.tmp-{dead}-partial"),
+        "blobs/sha256/.tmpOldFormat".to_owned(),
+        format!("tmp/import-{dead}-x"),
+        format!("cache/.tmp-{dead}-record"),
+    ] {
+        assert!(!store.join(&left).exists(), "{left} is still there");
+    }
+    for kept in [
+        "snapshots/0000live0000".to_owned(),
+        "state/0000live0000".to_owned(),
+        format!("blobs/sha256/.tmp-{me}-writing"),
+        format!("tmp/load-{me}-spool"),
+    ] {
+        assert!(store.join(&kept).exists(), "{kept} of a live process was removed");
+    }
+    env.ok(&["save", "-o", out.to_str().unwrap(), "first:1"]);
+    assert!(!stale.exists(), "the crashed save's temp file");
+    assert!(out.is_file());
+    // Both images are whole.
+    env.ok(&[
+        "save",
+        "-o",
+        env.dir.path().join("both.tar").to_str().unwrap(),
+        "first:1",
+        "second:1",
+    ]);
+}

@@ -10,5 +10,5 @@ mod store;
 
 pub use store::{
     CacheRecord, ImageRecord, InUse, LayerRef, NewSnapshot, PruneStats, SnapshotId, Store,
-    StoreError, StoreLock, disk_usage, unix_now, write_atomic,
+    StoreError, StoreLock, clean_stale_temps, disk_usage, temp_prefix, unix_now, write_atomic,
 };

@@ -187,10 +187,50 @@ const DIRS: [&str; 12] = [
     "state",
 ];
 
+/// The start of a temp file's or directory's name: `KIND-PID-`, so that
+/// what a crashed process left is told from what a running one is writing
+/// ([`Store::clean_leftovers`]).
+pub fn temp_prefix(kind: &str) -> String {
+    format!("{kind}-{}-", std::process::id())
+}
+
+/// The process that made a temp entry named by [`temp_prefix`], if its name
+/// says; `None` for other names.
+fn owner_pid(name: &str) -> Option<i32> {
+    name.split('-').nth(1)?.parse().ok()
+}
+
+/// Whether process `pid` still runs.
+fn alive(pid: i32) -> bool {
+    pid == std::process::id() as i32
+        || !matches!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+            Err(nix::errno::Errno::ESRCH)
+        )
+}
+
+/// Removes the entries of `dir` named `PREFIX-PID-…` whose process is gone:
+/// the temp files a crash left beside an output rbuild writes outside the
+/// store (an export, say), found the next time that output is written.
+pub fn clean_stale_temps(dir: &Path, prefix: &str) {
+    let start = format!("{prefix}-");
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(&start) else { continue };
+        let pid = rest.split('-').next().and_then(|p| p.parse::<i32>().ok());
+        if pid.is_some_and(|p| !alive(p)) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Writes `bytes` to `path` atomically: temp file beside it, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_at(dir))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&temp_prefix(".tmp"))
+        .tempfile_in(dir)
+        .map_err(io_at(dir))?;
     tmp.write_all(bytes).map_err(io_at(path))?;
     tmp.as_file().sync_all().map_err(io_at(path))?;
     tmp.persist(path).map_err(|e| StoreError::Io { path: path.to_owned(), source: e.error })?;
@@ -293,11 +333,20 @@ impl Store {
             SystemTime::now()
         );
         let id = blake3::hash(seed.as_bytes()).to_hex()[..12].to_owned();
-        let dir = self.root.join("snapshots").join(&id);
-        let (upper, work, merged) = (dir.join("fs"), dir.join("w"), dir.join("m"));
-        for d in [&upper, &work, &merged] {
-            fs::create_dir_all(d).map_err(io_at(d))?;
+        // Made under a temp name with its owner (who writes it until it is
+        // committed) and renamed: a snapshot always shows with its owner,
+        // so a crash's leftover is one whose owner is gone.
+        let snapshots = self.root.join("snapshots");
+        let staging = snapshots.join(format!("{}{id}", temp_prefix(".new")));
+        for d in ["fs", "w", "m"] {
+            let d = staging.join(d);
+            fs::create_dir_all(&d).map_err(io_at(&d))?;
         }
+        let owner = staging.join("owner");
+        fs::write(&owner, std::process::id().to_string()).map_err(io_at(&owner))?;
+        let dir = snapshots.join(&id);
+        fs::rename(&staging, &dir).map_err(io_at(&dir))?;
+        let (upper, work, merged) = (dir.join("fs"), dir.join("w"), dir.join("m"));
         Ok(NewSnapshot { id, upper, work, merged, parent: parent.cloned() })
     }
 
@@ -309,7 +358,83 @@ impl Store {
         let meta = serde_json::to_vec(&SnapshotMeta { parent: snapshot.parent.clone() })
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         write_atomic(&dir.join("meta.json"), &meta)?;
+        let _ = fs::remove_file(dir.join("owner"));
         Ok(snapshot.id)
+    }
+
+    /// Removes what crashed processes left behind, never what a running
+    /// one is writing: unfinished snapshots whose owner is gone and their
+    /// step state, temp files (`.tmp-PID-…`) in the store's directories,
+    /// entries of `tmp/`, cache-mount staging directories. Every name says
+    /// its owner ([`temp_prefix`]); one that does not is from an older
+    /// rbuild and goes too. Needs no lock: builds run on beside it.
+    pub fn clean_leftovers(&self) -> PruneStats {
+        let mut stats = PruneStats::default();
+        let mut remove = |path: &Path| {
+            let bytes = du(path);
+            let gone = if path.is_dir() { fs::remove_dir_all(path) } else { fs::remove_file(path) };
+            if gone.is_ok() {
+                stats.entries += 1;
+                stats.bytes += bytes;
+            }
+        };
+        let entries = |dir: &Path| -> Vec<(String, PathBuf)> {
+            fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+                .collect()
+        };
+        let dead = |name: &str| owner_pid(name).is_none_or(|pid| !alive(pid));
+        // Unfinished snapshots: no meta.json, an owner that is gone.
+        let snapshots = self.root.join("snapshots");
+        let being_written = |id: &str| {
+            let dir = snapshots.join(id);
+            !dir.join("meta.json").is_file()
+                && fs::read_to_string(dir.join("owner"))
+                    .ok()
+                    .and_then(|o| o.trim().parse::<i32>().ok())
+                    .is_some_and(alive)
+        };
+        for (name, path) in entries(&snapshots) {
+            if name.starts_with(".new-") {
+                if dead(&name) {
+                    remove(&path);
+                }
+            } else if !path.join("meta.json").is_file() && !being_written(&name) {
+                remove(&path);
+            }
+        }
+        // Step state directories (named by their snapshot, made after it
+        // and gone before it is committed) of no step running now; the
+        // files beside them (stat caches) stay.
+        for (name, path) in entries(&self.state_dir()) {
+            let step_gone = path.is_dir() && !being_written(&name);
+            if step_gone || (name.starts_with(".tmp") && dead(&name)) {
+                remove(&path);
+            }
+        }
+        for dir in ["blobs/sha256", "manifests", "cache", "steps", "images", "in-use", "sources"] {
+            for (name, path) in entries(&self.root.join(dir)) {
+                if name.starts_with(".tmp") && dead(&name) {
+                    remove(&path);
+                }
+            }
+        }
+        for (name, path) in entries(&self.tmp_dir()) {
+            if dead(&name) {
+                remove(&path);
+            }
+        }
+        for (_, cache) in entries(&self.cache_mounts_dir()) {
+            for (name, path) in entries(&cache) {
+                if (name.starts_with(".new-") || name.starts_with(".seed-")) && dead(&name) {
+                    remove(&path);
+                }
+            }
+        }
+        stats
     }
 
     /// Throws away an unfinished snapshot (a failed or cancelled step).

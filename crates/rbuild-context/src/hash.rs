@@ -154,7 +154,11 @@ impl StatCache {
     pub fn save(&self, path: &Path) -> io::Result<()> {
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         fs::create_dir_all(dir)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        // `.tmp-PID-…`, as the store names its temp files, so a crash's
+        // leftover is found and removed.
+        let mut tmp = tempfile::Builder::new()
+            .prefix(&format!(".tmp-{}-", std::process::id()))
+            .tempfile_in(dir)?;
         let file = CacheFile { version: CACHE_VERSION, entries: self.entries.clone() };
         serde_json::to_writer(io::BufWriter::new(tmp.as_file_mut()), &file)?;
         tmp.as_file_mut().flush()?;

@@ -123,7 +123,8 @@ pub(crate) fn fetch(
 
     // Stream to a temp file while hashing, then move into place by digest.
     std::fs::create_dir_all(tmp)?;
-    let mut file = tempfile::NamedTempFile::new_in(tmp)?;
+    let mut file =
+        tempfile::Builder::new().prefix(&rbuild_cache::temp_prefix("fetch")).tempfile_in(tmp)?;
     let mut hasher = sha2::Sha256::new();
     let mut body = response.into_body().into_reader();
     let mut buf = vec![0u8; 256 * 1024];

@@ -129,7 +129,8 @@ pub(crate) fn fetch(
     let root = dir.join(name);
     if !root.is_dir() {
         std::fs::create_dir_all(tmp)?;
-        let work = tempfile::Builder::new().prefix("git-").tempdir_in(tmp)?;
+        let work =
+            tempfile::Builder::new().prefix(&rbuild_cache::temp_prefix("git")).tempdir_in(tmp)?;
         checkout(src.remote, &reference, &commit, work.path())?;
         normalize(work.path(), keep_git_dir, &commit)?;
         match std::fs::rename(work.path(), &root) {

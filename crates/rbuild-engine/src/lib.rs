@@ -272,7 +272,12 @@ impl Engine {
         events: &Emitter<'_>,
     ) -> Result<build::Built, BuildError> {
         let _lock = self.store.lock_shared()?;
-        let built = build::build(request, &self.store, &self.helper, events)?;
+        // What crashed builds left is removed beside this one, not before it.
+        let store = self.store.clone();
+        let cleaner = std::thread::spawn(move || store.clean_leftovers());
+        let built = build::build(request, &self.store, &self.helper, events);
+        let _ = cleaner.join();
+        let built = built?;
         let blobs = rbuild_image::Blobs::new(self.store.root())?;
         for out in &request.outputs {
             out.write(&blobs, &built.manifest_descriptor, &request.tags)?;
@@ -352,7 +357,7 @@ impl Engine {
             |what: &str, e: std::io::Error| BuildError::Io { what: what.to_owned(), source: e };
         std::fs::create_dir_all(&tmp).map_err(|e| io("cannot create the store's tmp", e))?;
         let mut file = tempfile::Builder::new()
-            .prefix("load-")
+            .prefix(&rbuild_cache::temp_prefix("load"))
             .tempfile_in(&tmp)
             .map_err(|e| io("cannot create the store's tmp", e))?;
         std::io::copy(&mut input, &mut file).map_err(|e| io("cannot read the archive", e))?;
@@ -384,7 +389,10 @@ impl Engine {
         keep_bytes: Option<u64>,
         older_than: Option<u64>,
     ) -> Result<rbuild_cache::PruneStats, BuildError> {
-        let stats = self.store.prune_cache(keep_bytes, older_than)?;
+        let mut stats = self.store.prune_cache(keep_bytes, older_than)?;
+        let left = self.store.clean_leftovers();
+        stats.entries += left.entries;
+        stats.bytes += left.bytes;
         let blobs = rbuild_image::Blobs::new(self.store.root())?;
         rbuild_image::images::gc(&self.store, &blobs)?;
         Ok(stats)

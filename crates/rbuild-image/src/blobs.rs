@@ -103,8 +103,10 @@ impl Blobs {
     /// place; [`BlobWriter::finish`] names it by its digest.
     pub fn writer(&self) -> Result<BlobWriter> {
         let dir = self.root.join("blobs").join("sha256");
-        let file =
-            tempfile::Builder::new().prefix(".tmp-").tempfile_in(&dir).map_err(io_err(&dir))?;
+        let file = tempfile::Builder::new()
+            .prefix(&rbuild_cache::temp_prefix(".tmp"))
+            .tempfile_in(&dir)
+            .map_err(io_err(&dir))?;
         Ok(BlobWriter {
             blobs: self.clone(),
             file: io::BufWriter::new(file),

@@ -63,11 +63,22 @@ fn json(value: &impl Serialize, path: &Path) -> Result<Vec<u8>> {
     })
 }
 
+/// A temp file in `dir` for `dest`, named `.NAME.tmp-PID-…`: one a crash
+/// left there for the same output is removed first, so none piles up.
+fn temp_beside(dest: &Path, dir: &Path) -> Result<tempfile::NamedTempFile> {
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let prefix = format!(".{name}.tmp");
+    rbuild_cache::clean_stale_temps(dir, &prefix);
+    tempfile::Builder::new()
+        .prefix(&format!("{prefix}-{}-", std::process::id()))
+        .tempfile_in(dir)
+        .map_err(io_err(dir))
+}
+
 /// Writes `bytes` to `path` by temp file, fsync and rename.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut file =
-        tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).map_err(io_err(dir))?;
+    let mut file = temp_beside(path, dir)?;
     file.write_all(bytes).map_err(io_err(file.path()))?;
     file.as_file().sync_all().map_err(io_err(file.path()))?;
     file.persist(path).map_err(|e| io_err(path)(e.error))?;
@@ -142,7 +153,7 @@ pub(crate) fn write_file_with(
     write: impl FnOnce(BufWriter<tempfile::NamedTempFile>) -> Result<BufWriter<tempfile::NamedTempFile>>,
 ) -> Result<()> {
     let dir = dest.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).map_err(io_err(dir))?;
+    let temp = temp_beside(dest, dir)?;
     let temp =
         write(BufWriter::new(temp))?.into_inner().map_err(|e| io_err(dest)(e.into_error()))?;
     temp.as_file().sync_all().map_err(io_err(dest))?;

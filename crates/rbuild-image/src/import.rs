@@ -67,7 +67,10 @@ pub fn import(blobs: &Blobs, path: &Path) -> Result<Vec<ImportedImage>> {
     }
     let tmp = blobs.root().join("tmp");
     fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
-    let dir = tempfile::Builder::new().prefix("import-").tempdir_in(&tmp).map_err(io_err(&tmp))?;
+    let dir = tempfile::Builder::new()
+        .prefix(&rbuild_cache::temp_prefix("import"))
+        .tempdir_in(&tmp)
+        .map_err(io_err(&tmp))?;
     extract(path, dir.path())?;
     let images = if dir.path().join("index.json").is_file() {
         import_oci(blobs, dir.path()).map_err(|e| rename_source(e, dir.path(), path))?

@@ -110,7 +110,7 @@ impl CacheMounts {
         };
         let dir = base.join(n.to_string());
         if !dir.exists() {
-            let staging = base.join(format!(".new-{n}-{}", std::process::id()));
+            let staging = base.join(format!(".new-{}-{n}", std::process::id()));
             let _ = fs::remove_dir_all(&staging);
             fs::DirBuilder::new().mode(owner.mode).create(&staging)?;
             fs::set_permissions(&staging, fs::Permissions::from_mode(owner.mode))?;
