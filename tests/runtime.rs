@@ -792,3 +792,28 @@ fn a_descriptor_the_build_inherited_never_reaches_a_step() {
     assert!(shown.contains("no-descriptor-7"), "{shown}");
     assert!(!shown.contains("inherited-secret-value"), "{shown}");
 }
+
+#[test]
+fn a_step_runs_under_dockers_seccomp_profile() {
+    if !have_root() {
+        return;
+    }
+    let mut fx = Fixture::new();
+    // Filtered (mode 2), two filters; new namespaces refused (docker's
+    // profile without CAP_SYS_ADMIN), as is everything off its list, while
+    // the ordinary calls of a shell, fork and exec included, work.
+    let spec = fx.spec(
+        "grep -E '^(Seccomp|Seccomp_filters|NoNewPrivs):' /proc/self/status; \
+         unshare -U -r true 2>/dev/null && echo unshare-allowed || echo unshare-refused; \
+         unshare -n true 2>/dev/null && echo netns-allowed || echo netns-refused; \
+         (echo forked) | cat",
+    );
+    let out = run(&spec);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "NoNewPrivs:\t0\nSeccomp:\t2\nSeccomp_filters:\t2\nunshare-refused\nnetns-refused\nforked\n",
+        "{}",
+        out.stderr
+    );
+}

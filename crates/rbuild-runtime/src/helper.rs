@@ -370,6 +370,9 @@ fn exec_step(step: &Step<'_>, blocked: &SigSet) -> Result<std::convert::Infallib
     let program = find_program(arg0, &path_var)
         .ok_or_else(|| format!("{arg0}: executable file not found in $PATH"))?;
 
+    // Docker's seccomp profile, while CAP_SYS_ADMIN is still here to
+    // install it without no_new_privs (so setuid programs work as there).
+    crate::seccomp::install()?;
     drop_capabilities().map_err(|e| format!("capabilities: {e}"))?;
     let groups: Vec<Gid> = ids.groups.iter().map(|g| Gid::from_raw(*g)).collect();
     nix::unistd::setgroups(&groups).map_err(|e| format!("setgroups: {e}"))?;

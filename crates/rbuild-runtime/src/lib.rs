@@ -27,6 +27,7 @@ mod helper;
 mod net;
 pub mod plan;
 mod rootfs;
+mod seccomp;
 mod spec;
 mod sys;
 pub mod user;
