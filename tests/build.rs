@@ -1245,3 +1245,78 @@ fn a_tree_five_hundred_deep_copies_and_unpacks_whole() {
         assert_eq!(files, 500, "{top}");
     }
 }
+
+#[test]
+fn a_full_disk_is_named_as_such_with_the_step() {
+    if !have_root() {
+        return;
+    }
+    // The store on a small tmpfs of the test's own (unmounted at the end).
+    let env = Env::new();
+    let small = env.dir.path().join("small");
+    std::fs::create_dir_all(&small).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+        .arg(&small)
+        .status()
+        .unwrap();
+    assert!(mounted.success());
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(small.clone());
+    let store = small.join("store");
+    let saved = env.dir.path().join("base.tar");
+    let out = rbuild()
+        .env("RBUILD_ROOT", &env.store)
+        .args(["save", "-o", saved.to_str().unwrap(), "busybox:local"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = rbuild()
+        .env("RBUILD_ROOT", &store)
+        .args(["load", "-i", saved.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A RUN that fits in the upper dir, whose layer then does not.
+    let free = Command::new("df").args(["-B1", "--output=avail"]).arg(&small).output().unwrap();
+    let free: u64 =
+        String::from_utf8_lossy(&free.stdout).lines().nth(1).unwrap().trim().parse().unwrap();
+    let size = free * 6 / 10;
+    let ctx = env.context(
+        "full",
+        &[("Dockerfile", &format!("FROM busybox:local\nRUN head -c {size} /dev/urandom > /x\n"))],
+    );
+    let out = rbuild()
+        .env("RBUILD_ROOT", &store)
+        .args(["build", "--progress=plain"])
+        .arg(&ctx)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{shown}");
+    assert!(shown.contains("Dockerfile:2"), "{shown}");
+    assert!(
+        shown.contains("no space left on device while storing the layer of this step"),
+        "{shown}"
+    );
+    assert!(!shown.contains("/blobs/sha256/.tmp"), "a temp path: {shown}");
+    // COPY of a file larger than what is left.
+    let ctx = env.context("full-copy", &[("Dockerfile", "FROM busybox:local\nCOPY big /big\n")]);
+    std::fs::write(ctx.join("big"), vec![7u8; (free + (1 << 20)) as usize]).unwrap();
+    let out = rbuild()
+        .env("RBUILD_ROOT", &store)
+        .args(["build", "--progress=plain"])
+        .arg(&ctx)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{shown}");
+    assert!(shown.contains("Dockerfile:2"), "{shown}");
+    assert!(shown.to_lowercase().contains("no space left on device"), "{shown}");
+    assert!(!shown.contains("exited with code 125"), "{shown}");
+}

@@ -1049,6 +1049,23 @@ impl<'a> Worker for Ctx<'a> {
     }
 }
 
+/// Whether `error` (or one of its causes) is ENOSPC.
+fn no_space(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.downcast_ref::<std::io::Error>().and_then(std::io::Error::raw_os_error) == Some(ENOSPC)
+            || e.to_string().contains("No space left on device")
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// ENOSPC: 28 on every Linux architecture.
+const ENOSPC: i32 = 28;
+
 fn parent_of(inputs: &[State]) -> Result<&State, BuildError> {
     inputs.first().ok_or_else(|| BuildError::Internal("a step without a parent".into()))
 }
@@ -1412,7 +1429,17 @@ fn step_miss(
         Ok(done) => done,
         Err(e) => {
             ctx.store.discard_snapshot(snap);
-            return Err(e.into());
+            let message = if no_space(&e) {
+                format!(
+                    "no space left on device while storing the layer of this step (the store is \
+                     {})",
+                    ctx.store.root().display()
+                )
+            } else {
+                format!("storing the layer of this step: {e}")
+            };
+            ctx.events.failed(&info, started.elapsed().as_secs_f64(), &message);
+            return Err(step_failed(ctx, step, message));
         }
     };
     let id = ctx.store.commit_snapshot(snap)?;

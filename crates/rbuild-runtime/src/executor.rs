@@ -212,11 +212,22 @@ impl Executor {
         }
         use std::os::unix::process::ExitStatusExt as _;
         let code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
-        if code == SETUP_FAILED
-            && let Ok(message) = fs::read_to_string(&status_path)
-            && !message.trim().is_empty()
-        {
-            return Err(ExecError::Setup(message.trim().to_owned()));
+        if code == SETUP_FAILED {
+            if let Ok(message) = fs::read_to_string(&status_path)
+                && !message.trim().is_empty()
+            {
+                return Err(ExecError::Setup(message.trim().to_owned()));
+            }
+            // No word from the helper: most often the store's disk is full.
+            if let Ok(stat) = nix::sys::statvfs::statvfs(state)
+                && stat.blocks_available() == 0
+            {
+                let store = state.ancestors().nth(2).unwrap_or(state);
+                return Err(ExecError::Setup(format!(
+                    "no space left on device: the store's file system ({}) is full",
+                    store.display()
+                )));
+            }
         }
         Ok(ExitStatus { code })
     }

@@ -69,11 +69,16 @@ fn read_spec(spec_path: &Path) -> Result<StepSpec, String> {
 }
 
 fn report(state: &Path, message: &str) {
-    let _ = fs::OpenOptions::new()
+    let written = fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(state.join("status"))
         .and_then(|mut f| writeln!(f, "{message}"));
+    // A full disk takes the status file too: say it on stderr, which the
+    // builder shows as the step's last output.
+    if let Err(e) = written {
+        let _ = writeln!(std::io::stderr(), "rbuild: {message} (and writing the status: {e})");
+    }
 }
 
 /// Runs the helper; returns the process exit code.
@@ -309,8 +314,12 @@ fn init(step: &Step<'_>, blocked: &SigSet) -> i32 {
         Ok(never) => match never {},
         Err(message) => message,
     };
-    if let Ok(mut file) = status {
-        let _ = writeln!(file, "{message}");
+    let written = match status {
+        Ok(mut file) => writeln!(file, "{message}"),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
+        let _ = writeln!(std::io::stderr(), "rbuild: {message} (and writing the status: {e})");
     }
     SETUP_FAILED
 }
