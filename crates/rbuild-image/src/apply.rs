@@ -181,7 +181,12 @@ fn apply_with<R: Read>(
                     && let Some(name) = key.strip_prefix("SCHILY.xattr.")
                     && !name.starts_with("trusted.overlay.")
                 {
-                    xattr::set(&target, name, record.value_bytes()).map_err(io_at(&target))?;
+                    xattr::set(&target, name, record.value_bytes()).map_err(|e| {
+                        io_at(&target)(io::Error::new(
+                            e.kind(),
+                            format!("setting the extended attribute {name:?}: {e}"),
+                        ))
+                    })?;
                 }
             }
         }

@@ -202,3 +202,17 @@ fn a_descriptor_whose_size_lies_is_refused() {
     fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
     assert_refused(import(&blobs, &layout), "its descriptor says 12345");
 }
+
+#[test]
+fn a_refused_extended_attribute_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.append_pax_extensions([("SCHILY.xattr.bogus.attribute", &b"x"[..])]).unwrap();
+    let mut header = tar::Header::new_ustar();
+    header.set_size(2);
+    header.set_mode(0o644);
+    builder.append_data(&mut header, "file", &b"ok"[..]).unwrap();
+    let layer = builder.into_inner().unwrap();
+    let err = rbuild_image::apply_flat(layer.as_slice(), dir.path()).unwrap_err().to_string();
+    assert!(err.contains("bogus.attribute"), "{err}");
+}
