@@ -931,3 +931,40 @@ fn what_a_crash_left_goes_with_the_next_build_and_what_a_live_process_writes_sta
         "second:1",
     ]);
 }
+
+#[test]
+fn store_check_finds_damage_and_repair_lets_the_next_build_recover() {
+    let env = Env::new();
+    let dockerfile = "FROM scratch\nCOPY busybox /bin/busybox\nCOPY busybox /bin/again\n";
+    env.build("app", dockerfile, &[], &["-t", "app:1"]);
+    assert!(env.ok(&["store", "check"]).contains("the store is sound"));
+    // Damage: a layer blob's bytes, and a snapshot under a record.
+    let store = rbuild_cache::Store::open(&env.store).unwrap();
+    let records = store.cache_records();
+    let first = records.iter().find(|r| r.instruction == "COPY busybox /bin/busybox").unwrap();
+    let layer = first.layer.as_ref().unwrap().digest.clone();
+    let path = env.store.join("blobs/sha256").join(layer.strip_prefix("sha256:").unwrap());
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[600] ^= 0xff;
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    let second = records.iter().find(|r| r.instruction == "COPY busybox /bin/again").unwrap();
+    let snapshot = second.snapshot.clone().unwrap();
+    std::fs::remove_dir_all(env.store.join("snapshots").join(&snapshot)).unwrap();
+
+    let out = env.run(&["store", "check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let shown = text(&out);
+    assert!(shown.contains(&format!("blob {layer} does not match its digest")), "{shown}");
+    assert!(shown.contains("image docker.io/library/app:1: blob"), "{shown}");
+    assert!(shown.contains("(COPY busybox /bin/again): its snapshot is missing"), "{shown}");
+    assert!(shown.contains("--repair"), "{shown}");
+    let out = env.run(&["store", "check", "--repair"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("repaired"), "{}", text(&out));
+    assert!(env.ok(&["store", "check"]).contains("the store is sound"));
+    // What was removed is built again, whole.
+    env.build("app", dockerfile, &[], &["-t", "app:1"]);
+    assert!(env.ok(&["store", "check"]).contains("the store is sound"));
+    env.ok(&["save", "-o", env.dir.path().join("app.tar").to_str().unwrap(), "app:1"]);
+}

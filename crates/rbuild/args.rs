@@ -58,6 +58,25 @@ pub(crate) enum Command {
     /// The build cache (`builder prune`).
     #[command(subcommand)]
     Builder(BuilderCommand),
+    /// The store itself (`store check`).
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+/// `rbuild store …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum StoreCommand {
+    /// Verify every blob, image, name, cache record and snapshot of the store.
+    Check(StoreCheckArgs),
+}
+
+/// `rbuild store check [--repair]`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StoreCheckArgs {
+    /// Delete what is damaged and forget what depends on it, so it is built
+    /// or pulled again.
+    #[arg(long)]
+    pub(crate) repair: bool,
 }
 
 /// `rbuild builder …`.

@@ -500,6 +500,42 @@ impl Store {
         Some(record)
     }
 
+    /// Forgets the record of `key` (`store check --repair` of a record
+    /// whose layer or snapshot is gone).
+    pub fn cache_remove(&self, key: &CacheKey) -> Result<(), StoreError> {
+        let path = self.record_path(key);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_at(&path)(e)),
+        }
+    }
+
+    /// The committed snapshots and the parent each names, for `store check`.
+    pub fn snapshots(&self) -> Vec<(SnapshotId, Option<SnapshotId>)> {
+        fs::read_dir(self.root.join("snapshots"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let id = e.file_name().to_string_lossy().into_owned();
+                let meta: SnapshotMeta =
+                    serde_json::from_slice(&fs::read(e.path().join("meta.json")).ok()?).ok()?;
+                Some((id, meta.parent))
+            })
+            .collect()
+    }
+
+    /// Removes the snapshot `id` whole (`store check --repair`).
+    pub fn remove_snapshot(&self, id: &SnapshotId) -> Result<(), StoreError> {
+        let dir = self.root.join("snapshots").join(id);
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_at(&dir)(e)),
+        }
+    }
+
     /// Stores `record` under its key.
     pub fn cache_put(&self, record: &CacheRecord) -> Result<(), StoreError> {
         let bytes =

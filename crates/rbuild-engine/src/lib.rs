@@ -398,6 +398,21 @@ impl Engine {
         Ok(stats)
     }
 
+    /// `store check [--repair]`: every blob, image, name, cache record and
+    /// snapshot verified ([`rbuild_image::images::check`]); waits for
+    /// running builds.
+    pub fn check_store(
+        &self,
+        repair: bool,
+    ) -> Result<rbuild_image::images::CheckReport, BuildError> {
+        let blobs = rbuild_image::Blobs::new(self.store.root())?;
+        let report = rbuild_image::images::check(&self.store, &blobs, repair)?;
+        if repair && report.repaired > 0 {
+            rbuild_image::images::gc(&self.store, &blobs)?;
+        }
+        Ok(report)
+    }
+
     /// Empties the build cache, and with `all` every image too; waits for
     /// running builds.
     pub fn prune(&self, all: bool) -> Result<rbuild_cache::PruneStats, BuildError> {

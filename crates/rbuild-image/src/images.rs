@@ -563,3 +563,107 @@ pub fn prune(
     }
     Ok((done, gc(store, blobs)?))
 }
+
+/// What `store check` found, and what `--repair` did about it.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    /// Each problem, as a line to print.
+    pub problems: Vec<String>,
+    /// How many of them were repaired.
+    pub repaired: usize,
+}
+
+/// Verifies the store: every blob against its digest, every image's
+/// manifest, config and layers present, every name's image, every cache
+/// record's layer and snapshot, every snapshot's parent. With `repair`, a
+/// bad blob is deleted, an image missing a blob is forgotten with its
+/// names, a record missing what it stands for is forgotten, a snapshot on
+/// a missing parent is removed: each then rebuilds or pulls again. Holds
+/// the store exclusively (waits for running builds).
+pub fn check(store: &Store, blobs: &Blobs, repair: bool) -> Result<CheckReport> {
+    let _lock = store.lock_exclusive()?;
+    let mut report = CheckReport::default();
+    let fix = |report: &mut CheckReport, problem: String, action: &mut dyn FnMut() -> bool| {
+        report.problems.push(problem);
+        if repair && action() {
+            report.repaired += 1;
+        }
+    };
+    let mut bad_blobs = BTreeSet::new();
+    for digest in store.blob_digests() {
+        let Ok(parsed) = Digest::from_str(&digest) else { continue };
+        let path = blobs.path(&parsed)?;
+        let actual = std::fs::File::open(&path).ok().and_then(|mut f| {
+            use sha2::Digest as _;
+            let mut hasher = sha2::Sha256::new();
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                match std::io::Read::read(&mut f, &mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => hasher.update(&buf[..n]),
+                    Err(_) => return None,
+                }
+            }
+            Some(crate::blobs::hex_digest(hasher.finalize().as_slice()))
+        });
+        if actual.as_ref() != Some(&parsed) {
+            bad_blobs.insert(digest.clone());
+            fix(&mut report, format!("blob {digest} does not match its digest"), &mut || {
+                store.remove_blob(&digest).is_ok()
+            });
+        }
+    }
+    let present =
+        |d: &str| !bad_blobs.contains(d) && Digest::from_str(d).is_ok_and(|d| blobs.has(&d));
+    for record in store.image_records() {
+        let mut needed = vec![record.manifest.clone()];
+        needed.extend(record.blobs.iter().cloned());
+        let Some(missing) = needed.iter().find(|d| !present(d)).cloned() else { continue };
+        let names = store.names_of(&record.manifest);
+        let shown = names.first().cloned().unwrap_or_else(|| record.manifest.clone());
+        fix(
+            &mut report,
+            format!("image {shown}: blob {missing} is missing or damaged"),
+            &mut || {
+                names.iter().all(|n| store.untag(n).is_ok())
+                    && store.remove_image(&record.manifest).is_ok()
+            },
+        );
+    }
+    for (name, manifest) in store.images() {
+        if !present(&manifest) && store.image_record(&manifest).is_none() {
+            fix(
+                &mut report,
+                format!("name {name}: its manifest {manifest} is missing"),
+                &mut || store.untag(&name).is_ok(),
+            );
+        }
+    }
+    let snapshots = store.snapshots();
+    let known: BTreeSet<&str> = snapshots.iter().map(|(id, _)| id.as_str()).collect();
+    let mut broken = BTreeSet::new();
+    for (id, parent) in &snapshots {
+        if let Some(p) = parent
+            && !known.contains(p.as_str())
+        {
+            broken.insert(id.clone());
+            fix(&mut report, format!("snapshot {id}: its parent {p} is missing"), &mut || {
+                store.remove_snapshot(id).is_ok()
+            });
+        }
+    }
+    for record in store.cache_records() {
+        let layer_gone = record.layer.as_ref().is_some_and(|l| !present(&l.digest));
+        let snapshot_gone =
+            record.snapshot.as_ref().is_some_and(|s| broken.contains(s) || store.chain(s).is_err());
+        if layer_gone || snapshot_gone {
+            let what = if layer_gone { "its layer" } else { "its snapshot" };
+            fix(
+                &mut report,
+                format!("cache record {} ({}): {what} is missing", record.key, record.instruction),
+                &mut || store.cache_remove(&record.key).is_ok(),
+            );
+        }
+    }
+    Ok(report)
+}

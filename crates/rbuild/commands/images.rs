@@ -715,6 +715,29 @@ pub(crate) fn prune(args: &ImagePruneArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `rbuild store check [--repair]`: a line per problem, then a summary;
+/// exit 1 while a problem is left.
+pub(crate) fn store_check(args: &crate::args::StoreCheckArgs) -> anyhow::Result<ExitCode> {
+    let engine = super::build::open_engine()?;
+    let report = match engine.check_store(args.repair) {
+        Ok(r) => r,
+        Err(e) => return Ok(failed(&e)),
+    };
+    let mut stdout = std::io::stdout().lock();
+    for problem in &report.problems {
+        writeln!(stdout, "{problem}")?;
+    }
+    let left = report.problems.len() - report.repaired;
+    match (report.problems.len(), args.repair) {
+        (0, _) => writeln!(stdout, "the store is sound")?,
+        (n, true) => writeln!(stdout, "{n} problem(s), {} repaired", report.repaired)?,
+        (n, false) => {
+            writeln!(stdout, "{n} problem(s); `rbuild store check --repair` removes them")?
+        }
+    }
+    Ok(if left == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,9 @@ mod registry;
 
 use std::process::ExitCode;
 
-use crate::args::{Args, BuilderCommand, Command, ContextCommand, ImageCommand, SystemCommand};
+use crate::args::{
+    Args, BuilderCommand, Command, ContextCommand, ImageCommand, StoreCommand, SystemCommand,
+};
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
@@ -33,6 +35,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::System(SystemCommand::Df(args)) => images::df(&args),
         Command::Image(ImageCommand::Prune(args)) => images::prune(&args),
         Command::Builder(BuilderCommand::Prune(args)) => images::builder_prune(&args),
+        Command::Store(StoreCommand::Check(args)) => images::store_check(&args),
         Command::System(SystemCommand::Prune(args)) => images::system_prune(&args),
         Command::History(args) | Command::Image(ImageCommand::History(args)) => {
             images::history(&args)
