@@ -169,6 +169,25 @@ fn reference() -> Value {
     serde_json::from_str(text).unwrap()
 }
 
+/// A context holding `files` (each with its own path as content) and
+/// `dockerignore` as its `.dockerignore`.
+fn context_on_disk(files: &[String], dockerignore: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for file in files {
+        let path = dir.path().join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, file.as_bytes()).unwrap();
+    }
+    std::fs::write(dir.path().join(".dockerignore"), dockerignore).unwrap();
+    dir
+}
+
+/// The paths a listing sends, the ignore file itself left out (the cases'
+/// file lists do not hold it).
+fn listed(listing: &rbuild_context::Listing) -> Vec<String> {
+    listing.entries.iter().map(|e| e.path.clone()).filter(|p| p != ".dockerignore").collect()
+}
+
 #[test]
 fn walks_match_the_current_reference() {
     let reference = reference();
@@ -181,22 +200,10 @@ fn walks_match_the_current_reference() {
         let want = strings(&case["expected_included"]);
         let file = IgnoreFile::parse(text).unwrap();
         assert_eq!(walk(&file, &files).files, want, "{name}: the walk model");
-        let dir = tempfile::tempdir().unwrap();
-        for f in &files {
-            let path = dir.path().join(f);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, f.as_bytes()).unwrap();
-        }
-        std::fs::write(dir.path().join(".dockerignore"), text).unwrap();
+        let dir = context_on_disk(&files, text);
         let ignore = rbuild_context::load_ignore(dir.path(), None).unwrap();
         let listing = rbuild_context::list(dir.path(), &ignore).unwrap();
-        let got: Vec<&str> = listing
-            .entries
-            .iter()
-            .map(|e| e.path.as_str())
-            .filter(|p| *p != ".dockerignore")
-            .collect();
-        assert_eq!(got, want, "{name}: the real walk");
+        assert_eq!(listed(&listing), want, "{name}: the real walk");
     }
 }
 
@@ -259,29 +266,16 @@ fn scenarios_on_disk() {
     let Some(scenarios) = json("scenarios.json") else { return };
     for scenario in &scenarios {
         let name = scenario["name"].as_str().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        for file in strings(&scenario["files"]) {
-            let path = root.join(&file);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, file.as_bytes()).unwrap();
-        }
         let dockerignore = scenario["dockerignore"].as_str().unwrap();
-        std::fs::write(root.join(".dockerignore"), dockerignore).unwrap();
+        let dir = context_on_disk(&strings(&scenario["files"]), dockerignore);
+        let root = dir.path();
         let ignore = rbuild_context::load_ignore(root, None);
         if scenario["expected_included"] == "error" {
             assert!(ignore.is_err(), "{name}: the ignore file must be rejected");
             continue;
         }
         let listing = rbuild_context::list(root, &ignore.unwrap()).unwrap();
-        let got: Vec<&str> = listing
-            .entries
-            .iter()
-            .map(|e| e.path.as_str())
-            // The scenario's file list does not contain the ignore file itself.
-            .filter(|p| *p != ".dockerignore")
-            .collect();
-        assert_eq!(got, strings(&scenario["expected_included"]), "{name}");
+        assert_eq!(listed(&listing), strings(&scenario["expected_included"]), "{name}");
         for entry in &listing.entries {
             assert_eq!(entry.size, std::fs::metadata(root.join(&entry.path)).unwrap().len());
         }

@@ -151,7 +151,8 @@ fn a_file_edited_after_hashing_is_not_sent_under_the_old_digest() {
     assert!(matches!(err, StreamError::Changed { ref path } if path == "bin/run.sh"), "{err}");
 }
 
-/// A raw tar entry, written without the tar crate's path checks.
+/// A raw tar entry ([`rbuild_test::raw_tar_entry`]), after the pax header
+/// carrying its digest when there is one.
 fn raw_entry(
     out: &mut Vec<u8>,
     name: &[u8],
@@ -160,21 +161,14 @@ fn raw_entry(
     body: &[u8],
     digest: Option<Digest>,
 ) {
-    let mut builder = tar::Builder::new(Vec::new());
     if let Some(d) = digest {
+        let mut builder = tar::Builder::new(Vec::new());
         builder.append_pax_extensions([("RBUILD.digest", d.to_string().as_bytes())]).unwrap();
+        let bytes = builder.into_inner().unwrap();
+        // Drop the two zero blocks `into_inner` appended.
+        out.extend_from_slice(&bytes[..bytes.len() - 1024]);
     }
-    let mut header = tar::Header::new_old();
-    header.as_old_mut().name[..name.len()].copy_from_slice(name);
-    header.as_old_mut().linkname[..link.len()].copy_from_slice(link);
-    header.set_entry_type(kind);
-    header.set_mode(0o644);
-    header.set_size(body.len() as u64);
-    header.set_cksum();
-    builder.append(&header, body).unwrap();
-    let bytes = builder.into_inner().unwrap();
-    // Drop the two zero blocks `into_inner` appended.
-    out.extend_from_slice(&bytes[..bytes.len() - 1024]);
+    rbuild_test::raw_tar_entry(out, name, kind, link, body);
 }
 
 fn finish(mut tar: Vec<u8>) -> Vec<u8> {

@@ -4,20 +4,7 @@ use std::fs;
 
 use rbuild_image::{LayerError, apply};
 
-/// A tar entry written byte by byte, past the tar crate's own path checks.
-fn entry(out: &mut Vec<u8>, name: &[u8], kind: tar::EntryType, link: &[u8], body: &[u8]) {
-    let mut header = tar::Header::new_old();
-    header.as_old_mut().name[..name.len()].copy_from_slice(name);
-    header.as_old_mut().linkname[..link.len()].copy_from_slice(link);
-    header.set_entry_type(kind);
-    header.set_mode(0o644);
-    header.set_size(body.len() as u64);
-    header.set_cksum();
-    let mut builder = tar::Builder::new(Vec::new());
-    builder.append(&header, body).unwrap();
-    let bytes = builder.into_inner().unwrap();
-    out.extend_from_slice(&bytes[..bytes.len() - 1024]);
-}
+use rbuild_test::raw_tar_entry as entry;
 
 #[test]
 fn entries_that_would_escape_are_refused() {
