@@ -711,11 +711,7 @@ impl Store {
                 continue;
             }
             let pid = name.split('-').next().and_then(|p| p.parse::<i32>().ok());
-            let alive = pid.is_some_and(|p| {
-                p == std::process::id() as i32
-                    || nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok()
-            });
-            if !alive {
+            if !pid.is_some_and(alive) {
                 let _ = fs::remove_file(entry.path());
                 continue;
             }

@@ -377,10 +377,10 @@ impl Backend {
             }
             Backend::Dir { dir, blobs } => {
                 let Some(digest) = dir_index(dir)?.remove(tag) else { return Ok(None) };
-                let bytes = read_verified(blobs, &digest)?;
+                let bytes = blobs.read(&digest).map_err(|e| e.to_string())?;
                 let manifest: ImageManifest =
                     serde_json::from_slice(&bytes).map_err(|e| format!("{tag}: {e}"))?;
-                let config = read_verified(blobs, manifest.config().digest())?;
+                let config = blobs.read(manifest.config().digest()).map_err(|e| e.to_string())?;
                 (digest, bytes, config)
             }
         };
@@ -462,14 +462,6 @@ impl Backend {
             }
         }
     }
-}
-
-fn read_verified(blobs: &Blobs, digest: &Digest) -> Result<Vec<u8>, String> {
-    let bytes = blobs.read(digest).map_err(|e| e.to_string())?;
-    if rbuild_image::sha256_digest(&bytes) != *digest {
-        return Err(format!("blob {digest} does not match its digest"));
-    }
-    Ok(bytes)
 }
 
 fn copy_blob(from: &Blobs, to: &Blobs, digest: &Digest) -> Result<(), String> {
@@ -823,18 +815,9 @@ pub(crate) fn export_mounts(
         let (layer, stats) = rbuild_image::layer_from_dir(local, dir, &options, export.compression)
             .map_err(|e| format!("cache mount {id}: {e}"))?;
         let record = MountRecord { rbuild_cache_mount: 1, bytes: stats.content_bytes };
-        let bytes = rbuild_image::canonical_json(&record).map_err(|e| e.to_string())?;
-        let config = local.put_bytes(&bytes).map_err(|e| e.to_string())?;
-        let manifest = serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "artifactType": ARTIFACT_TYPE,
-            "config": { "mediaType": MOUNT_TYPE, "digest": config.digest.to_string(), "size": config.size },
-            "layers": [layer.descriptor],
-        });
-        let bytes = rbuild_image::canonical_json(&manifest).map_err(|e| e.to_string())?;
-        let manifest = local.put_bytes(&bytes).map_err(|e| e.to_string())?;
-        backend.publish(local, &manifest.digest, &[mount_tag(&owner.cache_identity(id))])?;
+        let layers = serde_json::json!([layer.descriptor]);
+        let manifest = put_manifest(local, MOUNT_TYPE, &record, layers, None)?;
+        backend.publish(local, &manifest, &[mount_tag(&owner.cache_identity(id))])?;
     }
     Ok(sized.len())
 }
@@ -937,20 +920,37 @@ fn export_step(
         op: step.op.clone(),
         seconds: step.seconds,
     };
-    let record_bytes = rbuild_image::canonical_json(&record).map_err(|e| e.to_string())?;
+    let annotations = serde_json::json!({ KEY_ANNOTATION: step.key.to_string() });
+    let manifest =
+        put_manifest(local, RECORD_TYPE, &record, serde_json::json!(layers), Some(annotations))?;
+    backend.publish(local, &manifest, &[tag, history])?;
+    Ok(true)
+}
+
+/// Puts in `local` a shared-cache object: `record` as the config (of
+/// `config_type`), `layers` and `annotations` in an OCI image manifest of
+/// rbuild's artifact type; returns the manifest's digest.
+fn put_manifest(
+    local: &Blobs,
+    config_type: &str,
+    record: &impl Serialize,
+    layers: serde_json::Value,
+    annotations: Option<serde_json::Value>,
+) -> Result<Digest, String> {
+    let record_bytes = rbuild_image::canonical_json(record).map_err(|e| e.to_string())?;
     let config = local.put_bytes(&record_bytes).map_err(|e| e.to_string())?;
-    let manifest = serde_json::json!({
+    let mut manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "artifactType": ARTIFACT_TYPE,
-        "config": { "mediaType": RECORD_TYPE, "digest": config.digest.to_string(), "size": config.size },
+        "config": { "mediaType": config_type, "digest": config.digest.to_string(), "size": config.size },
         "layers": layers,
-        "annotations": { KEY_ANNOTATION: step.key.to_string() },
     });
+    if let Some(annotations) = annotations {
+        manifest["annotations"] = annotations;
+    }
     let bytes = rbuild_image::canonical_json(&manifest).map_err(|e| e.to_string())?;
-    let manifest = local.put_bytes(&bytes).map_err(|e| e.to_string())?;
-    backend.publish(local, &manifest.digest, &[tag, history])?;
-    Ok(true)
+    Ok(local.put_bytes(&bytes).map_err(|e| e.to_string())?.digest)
 }
 
 #[cfg(test)]

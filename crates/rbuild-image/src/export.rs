@@ -77,12 +77,10 @@ fn temp_beside(dest: &Path, dir: &Path) -> Result<tempfile::NamedTempFile> {
 
 /// Writes `bytes` to `path` by temp file, fsync and rename.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut file = temp_beside(path, dir)?;
-    file.write_all(bytes).map_err(io_err(file.path()))?;
-    file.as_file().sync_all().map_err(io_err(file.path()))?;
-    file.persist(path).map_err(|e| io_err(path)(e.error))?;
-    Ok(())
+    write_file_with(path, |mut out| {
+        out.write_all(bytes).map_err(io_err(path))?;
+        Ok(out)
+    })
 }
 
 /// Exports the image `manifest` of `blobs` into the OCI image layout

@@ -440,18 +440,10 @@ fn check_size(path: &Path, d: &Descriptor, actual: u64) -> Result<()> {
     Ok(())
 }
 
+/// The blob `d` names, its digest ([`Blobs::read`]) and size checked.
 fn read_verified(layout: &Blobs, d: &Descriptor) -> Result<Vec<u8>> {
-    let path = layout.path(d.digest())?;
-    let bytes = fs::read(&path).map_err(io_err(&path))?;
-    let actual = crate::blobs::sha256_digest(&bytes);
-    if actual != *d.digest() {
-        return Err(Error::DigestMismatch {
-            path,
-            expected: d.digest().to_string(),
-            actual: actual.to_string(),
-        });
-    }
-    check_size(&path, d, bytes.len() as u64)?;
+    let bytes = layout.read(d.digest())?;
+    check_size(&layout.path(d.digest())?, d, bytes.len() as u64)?;
     Ok(bytes)
 }
 

@@ -66,7 +66,36 @@ fn key(id: &str) -> String {
     format!("{hash:016x}")
 }
 
+/// A new directory `KIND-PID-N` in `base` with `owner`'s mode and ids,
+/// to be renamed into place once it is ready (the pid tells a crash's
+/// leftover from a live one's).
+fn staging_dir(
+    base: &Path,
+    kind: &str,
+    n: impl std::fmt::Display,
+    owner: CacheOwner,
+) -> io::Result<PathBuf> {
+    let staging = base.join(format!("{kind}-{}-{n}", std::process::id()));
+    let _ = fs::remove_dir_all(&staging);
+    fs::DirBuilder::new().mode(owner.mode).create(&staging)?;
+    fs::set_permissions(&staging, fs::Permissions::from_mode(owner.mode))?;
+    std::os::unix::fs::chown(&staging, Some(owner.uid), Some(owner.gid))?;
+    Ok(staging)
+}
+
 impl CacheMounts {
+    /// The directory of the cache `id` made with `owner` (created, with the
+    /// id written beside for people reading the store).
+    fn base(&self, id: &str, owner: CacheOwner) -> io::Result<PathBuf> {
+        let base = self.root.join(key(&owner.cache_identity(id)));
+        fs::create_dir_all(&base)?;
+        let label = base.join("id");
+        if !label.exists() {
+            fs::write(&label, id)?;
+        }
+        Ok(base)
+    }
+
     /// Cache mounts kept under `root` (created when first used).
     pub fn new(root: impl Into<PathBuf>) -> CacheMounts {
         CacheMounts { root: root.into() }
@@ -77,12 +106,7 @@ impl CacheMounts {
     /// `private`: the first directory of the id no one holds, a new one if
     /// all are held. A new directory gets `owner`'s mode and ids.
     pub fn acquire(&self, id: &str, sharing: Sharing, owner: CacheOwner) -> io::Result<CacheLease> {
-        let base = self.root.join(key(&owner.cache_identity(id)));
-        fs::create_dir_all(&base)?;
-        let label = base.join("id");
-        if !label.exists() {
-            fs::write(&label, id)?;
-        }
+        let base = self.base(id, owner)?;
         let lock = |n: usize, arg: FlockArg| -> io::Result<Option<Flock<fs::File>>> {
             let file = fs::OpenOptions::new()
                 .create(true)
@@ -110,11 +134,7 @@ impl CacheMounts {
         };
         let dir = base.join(n.to_string());
         if !dir.exists() {
-            let staging = base.join(format!(".new-{}-{n}", std::process::id()));
-            let _ = fs::remove_dir_all(&staging);
-            fs::DirBuilder::new().mode(owner.mode).create(&staging)?;
-            fs::set_permissions(&staging, fs::Permissions::from_mode(owner.mode))?;
-            std::os::unix::fs::chown(&staging, Some(owner.uid), Some(owner.gid))?;
+            let staging = staging_dir(&base, ".new", n, owner)?;
             if let Err(e) = fs::rename(&staging, &dir) {
                 // Another step made it first: use theirs.
                 let _ = fs::remove_dir_all(&staging);
@@ -148,23 +168,14 @@ impl CacheMounts {
         owner: CacheOwner,
         fill: impl FnOnce(&Path) -> io::Result<()>,
     ) -> io::Result<bool> {
-        let base = self.root.join(key(&owner.cache_identity(id)));
-        fs::create_dir_all(&base)?;
-        let label = base.join("id");
-        if !label.exists() {
-            fs::write(&label, id)?;
-        }
+        let base = self.base(id, owner)?;
         let dir = base.join("0");
         if dir.exists() {
             return Ok(false);
         }
         static SEEDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = SEEDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let staging = base.join(format!(".seed-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&staging);
-        fs::DirBuilder::new().mode(owner.mode).create(&staging)?;
-        fs::set_permissions(&staging, fs::Permissions::from_mode(owner.mode))?;
-        std::os::unix::fs::chown(&staging, Some(owner.uid), Some(owner.gid))?;
+        let staging = staging_dir(&base, ".seed", n, owner)?;
         if let Err(e) = fill(&staging) {
             let _ = fs::remove_dir_all(&staging);
             return Err(e);
