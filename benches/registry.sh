@@ -16,27 +16,11 @@ HERE=$(cd "$(dirname "$0")/.." && pwd)
 RBUILD=${RBUILD:-$HERE/target/release/rbuild}
 [ -x "$RBUILD" ] || { echo "build it first: cargo build --release" >&2; exit 2; }
 WORK=$(mktemp -d /tmp/rbuild-bench-registry.XXXXXX)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+# shellcheck source=benches/common.sh
+. "$HERE/benches/common.sh"
+cleanup() { stop_registries; rm -rf "$WORK"; }
 trap cleanup EXIT
 export DOCKER_CONFIG=$WORK/docker RBUILD_CONFIG=$WORK/none.toml CONTAINERS_REGISTRIES_CONF=$WORK/none.conf
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# start_registry NAME: prints HOST:PORT of a fresh registry
-start_registry() {
-  local port dir
-  port=$(free_port); dir=$WORK/$1
-  mkdir -p "$dir"
-  printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
-    "$dir/storage" "$port" >"$dir/config.yml"
-  docker-registry serve "$dir/config.yml" >/dev/null 2>&1 &
-  PIDS+=($!)
-  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do sleep 0.05; done
-  echo "127.0.0.1:$port"
-}
-now() { date +%s.%N; }
-elapsed() { python3 -c "print(f'{$2 - $1:.3f}')"; }
-median() { python3 -c 'import sys,statistics; print(f"{statistics.median(float(x) for x in sys.argv[1:]):.3f}")' "$@"; }
 
 # The image: 8 layers of 25 MB from /dev/urandom (gzip cannot shrink them).
 CTX=$WORK/ctx

@@ -24,24 +24,13 @@ RBUILD=${RBUILD:-$HERE/target/release/rbuild}
 [ -x "$RBUILD" ] || { echo "build it first: cargo build --release" >&2; exit 2; }
 [ -x "$BENCH/$CASE/gen.sh" ] || { echo "no bench case $BENCH/$CASE" >&2; exit 2; }
 WORK=$(mktemp -d /tmp/rbuild-bench-shared.XXXXXX)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+# shellcheck source=benches/common.sh
+. "$HERE/benches/common.sh"
+cleanup() { stop_registries; rm -rf "$WORK"; }
 trap cleanup EXIT
 export DOCKER_CONFIG=$WORK/docker RBUILD_CONFIG=$WORK/none.toml CONTAINERS_REGISTRIES_CONF=$WORK/none.conf
 export SOURCE_DATE_EPOCH=1700000000
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port=$(free_port)
-mkdir -p "$WORK/registry"
-printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
-  "$WORK/registry/storage" "$port" >"$WORK/registry/config.yml"
-docker-registry serve "$WORK/registry/config.yml" >/dev/null 2>&1 &
-PIDS+=($!)
-until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do sleep 0.05; done
-HOST=127.0.0.1:$port
-now() { date +%s.%N; }
-elapsed() { python3 -c "print(f'{$2 - $1:.3f}')"; }
-median() { python3 -c 'import sys,statistics; print(f"{statistics.median(float(x) for x in sys.argv[1:]):.3f}")' "$@"; }
+HOST=$(start_registry registry)
 
 CTX=$WORK/ctx
 bash "$BENCH/$CASE/gen.sh" "$CTX" >/dev/null
