@@ -45,6 +45,7 @@ fn run_true(bencher: divan::Bencher<'_, '_>) {
             user: String::new(),
             hostname: "bench".into(),
             network: NetworkMode::Default,
+            netns: None,
             rootfs: RootFs {
                 lowers: vec![base.clone()],
                 upper: step.join("upper"),

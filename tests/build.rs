@@ -302,6 +302,52 @@ fn insecure_runs_and_foreign_platforms_are_refused_before_anything_runs() {
 }
 
 #[test]
+fn the_hosts_network_needs_the_entitlement_and_without_slirp4netns_a_step_is_told() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let df =
+        "FROM busybox:local\nRUN touch /ran\nRUN --network=host ls /sys/class/net > /host-net\n";
+    let ctx = env.context("hostnet", &[("Dockerfile", df)]);
+    let out = env.build(&ctx, &["-t", "hostnet:1", "--progress=plain"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Dockerfile:3: RUN --network=host is not allowed")
+            && err.contains("--allow network.host"),
+        "{err}"
+    );
+    assert!(!err.contains("running"), "no step ran: {err}");
+    for allow in [["--allow", "network.host"], ["--network", "host"]] {
+        let mut args = vec!["-t", "hostnet:1", "--no-cache"];
+        args.extend(allow);
+        let out = env.build(&ctx, &args);
+        assert!(out.status.success(), "{allow:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = env.build(&ctx, &["-t", "hostnet:1", "--allow", "network.everything"]);
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown entitlement \"network.everything\""),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Without slirp4netns the default network is still a namespace of its
+    // own (never the host's), with only lo, and the first step says why.
+    let df = "FROM busybox:local\nRUN ls /sys/class/net\nRUN ls /sys/class/net\n";
+    let ctx = env.context("noslirp", &[("Dockerfile", df)]);
+    let mut cmd = rbuild();
+    cmd.env("RBUILD_ROOT", &env.store).env("PATH", "/nonexistent");
+    let out =
+        cmd.args(["build", "--progress=plain", "-t", "noslirp:1"]).arg(&ctx).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(err.matches("slirp4netns is not installed").count(), 1, "once: {err}");
+    assert_eq!(err.matches("\n  lo\n").count(), 2, "only lo: {err}");
+}
+
+#[test]
 fn source_date_epoch_makes_builds_reproducible() {
     if !have_root() {
         return;

@@ -40,6 +40,7 @@ impl Fixture {
             user: String::new(),
             hostname: "rbuild-step".into(),
             network: NetworkMode::Default,
+            netns: None,
             rootfs: RootFs {
                 lowers: vec![self.base.clone()],
                 upper: step.join("upper"),
@@ -251,30 +252,53 @@ fn writes_land_in_the_upper_dir_and_mount_stubs_do_not() {
     assert!(upper.join("bin/vi").symlink_metadata().unwrap().file_type().is_char_device());
 }
 
+/// A listener on the host's 127.0.0.1 that records the first line of each
+/// connection, and an abstract unix socket of the host named `abstract`.
+struct HostServices {
+    port: u16,
+    accepted: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    abstract_name: String,
+    _abstract: std::os::unix::net::UnixListener,
+}
+
+impl HostServices {
+    fn start() -> HostServices {
+        use std::os::linux::net::SocketAddrExt as _;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let log = accepted.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let mut line = String::new();
+                let mut conn = std::io::BufReader::new(conn.unwrap());
+                std::io::BufRead::read_line(&mut conn, &mut line).unwrap();
+                log.lock().unwrap().push(line);
+            }
+        });
+        let abstract_name = format!("rbuild-test-abstract-{}", std::process::id());
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(&abstract_name).unwrap();
+        let unix = std::os::unix::net::UnixListener::bind_addr(&addr).unwrap();
+        HostServices { port, accepted, abstract_name, _abstract: unix }
+    }
+
+    fn accepted(&self) -> Vec<String> {
+        self.accepted.lock().unwrap().clone()
+    }
+}
+
 #[test]
 fn network_none_has_only_loopback_and_cannot_reach_the_host() {
     if !have_root() {
         return;
     }
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    // Accepts one connection, returns its first line and hangs up.
-    let accepted = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let log = accepted.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let mut line = String::new();
-            let mut conn = std::io::BufReader::new(conn.unwrap());
-            std::io::BufRead::read_line(&mut conn, &mut line).unwrap();
-            log.lock().unwrap().push(line);
-        }
-    });
+    let host = HostServices::start();
     let mut fx = Fixture::new();
     let script = format!(
         "ls /sys/class/net | tr '\\n' ' '; echo; cat /sys/class/net/lo/operstate; \
-         echo hello | nc -w 2 127.0.0.1 {port} && echo connected || echo refused"
+         echo hello | nc -w 2 127.0.0.1 {} && echo connected || echo refused",
+        host.port
     );
-
     let mut spec = fx.spec(&script);
     spec.network = NetworkMode::None;
     let out = run(&spec);
@@ -282,12 +306,137 @@ fn network_none_has_only_loopback_and_cannot_reach_the_host() {
     assert_eq!(lines[0], "lo ", "only lo in the namespace: {}", out.stdout);
     assert_ne!(lines[1], "down", "lo is up");
     assert_eq!(lines[2], "refused", "{}", out.stderr);
-    assert!(accepted.lock().unwrap().is_empty(), "nothing reached the host listener");
+    assert!(host.accepted().is_empty(), "nothing reached the host listener");
+}
 
-    let spec = fx.spec(&script);
+/// What a step sees of the network: its interfaces, whether the host's
+/// 127.0.0.1 listener (directly and through slirp4netns' gateway) answers,
+/// whether the host's abstract socket is in its namespace, and what the
+/// test host answers.
+fn network_probe(host: &HostServices, peer: &crate::util::TestHost) -> String {
+    format!(
+        "ls /sys/class/net | tr '\\n' ' '; echo; \
+         echo loopback | nc -w 2 127.0.0.1 {port} && echo loopback-reached || echo loopback-refused; \
+         echo gateway | nc -w 2 10.0.2.2 {port} && echo gateway-reached || echo gateway-refused; \
+         grep -c {name} /proc/net/unix; \
+         echo outbound | nc -w 5 {ip} {peer_port}",
+        port = host.port,
+        name = host.abstract_name,
+        ip = peer.addr.ip(),
+        peer_port = peer.addr.port(),
+    )
+}
+
+#[test]
+fn the_default_network_reaches_out_but_not_the_hosts_loopback_sockets_or_interfaces() {
+    if !have_root() {
+        return;
+    }
+    let host = HostServices::start();
+    let peer = crate::util::TestHost::start();
+    let mut fx = Fixture::new();
+    let out = run(&fx.spec(&network_probe(&host, &peer)));
+    assert_eq!(
+        out.stdout, "lo tap0 \nloopback-refused\ngateway-refused\n0\nhello from the test host\n",
+        "{}",
+        out.stderr
+    );
+    assert!(host.accepted().is_empty(), "the host's loopback was reached: {:?}", host.accepted());
+    assert_eq!(peer.received(), ["outbound\n"], "the test host got the step's line");
+
+    // The resolver: the host's, with a loopback one replaced by slirp4netns'
+    // forwarder (the host's 127.0.0.53 is not reachable from the step).
+    let host_conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let out = run(&fx.spec("cat /etc/resolv.conf"));
+    let servers = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("nameserver "))
+            .map(|a| a.trim().to_owned())
+            .collect()
+    };
+    let expected: Vec<String> = servers(&host_conf)
+        .into_iter()
+        .map(|a| match a.parse::<std::net::IpAddr>() {
+            Ok(ip) if ip.is_loopback() => "10.0.2.3".to_owned(),
+            _ => a,
+        })
+        .fold(Vec::new(), |mut v, a| {
+            if !v.contains(&a) {
+                v.push(a);
+            }
+            v
+        });
+    assert_eq!(servers(&out.stdout), expected, "{}", out.stdout);
+
+    // --network=host: all of it, as asked.
+    let mut spec = fx.spec(&network_probe(&host, &peer));
+    spec.network = NetworkMode::Host;
     let out = run(&spec);
-    assert_eq!(out.stdout.lines().last(), Some("connected"), "{}", out.stderr);
-    assert_eq!(*accepted.lock().unwrap(), ["hello\n"], "the default network reaches the host");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines[0].contains(&peer.host_link), "the host's interfaces: {}", lines[0]);
+    assert_eq!(
+        lines[1..],
+        ["loopback-reached", "gateway-refused", "1", "hello from the test host"]
+    );
+    assert_eq!(host.accepted(), ["loopback\n"]);
+}
+
+/// The pids of the slirp4netns processes serving the network namespace
+/// `ns` (as `readlink /proc/PID/ns/net` shows it) through a descriptor of
+/// this test process: other tests' executors have their own.
+fn slirps_serving(ns: &str) -> Vec<String> {
+    let ours = format!("/proc/{}/fd/", std::process::id());
+    processes_with(&ours)
+        .into_iter()
+        .filter(|p| p.contains("slirp4netns"))
+        .filter(|p| {
+            let fd = p.split(&ours).nth(1).and_then(|rest| rest.split(' ').next()).unwrap_or("");
+            std::fs::read_link(format!("/proc/self/fd/{fd}"))
+                .is_ok_and(|target| target.to_string_lossy() == ns)
+        })
+        .filter_map(|p| p.split(':').next().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn one_executor_reuses_its_network_namespace_and_leaves_nothing_behind() {
+    if !have_root() {
+        return;
+    }
+    let mut fx = Fixture::new();
+    let exec = executor();
+    let run_with = |spec: &StepSpec| {
+        let mut stdout = String::new();
+        let status = exec
+            .run(spec, &Secrets::new(), &Fixture::state(spec), &Cancel::new(), |_, line| {
+                stdout.push_str(&String::from_utf8_lossy(line))
+            })
+            .unwrap();
+        assert!(status.success());
+        stdout
+    };
+    // The namespace's identity; the first step leaves a listener running,
+    // which dies with its PID namespace before the next step gets the
+    // network namespace.
+    let ns = "readlink /proc/self/ns/net";
+    let first = run_with(&fx.spec(&format!(
+        "{ns}; nc -l -p 8080 & n=0; while ! grep -q ':1F90 ' /proc/net/tcp /proc/net/tcp6 && [ $n -lt 100000 ]; do n=$((n+1)); done; echo listening"
+    )));
+    let second = run_with(
+        &fx.spec(&format!("{ns}; cat /proc/net/tcp /proc/net/tcp6 | grep -c ':1F90 ' || true")),
+    );
+    let (first, second): (Vec<&str>, Vec<&str>) =
+        (first.lines().collect(), second.lines().collect());
+    assert_eq!(first[1], "listening");
+    assert_eq!(first[0], second[0], "the second step got the first one's namespace");
+    assert_eq!(second[1], "0", "and no listener of the first step");
+    let host = std::fs::read_link("/proc/self/ns/net").unwrap();
+    assert_ne!(first[0], host.to_string_lossy(), "not the host's");
+    let slirps = slirps_serving(first[0]);
+    assert_eq!(slirps.len(), 1, "one slirp4netns for both steps: {slirps:?}");
+    drop(exec);
+    let slirp = Path::new("/proc").join(&slirps[0]);
+    assert!(!slirp.exists(), "slirp4netns {} outlived its executor", slirps[0]);
 }
 
 #[test]

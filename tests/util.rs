@@ -77,3 +77,84 @@ pub(crate) fn busybox_rootfs(dir: &Path) {
     std::fs::write(etc.join("group"), "root:x:0:\nwheel:x:10:app\napp:x:1000:\nnogroup:x:65534:\n")
         .unwrap();
 }
+
+/// A host of the test's own on a network namespace it creates (`ip netns`),
+/// joined to the host by a veth pair on a /24 of 10.213/16: a peer for
+/// outbound connections that sends no traffic off the machine. It accepts
+/// TCP connections on `addr`, records the first line of each and answers
+/// `hello from the test host`. Dropping it deletes the pair and the
+/// namespace.
+pub(crate) struct TestHost {
+    name: String,
+    /// Where it listens.
+    pub(crate) addr: std::net::SocketAddr,
+    /// The interface on the host's side.
+    pub(crate) host_link: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl TestHost {
+    pub(crate) fn start() -> TestHost {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        let name = format!("rbuild-test-{pid}-{n}");
+        let subnet = (pid % 200 + n * 7) % 250 + 1;
+        let host_link = format!("rbt{}h{n}", pid % 100_000);
+        let peer_link = format!("rbt{}p{n}", pid % 100_000);
+        let ip = |args: &[&str]| {
+            let out = Command::new("ip").args(args).output().expect("ip (iproute2) is needed");
+            assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        ip(&["netns", "add", &name]);
+        let mut host = TestHost {
+            name: name.clone(),
+            addr: format!("10.213.{subnet}.2:0").parse().unwrap(),
+            host_link: host_link.clone(),
+            received: Default::default(),
+        };
+        ip(&["link", "add", &host_link, "type", "veth", "peer", "name", &peer_link]);
+        ip(&["link", "set", &peer_link, "netns", &name]);
+        ip(&["addr", "add", &format!("10.213.{subnet}.1/24"), "dev", &host_link]);
+        ip(&["link", "set", &host_link, "up"]);
+        ip(&["-n", &name, "addr", "add", &format!("10.213.{subnet}.2/24"), "dev", &peer_link]);
+        ip(&["-n", &name, "link", "set", &peer_link, "up"]);
+        ip(&["-n", &name, "link", "set", "lo", "up"]);
+        // The listener is made on a thread that joined the namespace.
+        let ns = std::fs::File::open(format!("/run/netns/{name}")).unwrap();
+        let bind = host.addr;
+        let listener = std::thread::spawn(move || {
+            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            std::net::TcpListener::bind(bind).unwrap()
+        })
+        .join()
+        .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let log = host.received.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let mut line = String::new();
+                let mut reader = std::io::BufReader::new(&conn);
+                let _ = std::io::BufRead::read_line(&mut reader, &mut line);
+                log.lock().unwrap().push(line);
+                let _ = conn.write_all(b"hello from the test host\n");
+            }
+        });
+        host.addr = addr;
+        host
+    }
+
+    /// The first line of each connection so far.
+    pub(crate) fn received(&self) -> Vec<String> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+impl Drop for TestHost {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.host_link]).output();
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+    }
+}

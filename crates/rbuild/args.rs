@@ -448,9 +448,14 @@ pub(crate) struct BuildArgs {
     /// id alone, the variable of that name if set, else the file of that name.
     #[arg(long = "secret")]
     pub(crate) secrets: Vec<String>,
-    /// Network of RUN steps: default (the host's), none or host.
+    /// Network of RUN steps: default (a namespace of its own with outbound access), none
+    /// (only lo) or host (the host's; also allows `RUN --network=host`).
     #[arg(long)]
     pub(crate) network: Option<String>,
+    /// Let steps go beyond the sandbox when they ask: network.host (`RUN --network=host`)
+    /// or security.insecure.
+    #[arg(long = "allow")]
+    pub(crate) allow: Vec<String>,
     /// The build context directory.
     pub(crate) context: PathBuf,
 }

@@ -14,8 +14,8 @@ use rbuild_frontend::{Base, Op, Plan, StageRef, Step};
 use rbuild_image::oci_spec::image::{Descriptor, Digest, MediaType};
 use rbuild_image::{Blobs, Compression, DiffOptions, History, Layer};
 use rbuild_llb::{
-    CacheKey, Cancel, Component, Fields, KeyBuilder, KeyText as _, Kind, NetworkMode, Platform,
-    Reference, RunMount, SecurityMode, StepInfo, StepReport,
+    CacheKey, Cancel, Component, Entitlement, Fields, KeyBuilder, KeyText as _, Kind, NetworkMode,
+    Platform, Reference, RunMount, SecurityMode, StepInfo, StepReport,
 };
 use rbuild_runtime::{
     CacheMounts, CacheOwner, CopyAction, CopySource, CopySpec, Executor, Mount, RootFs, StepSpec,
@@ -343,6 +343,22 @@ pub(crate) fn build(
     // asks for the insecure mode is refused before anything runs: it is
     // never run sandboxed as if the flag were not there.
     for stage in plan.stages.iter().filter(|s| s.needed) {
+        // The host's network only when the build allows it: `--network=host`
+        // on the command line does, as with buildx.
+        let host_allowed =
+            cfg.allow.contains(&Entitlement::NetworkHost) || cfg.network == Some(NetworkMode::Host);
+        if let Some(step) = stage
+            .steps
+            .iter()
+            .find(|s| matches!(s.op, Op::Run { network: NetworkMode::Host, .. }))
+            .filter(|_| !host_allowed)
+        {
+            return Err(BuildError::Unsupported(format!(
+                "{path}:{}: RUN --network=host is not allowed: the host's network needs the \
+                 network.host entitlement (add --allow network.host)",
+                step.line
+            )));
+        }
         if let Some(step) = stage
             .steps
             .iter()
@@ -1578,6 +1594,7 @@ fn execute(
         user: String::new(),
         hostname: "buildkitsandbox".into(),
         network: NetworkMode::Default,
+        netns: None,
         rootfs: RootFs {
             lowers: lowers(ctx, parent)?,
             upper: snap.upper.clone(),

@@ -40,11 +40,11 @@ mod output;
 mod rootfs;
 mod shared;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use rbuild_cache::Store;
-use rbuild_llb::{EventSink, NetworkMode, StepReport};
+use rbuild_llb::{Entitlement, EventSink, NetworkMode, StepReport};
 
 pub use error::{BuildError, StepError};
 pub use events::Emitter;
@@ -73,6 +73,9 @@ pub struct BuildRequest {
     pub labels: BTreeMap<String, String>,
     /// `--network`: of every RUN without its own `--network`.
     pub network: Option<NetworkMode>,
+    /// `--allow`: what steps may do beyond the sandbox when they ask
+    /// (`--network=host` implies `network.host`, as with buildx).
+    pub allow: BTreeSet<Entitlement>,
     /// `SOURCE_DATE_EPOCH`: every time in the image, for reproducible builds.
     pub source_date_epoch: Option<u64>,
     /// Values for `RUN --mount=type=secret`; never in a key, layer or log.
@@ -112,6 +115,7 @@ impl BuildRequest {
             no_cache: false,
             labels: BTreeMap::new(),
             network: None,
+            allow: BTreeSet::new(),
             source_date_epoch: None,
             secrets: Secrets::new(),
             outputs: Vec::new(),

@@ -4,17 +4,19 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// The network a step gets: the host's by default, as users expect of
-/// `apt-get install`.
+/// The network a step gets: a namespace of its own with outbound access by
+/// default, as docker's bridge.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
-    /// The host's network (no network namespace).
+    /// A network namespace of its own: outbound connections, not the
+    /// host's loopback or interfaces.
     #[default]
     Default,
     /// A network namespace holding only `lo`, up.
     None,
-    /// The host's network, asked for explicitly.
+    /// The host's network (no network namespace), which needs the
+    /// `network.host` entitlement.
     Host,
 }
 
@@ -89,6 +91,47 @@ impl std::str::FromStr for SecurityMode {
             other => {
                 Err(format!("unsupported security mode {other:?}: expected sandbox or insecure"))
             }
+        }
+    }
+}
+
+/// What a build lets its steps do beyond the sandbox (`--allow`), as
+/// buildx's entitlements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Entitlement {
+    /// `network.host`: `RUN --network=host`.
+    NetworkHost,
+    /// `security.insecure`: `RUN --security=insecure`.
+    SecurityInsecure,
+}
+
+impl Entitlement {
+    /// The spelling of `--allow`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entitlement::NetworkHost => "network.host",
+            Entitlement::SecurityInsecure => "security.insecure",
+        }
+    }
+}
+
+impl fmt::Display for Entitlement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Entitlement {
+    type Err = String;
+
+    /// `network.host` or `security.insecure`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "network.host" => Ok(Entitlement::NetworkHost),
+            "security.insecure" => Ok(Entitlement::SecurityInsecure),
+            other => Err(format!(
+                "unknown entitlement {other:?}: expected network.host or security.insecure"
+            )),
         }
     }
 }

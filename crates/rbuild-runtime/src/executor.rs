@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 
-use rbuild_llb::{Cancel, Stream};
+use rbuild_llb::{Cancel, NetworkMode, Stream};
 
 use crate::helper::{HELPER_COMMAND, SETUP_FAILED};
+use crate::net::NetPool;
 use crate::spec::StepSpec;
 
 /// How a step's command ended.
@@ -85,17 +86,19 @@ impl std::fmt::Debug for Secrets {
 }
 
 /// Runs steps through a helper program: the rbuild binary itself in
-/// production (`/proc/self/exe`), the built binary in tests.
+/// production (`/proc/self/exe`), the built binary in tests. Clones share
+/// the default network's namespaces, which go when the last clone does.
 #[derive(Clone, Debug)]
 pub struct Executor {
     helper: PathBuf,
+    net: Arc<NetPool>,
 }
 
 impl Executor {
     /// An executor whose helper is `helper` (it must handle the hidden
     /// `__run-step` and `__run-step-init` subcommands).
     pub fn new(helper: impl Into<PathBuf>) -> Executor {
-        Executor { helper: helper.into() }
+        Executor { helper: helper.into(), net: Arc::default() }
     }
 
     /// The running binary as its own helper.
@@ -121,6 +124,26 @@ impl Executor {
             move |source| ExecError::State { path, source }
         };
         fs::create_dir_all(state).map_err(state_err(state))?;
+        // The default network: a namespace of the pool, and the host's
+        // resolv.conf as seen from there.
+        let mut lease = None;
+        let mut own_spec;
+        let mut spec = spec;
+        if spec.network == NetworkMode::Default && spec.copy.is_none() {
+            let net = self.net.lease().map_err(|e| ExecError::Setup(format!("network: {e}")))?;
+            let host = fs::read_to_string(&spec.resolv_conf).unwrap_or_default();
+            let resolv = state.join("resolv.conf");
+            fs::write(&resolv, crate::net::step_resolv_conf(&host, net.connected()))
+                .map_err(state_err(&resolv))?;
+            own_spec = spec.clone();
+            own_spec.netns = Some(net.path());
+            own_spec.resolv_conf = resolv;
+            spec = &own_spec;
+            if let Some(warning) = &net.warning {
+                on_output(Stream::Stderr, format!("{warning}\n").as_bytes());
+            }
+            lease = Some(net);
+        }
         let spec_path = state.join("spec.json");
         let json = serde_json::to_vec(spec).map_err(|e| ExecError::State {
             path: spec_path.clone(),
@@ -204,6 +227,7 @@ impl Executor {
             let _ = reader.join();
         }
         let status = child.wait().map_err(spawn_err);
+        drop(lease);
         drop(hook);
         lifeline.lock().unwrap_or_else(|p| p.into_inner()).take();
         let status = status?;

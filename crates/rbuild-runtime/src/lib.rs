@@ -5,10 +5,10 @@ snapshot chain, the way Docker runs it.
 [`Executor::run`] writes the [`StepSpec`] to the step's state directory and
 starts the helper (the rbuild binary's hidden `__run-step`), a fresh
 single-threaded process that unshares the mount, PID, UTS and IPC
-namespaces (and the network one for `--network=none`), makes every mount
+namespaces (and joins or makes the network one), makes every mount
 private, mounts the overlay and forks the init, PID 1 of the new PID
-namespace. The init mounts /proc, a tmpfs /dev with the
-host's null/zero/full/random/urandom/tty, a private devpts and /dev/shm, a
+namespace. The init mounts /proc, a tmpfs /dev with its own
+null/zero/full/random/urandom/tty nodes, a private devpts and /dev/shm, a
 read-only /sys, binds /etc/resolv.conf, /etc/hosts and /etc/hostname
 read-only, adds the step's own mounts, pivots into the rootfs, drops to
 Docker's default capabilities and the step's user, and execs the command,

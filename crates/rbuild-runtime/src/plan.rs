@@ -60,13 +60,22 @@ pub fn enter_namespaces(sys: &mut impl Sys, spec: &StepSpec, empty_lower: &Path)
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWIPC;
-    if spec.network == NetworkMode::None {
-        flags |= CloneFlags::CLONE_NEWNET;
-    }
     if spec.copy.is_some() {
         // A file operation runs no process: a mount namespace is all it
         // needs, and it may then use threads (the context walk does).
         flags = CloneFlags::CLONE_NEWNS;
+    } else {
+        match spec.network {
+            NetworkMode::None => flags |= CloneFlags::CLONE_NEWNET,
+            NetworkMode::Host => {}
+            // Never the host's by mistake: no namespace, no step.
+            NetworkMode::Default => match &spec.netns {
+                Some(path) => sys.join_netns(path)?,
+                None => {
+                    return Err(io::Error::other("the default network has no namespace"));
+                }
+            },
+        }
     }
     sys.unshare(flags)?;
     sys.mount(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
@@ -484,6 +493,7 @@ mod tests {
             user: String::new(),
             hostname: "h".into(),
             network,
+            netns: None,
             rootfs: RootFs {
                 lowers,
                 upper: "/s/u".into(),
@@ -513,10 +523,19 @@ mod tests {
             ]
         );
         let mut sys = RecordingSys::default();
-        let spec = sample(Path::new("/s/m"), NetworkMode::Default, Vec::new());
+        let mut spec = sample(Path::new("/s/m"), NetworkMode::Default, Vec::new());
+        let err = enter_namespaces(&mut sys, &spec, Path::new("/s/empty")).unwrap_err();
+        assert!(err.to_string().contains("no namespace"), "never the host's network: {err}");
+        assert!(sys.calls.is_empty(), "{:?}", sys.calls);
+        spec.netns = Some("/proc/1/fd/7".into());
         enter_namespaces(&mut sys, &spec, Path::new("/s/empty")).unwrap();
-        assert!(!sys.calls[0].contains("NEWNET"), "the default network is the host's");
-        assert!(sys.calls[2].contains("lowerdir=/s/empty,"), "{}", sys.calls[2]);
+        assert_eq!(sys.calls[0], "setns /proc/1/fd/7 NET", "the default network joins its own");
+        assert!(!sys.calls[1].contains("NEWNET"), "{}", sys.calls[1]);
+        assert!(sys.calls[3].contains("lowerdir=/s/empty,"), "{}", sys.calls[3]);
+        let mut sys = RecordingSys::default();
+        let spec = sample(Path::new("/s/m"), NetworkMode::Host, Vec::new());
+        enter_namespaces(&mut sys, &spec, Path::new("/s/empty")).unwrap();
+        assert!(sys.calls[0].starts_with("unshare") && !sys.calls[0].contains("NEWNET"));
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub struct StepSpec {
     pub hostname: String,
     /// Which network the step gets.
     pub network: NetworkMode,
+    /// The namespace the default network joins; the executor sets it.
+    #[serde(default)]
+    pub netns: Option<PathBuf>,
     /// The overlay: parent snapshots and the new one.
     pub rootfs: RootFs,
     /// Extra mounts (`RUN --mount`), in order.

@@ -14,6 +14,8 @@ use nix::sched::CloneFlags;
 pub trait Sys {
     /// `unshare(2)`.
     fn unshare(&mut self, flags: CloneFlags) -> io::Result<()>;
+    /// `setns(2)` into the network namespace `path` refers to.
+    fn join_netns(&mut self, path: &Path) -> io::Result<()>;
     /// `mount(2)`.
     fn mount(
         &mut self,
@@ -53,6 +55,11 @@ fn errno(e: nix::errno::Errno) -> io::Error {
 impl Sys for RealSys {
     fn unshare(&mut self, flags: CloneFlags) -> io::Result<()> {
         nix::sched::unshare(flags).map_err(errno)
+    }
+
+    fn join_netns(&mut self, path: &Path) -> io::Result<()> {
+        let ns = fs::File::open(path)?;
+        nix::sched::setns(ns, CloneFlags::CLONE_NEWNET).map_err(errno)
     }
 
     fn mount(
@@ -130,6 +137,11 @@ pub struct RecordingSys {
 impl Sys for RecordingSys {
     fn unshare(&mut self, flags: CloneFlags) -> io::Result<()> {
         self.calls.push(format!("unshare {flags:?}"));
+        Ok(())
+    }
+
+    fn join_netns(&mut self, path: &Path) -> io::Result<()> {
+        self.calls.push(format!("setns {} NET", path.display()));
         Ok(())
     }
 

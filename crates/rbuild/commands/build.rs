@@ -94,6 +94,14 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     if let Some(n) = &args.network {
         request.network = Some(n.parse().map_err(|e: String| anyhow::anyhow!("--network: {e}"))?);
     }
+    for text in &args.allow {
+        // buildx takes a comma-separated list too.
+        for name in text.split(',').filter(|n| !n.is_empty()) {
+            request
+                .allow
+                .insert(name.parse().map_err(|e: String| anyhow::anyhow!("--allow: {e}"))?);
+        }
+    }
     let mode = Mode::parse(&args.progress)?;
     for text in &args.secrets {
         let (id, value) = read_secret(text)?;
