@@ -61,6 +61,23 @@ pub(crate) enum Command {
     /// The store itself (`store check`).
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Answer the Docker Engine API, so the docker CLI and SDKs build through rbuild.
+    Serve(ServeArgs),
+}
+
+/// `rbuild serve`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Where to listen: unix:///PATH or tcp://127.0.0.1:PORT (repeatable).
+    #[arg(short = 'H', long = "host", default_value = "unix:///run/rbuild.sock")]
+    pub(crate) hosts: Vec<String>,
+    /// The group a unix socket belongs to (mode 0660); default `rbuild` when the
+    /// machine has that group, else root's.
+    #[arg(long)]
+    pub(crate) group: Option<String>,
+    /// The largest build context a request may unpack to, such as 16g.
+    #[arg(long, default_value = "16g")]
+    pub(crate) max_context_size: String,
 }
 
 /// `rbuild store …`.

@@ -308,35 +308,7 @@ pub(crate) fn align(lines: &[String]) -> String {
     out
 }
 
-/// Bytes as docker prints sizes: decimal units, 3 significant digits
-/// (`4.26MB`, `117MB`, `512B`).
-pub(crate) fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let mut size = bytes as f64;
-    let mut unit = 0;
-    while size >= 1000.0 && unit < UNITS.len() - 1 {
-        size /= 1000.0;
-        unit += 1;
-    }
-    format!("{}{}", three_significant(size), UNITS[unit])
-}
-
-/// `%.3g` as Go prints it, for 0 ≤ x < 1000.
-fn three_significant(x: f64) -> String {
-    if x == 0.0 {
-        return "0".into();
-    }
-    let digits = x.abs().log10().floor() as i32 + 1;
-    let decimals = (3 - digits).max(0) as usize;
-    let mut text = format!("{x:.decimals$}");
-    if text.split('.').next().is_some_and(|i| i.len() > 3) {
-        return "1e+03".into();
-    }
-    if text.contains('.') {
-        text = text.trim_end_matches('0').trim_end_matches('.').to_owned();
-    }
-    text
-}
+pub(crate) use rbuild_llb::human_size;
 
 /// A duration as docker says how long ago something was
 /// (go-units' HumanDuration): `Less than a second`, `About an hour`,

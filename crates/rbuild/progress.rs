@@ -6,7 +6,7 @@ use std::io::{IsTerminal as _, Write as _};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rbuild_llb::{Event, EventKind, EventSink, PullEvent, PullStatus, StepInfo, StepStatus};
 
 /// A bar for one blob on the move, as `docker pull` draws it: what, how
@@ -30,11 +30,7 @@ pub(crate) fn transfer_bar(
     bar
 }
 
-/// The first 12 hex digits of a digest, as docker shows a layer.
-pub(crate) fn short_digest(digest: &str) -> &str {
-    let hex = digest.split_once(':').map_or(digest, |(_, h)| h);
-    &hex[..hex.len().min(12)]
-}
+pub(crate) use rbuild_llb::short_digest;
 
 /// How progress is shown (`--progress`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,83 +108,58 @@ impl Progress {
         }
     }
 
-    fn started(&self, step: &StepInfo, reason: &str) {
-        match self.mode {
-            Mode::Json => {}
-            Mode::Plain => self.line(&format!("{}  running ({reason})", step.label())),
-            Mode::Tty => {
-                let Some(multi) = &self.multi else { return };
-                let bar = multi.add(ProgressBar::new_spinner());
-                bar.set_style(
-                    ProgressStyle::with_template("{spinner} {prefix} {elapsed:>4} {wide_msg:.dim}")
-                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                );
-                bar.set_prefix(step.label());
-                bar.enable_steady_tick(Duration::from_millis(100));
-                self.bars
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(step.vertex.clone(), bar);
-            }
-        }
+    /// A spinner for a running step.
+    fn started(&self, step: &StepInfo) {
+        let Some(multi) = &self.multi else { return };
+        let bar = multi.add(ProgressBar::new_spinner());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {prefix} {elapsed:>4} {wide_msg:.dim}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_prefix(step.label());
+        bar.enable_steady_tick(Duration::from_millis(100));
+        self.bars.lock().unwrap_or_else(|p| p.into_inner()).insert(step.vertex.clone(), bar);
     }
 
+    /// A step's latest output line, on its spinner.
     fn output(&self, vertex: &str, text: &str) {
-        match self.mode {
-            Mode::Json => {}
-            Mode::Plain => self.line(&format!("  {text}")),
-            Mode::Tty => {
-                if let Some(bar) = self.bars.lock().unwrap_or_else(|p| p.into_inner()).get(vertex) {
-                    bar.set_message(text.to_owned());
-                }
-            }
+        if let Some(bar) = self.bars.lock().unwrap_or_else(|p| p.into_inner()).get(vertex) {
+            bar.set_message(text.to_owned());
         }
     }
 
-    fn finished(&self, step: &StepInfo, seconds: f64, result: Result<(), &str>) {
-        if let Some(bar) = self.bars.lock().unwrap_or_else(|p| p.into_inner()).remove(&step.vertex)
-        {
+    fn remove_bar(&self, key: &str) {
+        if let Some(bar) = self.bars.lock().unwrap_or_else(|p| p.into_inner()).remove(key) {
             bar.finish_and_clear();
             if let Some(multi) = &self.multi {
                 multi.remove(&bar);
             }
         }
-        match result {
-            Ok(()) => self.line(&format!("{}  done in {seconds:.2}s", step.label())),
-            Err(error) => {
-                self.line(&format!("{}  failed after {seconds:.2}s: {error}", step.label()))
-            }
-        }
     }
 
-    fn pull(&self, e: &PullEvent) {
-        let label = format!("[internal] pull {}", e.image);
+    /// A step that ended: its spinner goes.
+    fn finished(&self, step: &StepInfo) {
+        self.remove_bar(&step.vertex);
+    }
+
+    /// A download's bar while it runs; its line when it is done.
+    fn pull(&self, e: &PullEvent, event: &Event) {
         let key = format!("pull {} {}", e.image, e.digest);
-        let done = match e.status {
-            PullStatus::Resolved => format!("resolved to {}", e.digest),
-            PullStatus::Exists => format!("{}: already exists", short_digest(&e.digest)),
-            PullStatus::Downloaded => {
-                format!("{}: downloaded {}", short_digest(&e.digest), HumanBytes(e.total))
-            }
-            PullStatus::Downloading => {
-                if let Some(multi) = &self.multi {
-                    let mut bars = self.bars.lock().unwrap_or_else(|p| p.into_inner());
-                    let bar = bars.entry(key).or_insert_with(|| {
-                        let label = format!("{label} {}", short_digest(&e.digest));
-                        transfer_bar(multi, label, "Downloading", e.total)
-                    });
-                    bar.set_position(e.done);
-                }
-                return;
-            }
-        };
-        if let Some(bar) = self.bars.lock().unwrap_or_else(|p| p.into_inner()).remove(&key) {
-            bar.finish_and_clear();
+        if e.status == PullStatus::Downloading {
             if let Some(multi) = &self.multi {
-                multi.remove(&bar);
+                let mut bars = self.bars.lock().unwrap_or_else(|p| p.into_inner());
+                let bar = bars.entry(key).or_insert_with(|| {
+                    let label = format!("[internal] pull {} {}", e.image, short_digest(&e.digest));
+                    transfer_bar(multi, label, "Downloading", e.total)
+                });
+                bar.set_position(e.done);
             }
+            return;
         }
-        self.line(&format!("{label}  {done}"));
+        self.remove_bar(&key);
+        if let Some(line) = event.plain_line() {
+            self.line(&line);
+        }
     }
 
     /// Takes the live view down so what follows prints on clean lines.
@@ -205,37 +176,33 @@ impl Progress {
 }
 
 impl EventSink for Progress {
-    /// JSON mode writes every event as it serializes; the others draw it.
+    /// JSON mode writes every event as it serializes; plain mode prints its
+    /// line; a terminal keeps a spinner per running step and a bar per
+    /// download, and prints the rest as plain lines above them.
     fn emit(&self, event: &Event) {
-        if self.mode == Mode::Json {
-            return self.json(event);
+        match self.mode {
+            Mode::Json => return self.json(event),
+            Mode::Plain => {
+                if let Some(line) = event.plain_line() {
+                    self.line(&line);
+                }
+                return;
+            }
+            Mode::Tty => {}
         }
         match &event.kind {
-            EventKind::Step(e) => match e.status {
-                StepStatus::Cached => self.line(&format!("{}  CACHED", e.step.label())),
-                StepStatus::Running => self.started(&e.step, e.reason.as_deref().unwrap_or("")),
-                StepStatus::Done => self.finished(&e.step, e.seconds.unwrap_or(0.0), Ok(())),
-                StepStatus::Error => self.finished(
-                    &e.step,
-                    e.seconds.unwrap_or(0.0),
-                    Err(e.error.as_deref().unwrap_or("failed")),
-                ),
-            },
-            EventKind::Log { vertex, text, .. } => self.output(vertex, text),
-            EventKind::Pull(pull) => self.pull(pull),
-            EventKind::CacheExport { location, written, present, mounts } => {
-                let mut line = format!(
-                    "[internal] export cache {location}  {written} new, {present} already there"
-                );
-                if *mounts > 0 {
-                    line.push_str(&format!(", {mounts} cache mount(s)"));
-                }
-                self.line(&line)
+            EventKind::Step(e) if e.status == StepStatus::Running => self.started(&e.step),
+            EventKind::Step(e) => {
+                self.finished(&e.step);
+                self.line(&event.plain_line().unwrap_or_default());
             }
-            EventKind::Warning { message } => self.line(&format!("warning: {message}")),
-            EventKind::Error { message } => self.line(&format!("rbuild: {message}")),
-            // The command prints its own summary of the result.
-            EventKind::Result(_) => {}
+            EventKind::Log { vertex, text, .. } => self.output(vertex, text),
+            EventKind::Pull(pull) => self.pull(pull, event),
+            _ => {
+                if let Some(line) = event.plain_line() {
+                    self.line(&line);
+                }
+            }
         }
     }
 }

@@ -53,6 +53,12 @@ pub enum StreamError {
         /// The digest it refers to.
         digest: Digest,
     },
+    /// The files of a context add up to more than the server takes.
+    #[error("the context is larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: u64,
+    },
     /// An entry would land outside the destination or is not acceptable.
     #[error("{path}: refused: {why}")]
     Refused {
@@ -206,9 +212,43 @@ pub fn read_stream<R: Read>(
     dest: &Path,
     local: impl Fn(&Digest) -> Option<PathBuf>,
 ) -> Result<StreamStats, StreamError> {
-    let stream = Path::new("<stream>");
-    let decoder = zstd::Decoder::new(input).map_err(io_at(stream))?;
-    let mut archive = tar::Archive::new(decoder);
+    let decoder = zstd::Decoder::new(input).map_err(io_at(STREAM))?;
+    unpack(tar::Archive::new(decoder), dest, &Contents::Thin(&local), u64::MAX)
+}
+
+/// Unpacks a plain build context as `docker build` sends it to an engine
+/// (a tar, gzip, bzip2, xz or zstd compressed or not) into `dest`, under
+/// the same rules as [`read_stream`], with hard links between its own files
+/// and no more than `max_bytes` of file contents. A tar whose last entry
+/// lacks its padding and the end blocks is whole, as the docker CLI sends
+/// one when the Dockerfile lies outside the context.
+pub fn read_tar<R: Read>(
+    input: R,
+    dest: &Path,
+    max_bytes: u64,
+) -> Result<StreamStats, StreamError> {
+    let (_, plain) = crate::unpack::decompress(io::BufReader::new(input)).map_err(io_at(STREAM))?;
+    unpack(tar::Archive::new(TarEnd::new(plain)), dest, &Contents::Plain, max_bytes)
+}
+
+const STREAM: &str = "<stream>";
+
+/// Where a regular file's contents come from.
+enum Contents<'a> {
+    /// In the entry, or (`RBUILD.have`) from the receiver's own copy, and
+    /// checked against the entry's digest.
+    Thin(&'a dyn Fn(&Digest) -> Option<PathBuf>),
+    /// In the entry, as they are.
+    Plain,
+}
+
+fn unpack<R: Read>(
+    mut archive: tar::Archive<R>,
+    dest: &Path,
+    contents: &Contents<'_>,
+    max_bytes: u64,
+) -> Result<StreamStats, StreamError> {
+    let stream = Path::new(STREAM);
     let mut stats = StreamStats::default();
     let mut dirs = Vec::new();
     let as_root = nix::unistd::geteuid().is_root();
@@ -216,9 +256,13 @@ pub fn read_stream<R: Read>(
         let mut item = item.map_err(io_at(stream))?;
         let raw = String::from_utf8_lossy(&item.path_bytes()).into_owned();
         let refused = |why| StreamError::Refused { path: raw.clone(), why };
-        let rel = relative_entry_path(&raw)
-            .filter(|rel| !rel.as_os_str().is_empty())
-            .ok_or_else(|| refused("not a plain relative path"))?;
+        let Some(rel) = relative_entry_path(&raw) else {
+            return Err(refused("not a plain relative path"));
+        };
+        if rel.as_os_str().is_empty() {
+            // The root itself (`./`): nothing to make.
+            continue;
+        }
         let target = dest.join(&rel);
         prepare_parents(dest, &rel).map_err(|e| match e {
             ParentError::Symlink => refused("a parent directory is a symlink"),
@@ -226,7 +270,9 @@ pub fn read_stream<R: Read>(
             ParentError::Io(err) => io_at(&target)(err),
         })?;
         let (mut digest, mut have) = (None, false);
-        if let Some(records) = item.pax_extensions().map_err(io_at(stream))? {
+        if let Contents::Thin(_) = contents
+            && let Some(records) = item.pax_extensions().map_err(io_at(stream))?
+        {
             for record in records {
                 let record = record.map_err(io_at(stream))?;
                 match record.key() {
@@ -257,8 +303,31 @@ pub fn read_stream<R: Read>(
                 remove_existing(&target).map_err(io_at(&target))?;
                 std::os::unix::fs::symlink(&link, &target).map_err(io_at(&target))?;
             }
+            tar::EntryType::Link if matches!(contents, Contents::Plain) => {
+                // Only to a file of the archive already written, reached
+                // without passing a symlink.
+                let link = item.link_name_bytes().map(|b| String::from_utf8_lossy(&b).into_owned());
+                let to = link
+                    .as_deref()
+                    .and_then(relative_entry_path)
+                    .filter(|to| !to.as_os_str().is_empty())
+                    .ok_or_else(|| refused("a hard link to outside the archive"))?;
+                let source = dest.join(&to);
+                let inside = to.parent().is_none_or(|parent| {
+                    let mut at = dest.to_path_buf();
+                    parent.components().all(|part| {
+                        at.push(part);
+                        fs::symlink_metadata(&at).is_ok_and(|m| m.is_dir())
+                    })
+                });
+                if !inside || !fs::symlink_metadata(&source).is_ok_and(|m| m.is_file()) {
+                    return Err(refused("a hard link to no file of the archive"));
+                }
+                remove_existing(&target).map_err(io_at(&target))?;
+                fs::hard_link(&source, &target).map_err(io_at(&target))?;
+                continue;
+            }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let digest = digest.ok_or_else(|| refused("file without a digest"))?;
                 remove_existing(&target).map_err(io_at(&target))?;
                 let mut out = fs::OpenOptions::new()
                     .write(true)
@@ -266,26 +335,44 @@ pub fn read_stream<R: Read>(
                     .mode(0o600)
                     .open(&target)
                     .map_err(io_at(&target))?;
-                let got = if have {
-                    let source =
-                        local(&digest).ok_or(StreamError::Missing { path: raw.clone(), digest })?;
-                    let file = fs::File::open(&source).map_err(io_at(&source))?;
-                    let mut reader = Verify::new(file);
-                    let n = io::copy(&mut reader, &mut out).map_err(io_at(&target))?;
-                    stats.files_skipped += 1;
-                    stats.bytes_skipped += n;
-                    reader.digest()
-                } else {
-                    let mut reader = Verify::new(&mut item);
-                    let n = io::copy(&mut reader, &mut out).map_err(io_at(&target))?;
-                    stats.files_sent += 1;
-                    stats.bytes_sent += n;
-                    reader.digest()
-                };
-                if got != digest {
-                    drop(out);
-                    let _ = fs::remove_file(&target);
-                    return Err(StreamError::DigestMismatch { path: raw, expected: digest });
+                match contents {
+                    Contents::Plain => {
+                        let left = max_bytes.saturating_sub(stats.bytes_sent);
+                        let n = io::copy(&mut (&mut item).take(left), &mut out)
+                            .map_err(io_at(&target))?;
+                        stats.files_sent += 1;
+                        stats.bytes_sent += n;
+                        if n == left && item.read(&mut [0u8]).map_err(io_at(&target))? > 0 {
+                            return Err(StreamError::TooLarge { limit: max_bytes });
+                        }
+                    }
+                    Contents::Thin(local) => {
+                        let digest = digest.ok_or_else(|| refused("file without a digest"))?;
+                        let got = if have {
+                            let source = local(&digest)
+                                .ok_or(StreamError::Missing { path: raw.clone(), digest })?;
+                            let file = fs::File::open(&source).map_err(io_at(&source))?;
+                            let mut reader = Verify::new(file);
+                            let n = io::copy(&mut reader, &mut out).map_err(io_at(&target))?;
+                            stats.files_skipped += 1;
+                            stats.bytes_skipped += n;
+                            reader.digest()
+                        } else {
+                            let mut reader = Verify::new(&mut item);
+                            let n = io::copy(&mut reader, &mut out).map_err(io_at(&target))?;
+                            stats.files_sent += 1;
+                            stats.bytes_sent += n;
+                            reader.digest()
+                        };
+                        if got != digest {
+                            drop(out);
+                            let _ = fs::remove_file(&target);
+                            return Err(StreamError::DigestMismatch {
+                                path: raw,
+                                expected: digest,
+                            });
+                        }
+                    }
                 }
                 out.set_permissions(fs::Permissions::from_mode(mode)).map_err(io_at(&target))?;
             }
@@ -325,11 +412,216 @@ pub fn read_stream<R: Read>(
     Ok(stats)
 }
 
+/// A tar stream that ends whole even when its writer stopped after the
+/// last entry's data, before that entry's padding and the two end blocks
+/// (the docker CLI's `ReplaceFileTarWrapper` does): it follows the headers
+/// as the bytes pass, and at an end that falls in padding it supplies the
+/// zeros. An end inside a header or inside data stays an end, which the
+/// tar reader reports as truncated.
+struct TarEnd<R> {
+    inner: R,
+    /// Bytes read so far.
+    pos: u64,
+    /// Where the next header starts, and the bytes of it seen.
+    header_at: u64,
+    header: Vec<u8>,
+    /// Where the current entry's data ends.
+    data_end: u64,
+    /// Zeros still to hand out after the end.
+    fill: Option<u64>,
+}
+
+impl<R: Read> TarEnd<R> {
+    fn new(inner: R) -> TarEnd<R> {
+        TarEnd { inner, pos: 0, header_at: 0, header: Vec::new(), data_end: 0, fill: None }
+    }
+
+    fn track(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let end = self.pos + bytes.len() as u64;
+            if self.pos < self.header_at {
+                let skip = (self.header_at - self.pos).min(bytes.len() as u64);
+                self.pos += skip;
+                bytes = &bytes[skip as usize..];
+                continue;
+            }
+            let want = 512 - self.header.len();
+            let take = want.min(bytes.len());
+            self.header.extend_from_slice(&bytes[..take]);
+            self.pos += take as u64;
+            bytes = &bytes[take..];
+            if self.header.len() == 512 {
+                let size = header_size(&self.header);
+                self.data_end = self.header_at + 512 + size;
+                self.header_at = self.data_end.div_ceil(512) * 512;
+                self.header.clear();
+            }
+            debug_assert!(self.pos <= end);
+        }
+    }
+}
+
+/// The size field of a tar header: octal digits, or base-256 when its
+/// first byte has the high bit set.
+fn header_size(header: &[u8]) -> u64 {
+    let field = &header[124..136];
+    if field[0] & 0x80 != 0 {
+        return field[1..]
+            .iter()
+            .fold(0u64, |n, b| n.saturating_mul(256).saturating_add(u64::from(*b)));
+    }
+    let text: String = field.iter().map(|b| *b as char).filter(|c| c.is_ascii_digit()).collect();
+    u64::from_str_radix(&text, 8).unwrap_or(0)
+}
+
+impl<R: Read> Read for TarEnd<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(fill) = self.fill.as_mut() {
+            let n = (*fill).min(buf.len() as u64) as usize;
+            buf[..n].fill(0);
+            *fill -= n as u64;
+            return Ok(n);
+        }
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.track(&buf[..n]);
+            return Ok(n);
+        }
+        let in_padding =
+            self.header.is_empty() && self.pos >= self.data_end && self.pos <= self.header_at;
+        self.fill = Some(if in_padding { self.header_at - self.pos + 1024 } else { 0 });
+        self.read(buf)
+    }
+}
+
 /// Removes a file or symlink at `path` so an entry can take its place;
 /// a directory there is left alone (creating the entry then fails).
 fn remove_existing(path: &Path) -> io::Result<()> {
     match fs::symlink_metadata(path) {
         Ok(meta) if !meta.is_dir() => fs::remove_file(path),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rbuild_test::{raw_tar_end, raw_tar_entry};
+    use tar::EntryType;
+
+    fn context_tar() -> Vec<u8> {
+        let mut tar = Vec::new();
+        raw_tar_entry(&mut tar, b"hello.txt", EntryType::Regular, b"", b"hello world\n");
+        raw_tar_entry(&mut tar, b"sub/", EntryType::Directory, b"", b"");
+        raw_tar_entry(&mut tar, b"sub/same.txt", EntryType::Link, b"hello.txt", b"");
+        raw_tar_entry(&mut tar, b"Dockerfile", EntryType::Regular, b"", b"FROM scratch\n");
+        tar
+    }
+
+    fn unpacked(tar: &[u8]) -> Result<(tempfile::TempDir, StreamStats), StreamError> {
+        let dir = tempfile::tempdir().unwrap();
+        let stats = read_tar(tar, dir.path(), 1 << 20)?;
+        Ok((dir, stats))
+    }
+
+    #[test]
+    fn a_context_tar_unpacks_whole_even_without_its_end() {
+        let mut whole = context_tar();
+        raw_tar_end(&mut whole);
+        let (dir, stats) = unpacked(&whole).unwrap();
+        assert_eq!(stats.entries, 4);
+        assert_eq!(fs::read_to_string(dir.path().join("sub/same.txt")).unwrap(), "hello world\n");
+        use std::os::unix::fs::MetadataExt as _;
+        let ino = |p: &str| fs::metadata(dir.path().join(p)).unwrap().ino();
+        assert_eq!(ino("hello.txt"), ino("sub/same.txt"), "a hard link stays one");
+
+        // What the docker CLI sends with -f outside the context: the last
+        // entry's data, then nothing (no padding, no end blocks).
+        let tar = context_tar();
+        let cut = tar.len() - (512 - b"FROM scratch\n".len());
+        let (dir, _) = unpacked(&tar[..cut]).unwrap();
+        assert_eq!(fs::read_to_string(dir.path().join("Dockerfile")).unwrap(), "FROM scratch\n");
+        // Cut at a header boundary: whole too.
+        let (dir, _) = unpacked(&tar).unwrap();
+        assert!(dir.path().join("Dockerfile").is_file());
+
+        // Cut inside the data, or inside a header: truncated.
+        let err = unpacked(&tar[..cut - 3]).unwrap_err();
+        assert!(matches!(err, StreamError::Io { .. }), "{err}");
+        assert!(unpacked(&tar[..tar.len() - 512 - 100]).is_err());
+
+        // Compressed, told by its magic.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut gz, &tar[..cut]).unwrap();
+        let (dir, _) = unpacked(&gz.finish().unwrap()).unwrap();
+        assert!(dir.path().join("Dockerfile").is_file());
+    }
+
+    #[test]
+    fn hostile_entries_are_refused_and_nothing_lands_outside() {
+        let outer = tempfile::tempdir().unwrap();
+        let dest = outer.path().join("ctx");
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("../escape", {
+                let mut t = Vec::new();
+                raw_tar_entry(&mut t, b"../escape", EntryType::Regular, b"", b"x");
+                t
+            }),
+            ("/abs", {
+                let mut t = Vec::new();
+                raw_tar_entry(&mut t, b"/abs", EntryType::Regular, b"", b"x");
+                t
+            }),
+            ("link/escape", {
+                let mut t = Vec::new();
+                raw_tar_entry(&mut t, b"link", EntryType::Symlink, b"..", b"");
+                raw_tar_entry(&mut t, b"link/escape", EntryType::Regular, b"", b"x");
+                t
+            }),
+            ("hard", {
+                let mut t = Vec::new();
+                raw_tar_entry(&mut t, b"hard", EntryType::Link, b"../escape", b"");
+                t
+            }),
+            ("hard2", {
+                let mut t = Vec::new();
+                raw_tar_entry(&mut t, b"link", EntryType::Symlink, b"..", b"");
+                raw_tar_entry(&mut t, b"hard2", EntryType::Link, b"link/outside.txt", b"");
+                t
+            }),
+            ("dev", {
+                let mut t = Vec::new();
+                raw_tar_entry(&mut t, b"dev", EntryType::Block, b"", b"");
+                t
+            }),
+            ("fifo", {
+                let mut t = Vec::new();
+                raw_tar_entry(&mut t, b"fifo", EntryType::Fifo, b"", b"");
+                t
+            }),
+        ];
+        fs::write(outer.path().join("outside.txt"), "host file").unwrap();
+        for (name, mut tar) in cases {
+            let _ = fs::remove_dir_all(&dest);
+            fs::create_dir(&dest).unwrap();
+            raw_tar_end(&mut tar);
+            let err = read_tar(tar.as_slice(), &dest, 1 << 20).unwrap_err();
+            match err {
+                StreamError::Refused { path, .. } => assert_eq!(path, name),
+                other => panic!("{name}: {other}"),
+            }
+            assert!(!outer.path().join("escape").exists(), "{name}");
+            assert!(!dest.join("hard2").exists(), "{name}");
+        }
+        assert_eq!(fs::read_to_string(outer.path().join("outside.txt")).unwrap(), "host file");
+
+        let mut big = Vec::new();
+        raw_tar_entry(&mut big, b"a", EntryType::Regular, b"", &[7u8; 600]);
+        raw_tar_entry(&mut big, b"b", EntryType::Regular, b"", &[7u8; 600]);
+        raw_tar_end(&mut big);
+        let _ = fs::remove_dir_all(&dest);
+        fs::create_dir(&dest).unwrap();
+        let err = read_tar(big.as_slice(), &dest, 1000).unwrap_err();
+        assert!(matches!(err, StreamError::TooLarge { limit: 1000 }), "{err}");
     }
 }

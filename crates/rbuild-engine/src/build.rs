@@ -312,7 +312,7 @@ pub(crate) fn build(
     let source = std::fs::read(&cfg.dockerfile)
         .map_err(|source| BuildError::ReadDockerfile { path: cfg.dockerfile.clone(), source })?;
     let source = String::from_utf8_lossy(&source).into_owned();
-    let path = cfg.dockerfile.display().to_string();
+    let path = cfg.dockerfile_label();
     let df = rbuild_syntax::parse(&source)
         .map_err(|e| located(&path, e.message(), e.span(), e.render(&path, &source, false)))?;
     let blobs = Blobs::new(store.root())?;
@@ -447,7 +447,7 @@ pub(crate) fn build(
     let target = ctx.stage_vertex[plan.target]
         .ok_or_else(|| BuildError::Internal("the target stage has no vertex".into()))?;
 
-    let cancel = Cancel::default();
+    let cancel = cfg.cancel.clone();
     let options = SolveOptions { parallel: 16, no_cache: cfg.no_cache };
     let cache = StoreCache {
         store,
@@ -1315,7 +1315,7 @@ fn base_image(ctx: &Ctx<'_>, reference: &str) -> Result<State, BuildError> {
 
 fn step_failed(ctx: &Ctx<'_>, step: &Step, message: impl std::fmt::Display) -> BuildError {
     StepError::Failed {
-        dockerfile: ctx.cfg.dockerfile.display().to_string(),
+        dockerfile: ctx.cfg.dockerfile_label(),
         line: step.line,
         instruction: step.text.clone(),
         message: message.to_string(),
@@ -1823,7 +1823,7 @@ fn execute(
             format!("\n  last output:\n    {}", tail.join("\n    "))
         };
         return Err(StepError::RunFailed {
-            dockerfile: ctx.cfg.dockerfile.display().to_string(),
+            dockerfile: ctx.cfg.dockerfile_label(),
             line: step.line,
             instruction: step.text.clone(),
             code: status.code,

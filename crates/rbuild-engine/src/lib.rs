@@ -61,6 +61,9 @@ pub struct BuildRequest {
     pub context: PathBuf,
     /// The Dockerfile.
     pub dockerfile: PathBuf,
+    /// How messages name the Dockerfile when not by its path: a server
+    /// names its client's file, never its own copy of it.
+    pub dockerfile_name: Option<String>,
     /// `-t`: names the image gets in the store.
     pub tags: Vec<String>,
     /// `--build-arg K=V` (`Some`) or `--build-arg K` (`None`: from the env).
@@ -89,6 +92,9 @@ pub struct BuildRequest {
     /// `--cache-from`: shared caches keys are looked up in, in order,
     /// after the store's own.
     pub cache_from: Vec<CacheImport>,
+    /// Fired to stop the build (a server's client hung up): running steps
+    /// are killed and the build fails with `BuildError::Cancelled`.
+    pub cancel: rbuild_llb::Cancel,
 }
 
 /// When `FROM` fetches its image from the registry (`--pull`).
@@ -104,11 +110,17 @@ pub enum PullPolicy {
 }
 
 impl BuildRequest {
+    /// The Dockerfile as messages name it.
+    pub fn dockerfile_label(&self) -> String {
+        self.dockerfile_name.clone().unwrap_or_else(|| self.dockerfile.display().to_string())
+    }
+
     /// A build of `dockerfile` with `context`, everything else default.
     pub fn new(context: impl Into<PathBuf>, dockerfile: impl Into<PathBuf>) -> BuildRequest {
         BuildRequest {
             context: context.into(),
             dockerfile: dockerfile.into(),
+            dockerfile_name: None,
             tags: Vec::new(),
             build_args: BTreeMap::new(),
             target: None,
@@ -122,6 +134,7 @@ impl BuildRequest {
             pull: PullPolicy::Missing,
             cache_to: Vec::new(),
             cache_from: Vec::new(),
+            cancel: rbuild_llb::Cancel::new(),
         }
     }
 

@@ -200,6 +200,109 @@ pub struct BuildSummary {
     pub pulled: Vec<PulledImage>,
 }
 
+impl Event {
+    /// The line `--progress=plain` prints for this event, which a server
+    /// streams to its clients too; `None` for the result, which each
+    /// caller reports its own way.
+    pub fn plain_line(&self) -> Option<String> {
+        Some(match &self.kind {
+            EventKind::Step(e) => {
+                let label = e.step.label();
+                let seconds = e.seconds.unwrap_or(0.0);
+                match e.status {
+                    StepStatus::Cached => format!("{label}  CACHED"),
+                    StepStatus::Running => {
+                        format!("{label}  running ({})", e.reason.as_deref().unwrap_or(""))
+                    }
+                    StepStatus::Done => format!("{label}  done in {seconds:.2}s"),
+                    StepStatus::Error => format!(
+                        "{label}  failed after {seconds:.2}s: {}",
+                        e.error.as_deref().unwrap_or("failed")
+                    ),
+                }
+            }
+            EventKind::Log { text, .. } => format!("  {text}"),
+            EventKind::Pull(e) => {
+                let short = short_digest(&e.digest);
+                let done = match e.status {
+                    PullStatus::Resolved => format!("resolved to {}", e.digest),
+                    PullStatus::Exists => format!("{short}: already exists"),
+                    PullStatus::Downloaded => {
+                        format!("{short}: downloaded {}", human_size(e.total))
+                    }
+                    // Progress is a live bar's, not a line's.
+                    PullStatus::Downloading => return None,
+                };
+                format!("[internal] pull {}  {done}", e.image)
+            }
+            EventKind::CacheExport { location, written, present, mounts } => {
+                let mut line = format!(
+                    "[internal] export cache {location}  {written} new, {present} already there"
+                );
+                if *mounts > 0 {
+                    line.push_str(&format!(", {mounts} cache mount(s)"));
+                }
+                line
+            }
+            EventKind::Warning { message } => format!("warning: {message}"),
+            EventKind::Error { message } => format!("rbuild: {message}"),
+            EventKind::Result(_) => return None,
+        })
+    }
+}
+
+/// The summary a build ends with: one line per step, cached or ran, its
+/// seconds and layer bytes.
+pub fn steps_table(steps: &[StepReport]) -> String {
+    let mut out = format!("{:<8} {:>9}  {:>10}  STEP\n", "STATUS", "SECONDS", "BYTES");
+    for s in steps {
+        let status = if s.cached { "CACHED" } else { "RAN" };
+        let first = s.instruction.lines().next().unwrap_or_default();
+        out.push_str(&format!(
+            "{status:<8} {:>9.2}  {:>10}  [{}] {first}\n",
+            s.seconds, s.bytes, s.stage
+        ));
+    }
+    out
+}
+
+/// The first 12 hex digits of a digest, as docker shows a layer or an
+/// image.
+pub fn short_digest(digest: &str) -> &str {
+    let hex = digest.split_once(':').map_or(digest, |(_, h)| h);
+    &hex[..hex.len().min(12)]
+}
+
+/// Bytes as docker prints sizes: decimal units, 3 significant digits
+/// (`4.26MB`, `117MB`, `512B`).
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1000.0 && unit < UNITS.len() - 1 {
+        size /= 1000.0;
+        unit += 1;
+    }
+    format!("{}{}", three_significant(size), UNITS[unit])
+}
+
+/// `%.3g` as Go prints it, for 0 ≤ x < 1000.
+fn three_significant(x: f64) -> String {
+    if x == 0.0 {
+        return "0".into();
+    }
+    let digits = x.abs().log10().floor() as i32 + 1;
+    let decimals = (3 - digits).max(0) as usize;
+    let mut text = format!("{x:.decimals$}");
+    if text.split('.').next().is_some_and(|i| i.len() > 3) {
+        return "1e+03".into();
+    }
+    if text.contains('.') {
+        text = text.trim_end_matches('0').trim_end_matches('.').to_owned();
+    }
+    text
+}
+
 /// Where a build sends its events; shared by the solver's threads.
 pub trait EventSink: Sync {
     /// Takes one event.

@@ -168,12 +168,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let names = request.names();
     let name = names.first().copied().unwrap_or("<untagged>");
     let mut stderr = std::io::stderr().lock();
-    writeln!(stderr, "\n{:<8} {:>9}  {:>10}  STEP", "STATUS", "SECONDS", "BYTES")?;
-    for s in &result.steps {
-        let status = if s.cached { "CACHED" } else { "RAN" };
-        let first = s.instruction.lines().next().unwrap_or_default();
-        writeln!(stderr, "{status:<8} {:>9.2}  {:>10}  [{}] {first}", s.seconds, s.bytes, s.stage)?;
-    }
+    write!(stderr, "\n{}", rbuild_llb::steps_table(&result.steps))?;
     writeln!(stderr, "built {name} ({}) in {:.2}s", result.manifest, result.seconds)?;
     Ok(ExitCode::SUCCESS)
 }

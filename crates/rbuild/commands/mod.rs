@@ -6,6 +6,7 @@ mod images;
 mod lint;
 mod parse;
 mod registry;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -40,5 +41,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::History(args) | Command::Image(ImageCommand::History(args)) => {
             images::history(&args)
         }
+        Command::Serve(args) => serve::run(&args),
     }
 }

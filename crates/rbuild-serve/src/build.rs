@@ -1,0 +1,354 @@
+//! `POST /build`, the classic builder's contract: the context as a tar
+//! body, the options as query parameters, JSON lines back.
+//!
+//! Everything that can be refused is refused before the first byte of the
+//! answer, with an HTTP status (a bad parameter, a context entry that
+//! leaves its root, a missing Dockerfile, a parse error): the whole body is
+//! read first, as moby does. From then on the answer is 200 and the stream
+//! says the rest: rbuild's progress lines as `stream`, the image id as
+//! `aux`, `Successfully built`/`tagged` (which the Python SDK reads), or
+//! an `errorDetail` with the exit code the CLI exits with.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::BodyExt as _;
+use hyper::{Response, StatusCode};
+use rbuild_engine::{BuildError, BuildRequest, StepError};
+use rbuild_llb::{Cancel, Event, EventKind, EventSink, NetworkMode, Platform};
+use tokio::io::AsyncWriteExt as _;
+use tokio::sync::mpsc;
+
+use crate::api::{ApiError, Body, Call, CancelOnDrop, State, set};
+
+/// How many JSON lines may wait for a slow client before the build waits.
+const QUEUE: usize = 256;
+
+/// The build a request asks for, checked before the body is read.
+struct Asked {
+    tags: Vec<String>,
+    dockerfile: String,
+    build_args: std::collections::BTreeMap<String, Option<String>>,
+    labels: std::collections::BTreeMap<String, String>,
+    target: Option<String>,
+    no_cache: bool,
+    quiet: bool,
+    pull: bool,
+    network: Option<NetworkMode>,
+    ignored: Vec<&'static str>,
+}
+
+fn asked(call: &Call) -> Result<Asked, ApiError> {
+    let q = &call.query;
+    match q.get("version").unwrap_or("1") {
+        "1" | "" => {}
+        "2" => {
+            return Err(ApiError::bad_request(
+                "BuildKit builds (version=2) need BuildKit's session API, which rbuild serve does \
+                 not serve; set DOCKER_BUILDKIT=0 to use the classic build API",
+            ));
+        }
+        other => {
+            return Err(ApiError::bad_request(format!("invalid version {other:?}: expected 1")));
+        }
+    }
+    if q.get("remote").is_some_and(|r| !r.is_empty()) {
+        return Err(ApiError::bad_request(
+            "remote build contexts are not supported: send the context as the request body",
+        ));
+    }
+    let mut tags = Vec::new();
+    for tag in q.all("t").into_iter().filter(|t| !t.is_empty()) {
+        rbuild_llb::normalize_reference(tag)
+            .map_err(|e| ApiError::bad_request(format!("invalid tag {tag:?}: {e}")))?;
+        tags.push(tag.to_owned());
+    }
+    let network = match q.get("networkmode").unwrap_or("") {
+        "" | "default" | "bridge" => None,
+        "host" => Some(NetworkMode::Host),
+        "none" => Some(NetworkMode::None),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "network mode {other:?} is not supported: expected default, host or none"
+            )));
+        }
+    };
+    if let Some(platform) = q.get("platform").filter(|p| !p.is_empty()) {
+        let host = Platform::host();
+        let parsed = Platform::parse(platform)
+            .ok_or_else(|| ApiError::bad_request(format!("invalid platform {platform:?}")))?;
+        if parsed != host {
+            return Err(ApiError::bad_request(format!(
+                "platform {platform} cannot be built here: only the host's {host}"
+            )));
+        }
+    }
+    if q.bool("squash") {
+        return Err(ApiError::bad_request("squash is not supported"));
+    }
+    if !q.all("extrahosts").iter().all(|h| h.is_empty()) {
+        return Err(ApiError::bad_request("extra hosts (--add-host) are not supported"));
+    }
+    if q.get("securityopt").is_some_and(|s| !s.is_empty() && s != "null" && s != "[]") {
+        return Err(ApiError::bad_request("security options are not supported on Linux builds"));
+    }
+    let mut ignored = Vec::new();
+    if !q.json_list("cachefrom")?.is_empty() {
+        ignored.push("cachefrom (use rbuild build --cache-from with a registry cache)");
+    }
+    let labels =
+        q.json_map("labels")?.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect();
+    Ok(Asked {
+        tags,
+        dockerfile: q
+            .get("dockerfile")
+            .filter(|d| !d.is_empty())
+            .unwrap_or("Dockerfile")
+            .to_owned(),
+        build_args: q.json_map("buildargs")?,
+        labels,
+        target: q.get("target").filter(|t| !t.is_empty()).map(str::to_owned),
+        no_cache: q.bool("nocache"),
+        quiet: q.bool("q"),
+        pull: q.bool("pull"),
+        network,
+        ignored,
+    })
+}
+
+/// The context written to disk: the request's own directory in the
+/// store's tmp/ (named for this process, so a crash's leftovers are found).
+struct Received {
+    /// Removed with everything in it when the build is done.
+    _dir: tempfile::TempDir,
+    context: PathBuf,
+    dockerfile: PathBuf,
+    dockerfile_name: String,
+}
+
+/// Reads the body into `dir/body`, at most `limit` bytes.
+async fn spool(body: hyper::body::Incoming, path: &Path, limit: u64) -> Result<(), ApiError> {
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot store the context: {e}")))?;
+    let mut body = body;
+    let mut total = 0u64;
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::bad_request(format!("reading the build context: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            total += data.len() as u64;
+            if total > limit {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the build context is larger than the limit of {limit} bytes"),
+                ));
+            }
+            file.write_all(&data)
+                .await
+                .map_err(|e| ApiError::internal(format!("cannot store the context: {e}")))?;
+        }
+    }
+    file.flush().await.map_err(|e| ApiError::internal(format!("cannot store the context: {e}")))
+}
+
+/// Unpacks the spooled body and finds the Dockerfile in it, which must
+/// parse.
+fn unpack(dir: tempfile::TempDir, asked: &Asked, limit: u64) -> Result<Received, ApiError> {
+    let context = dir.path().join("context");
+    std::fs::create_dir(&context)
+        .map_err(|e| ApiError::internal(format!("cannot store the context: {e}")))?;
+    let body = std::fs::File::open(dir.path().join("body"))
+        .map_err(|e| ApiError::internal(format!("cannot read the context: {e}")))?;
+    rbuild_context::read_tar(body, &context, limit).map_err(|e| match e {
+        rbuild_context::StreamError::Io { source, .. } => {
+            ApiError::bad_request(format!("the build context is not a readable tar: {source}"))
+        }
+        other => ApiError::bad_request(format!("build context: {other}")),
+    })?;
+    let _ = std::fs::remove_file(dir.path().join("body"));
+    let missing = || {
+        ApiError::bad_request(format!("Cannot locate specified Dockerfile: {}", asked.dockerfile))
+    };
+    let rel = rbuild_context::relative_entry_path(&asked.dockerfile)
+        .filter(|r| !r.as_os_str().is_empty())
+        .ok_or_else(missing)?;
+    let regular = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
+    let mut path = context.join(&rel);
+    if !regular(&path) && asked.dockerfile == "Dockerfile" && regular(&context.join("dockerfile")) {
+        path = context.join("dockerfile");
+    }
+    if !regular(&path) {
+        return Err(missing());
+    }
+    // A parent that is a symlink could lead out of the context.
+    if rbuild_context::prepare_parents(&context, &rel).is_err() {
+        return Err(missing());
+    }
+    let source = std::fs::read(&path).map_err(|_| missing())?;
+    let source = String::from_utf8_lossy(&source);
+    if let Err(e) = rbuild_syntax::parse(&source) {
+        return Err(ApiError::bad_request(format!(
+            "dockerfile parse error line {}: {}",
+            e.span().line,
+            e.message()
+        )));
+    }
+    // The CLI names a Dockerfile from outside the context `.dockerfile.<hex>`;
+    // the user knows it as their Dockerfile.
+    let dockerfile_name = if asked.dockerfile.starts_with(".dockerfile.") {
+        "Dockerfile".to_owned()
+    } else {
+        asked.dockerfile.clone()
+    };
+    Ok(Received { _dir: dir, context, dockerfile: path, dockerfile_name })
+}
+
+/// One JSON message of the stream, with moby's `\r\n`.
+fn message(value: serde_json::Value) -> Bytes {
+    let mut text = value.to_string();
+    text.push_str("\r\n");
+    Bytes::from(text)
+}
+
+fn stream_line(text: &str) -> Bytes {
+    message(serde_json::json!({ "stream": format!("{text}\n") }))
+}
+
+/// Sends the build's events to the client as `stream` lines (held back
+/// until the end with `q`). A client that is gone cancels the build.
+struct StreamSink {
+    tx: mpsc::Sender<Bytes>,
+    quiet: bool,
+    held: Mutex<Vec<Bytes>>,
+    cancel: Cancel,
+}
+
+impl StreamSink {
+    fn send(&self, bytes: Bytes) {
+        if self.tx.blocking_send(bytes).is_err() {
+            self.cancel.cancel();
+        }
+    }
+
+    fn say(&self, bytes: Bytes) {
+        if self.quiet {
+            self.held.lock().unwrap_or_else(|p| p.into_inner()).push(bytes);
+        } else {
+            self.send(bytes);
+        }
+    }
+
+    fn flush_held(&self) {
+        let held = std::mem::take(&mut *self.held.lock().unwrap_or_else(|p| p.into_inner()));
+        for bytes in held {
+            self.send(bytes);
+        }
+    }
+}
+
+impl EventSink for StreamSink {
+    fn emit(&self, event: &Event) {
+        // The failure is the stream's last message, an errorDetail.
+        if matches!(event.kind, EventKind::Error { .. }) {
+            return;
+        }
+        if let Some(line) = event.plain_line() {
+            self.say(stream_line(&line));
+        }
+    }
+}
+
+/// The exit code a failed build's client should exit with: the failed
+/// RUN's, else 1.
+fn exit_code(error: &BuildError) -> i32 {
+    match error {
+        BuildError::Step(StepError::RunFailed { code, .. }) if *code > 0 => *code,
+        _ => 1,
+    }
+}
+
+pub(crate) async fn build(state: Arc<State>, call: Call) -> Result<Response<Body>, ApiError> {
+    let asked = asked(&call)?;
+    let limit = state.config.max_context_bytes;
+    let tmp = state.engine.store().tmp_dir();
+    std::fs::create_dir_all(&tmp)
+        .map_err(|e| ApiError::internal(format!("cannot store the context: {e}")))?;
+    let dir = tempfile::Builder::new()
+        .prefix(&rbuild_cache::temp_prefix("serve"))
+        .tempdir_in(&tmp)
+        .map_err(|e| ApiError::internal(format!("cannot store the context: {e}")))?;
+    spool(call.request.into_body(), &dir.path().join("body"), limit).await?;
+    let (asked, received) = tokio::task::spawn_blocking(move || {
+        let received = unpack(dir, &asked, limit);
+        (asked, received)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("the context reader failed: {e}")))?;
+    let received = received?;
+
+    let mut request = BuildRequest::new(&received.context, &received.dockerfile);
+    request.dockerfile_name = Some(received.dockerfile_name.clone());
+    request.tags = asked.tags.clone();
+    request.build_args = asked.build_args.clone();
+    request.labels = asked.labels.clone();
+    request.target = asked.target.clone();
+    request.no_cache = asked.no_cache;
+    request.network = asked.network;
+    if asked.pull {
+        request.pull = rbuild_engine::PullPolicy::Always;
+    }
+    let cancel = request.cancel.clone();
+    let guard = state.start_build(cancel.clone());
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let sink =
+        StreamSink { tx, quiet: asked.quiet, held: Mutex::default(), cancel: cancel.clone() };
+    let version = call.version;
+    let engine_state = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let _guard = guard;
+        for what in &asked.ignored {
+            sink.say(stream_line(&format!("warning: ignored: {what}")));
+        }
+        let result = engine_state.engine.build(&request, &sink);
+        match result {
+            Ok(result) => {
+                let id = result.config_digest.clone();
+                if asked.quiet {
+                    sink.send(stream_line(&id));
+                } else {
+                    sink.send(stream_line(""));
+                    for line in rbuild_llb::steps_table(&result.steps).lines() {
+                        sink.send(stream_line(line));
+                    }
+                    // aux messages exist from API 1.30 on.
+                    if version >= (1, 30) {
+                        sink.send(message(serde_json::json!({ "aux": { "ID": id } })));
+                    }
+                    let short = rbuild_llb::short_digest(&id);
+                    sink.send(stream_line(&format!("Successfully built {short}")));
+                    for tag in &request.tags {
+                        let name = rbuild_llb::normalize_reference(tag)
+                            .map(|n| rbuild_llb::familiar_name(&n).to_owned())
+                            .unwrap_or_else(|_| tag.clone());
+                        sink.send(stream_line(&format!("Successfully tagged {name}")));
+                    }
+                }
+            }
+            Err(error) => {
+                sink.flush_held();
+                let text = rbuild_engine::error_message(&error);
+                sink.send(message(serde_json::json!({
+                    "errorDetail": { "code": exit_code(&error), "message": text },
+                    "error": text,
+                })));
+            }
+        }
+        // The context goes when the build is done with it.
+        drop(received);
+    });
+    let mut response = Response::new(Body::Stream(rx, Some(CancelOnDrop(Some(cancel)))));
+    set(&mut response, "Content-Type", "application/json");
+    Ok(response)
+}
