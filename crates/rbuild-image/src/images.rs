@@ -214,6 +214,45 @@ pub fn find<'a>(images: &'a [Image], text: &str) -> Result<(&'a Image, NamedBy, 
     Err(ImageStoreError::NoSuchImage(text.to_owned()))
 }
 
+/// An image as `docker image inspect` and the Engine API's
+/// `GET /images/{name}/json` show it.
+pub fn inspect(blobs: &Blobs, image: &Image) -> Result<serde_json::Value> {
+    let id = image.record.id.parse().map_err(|e| {
+        ImageStoreError::Image(crate::error::invalid(
+            "image record",
+            format!("id {}: {e}", image.record.id),
+        ))
+    })?;
+    let config = crate::read_config_blob(blobs, &id)?;
+    let familiar = |n: &String| rbuild_llb::familiar_name(n).to_owned();
+    let created = config.created.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
+    let mut out = serde_json::json!({
+        "Id": image.record.id,
+        "RepoTags": image.names.iter().map(familiar).collect::<Vec<_>>(),
+        "RepoDigests": image.record.repo_digests.iter().map(familiar).collect::<Vec<_>>(),
+        "Parent": "",
+        "Comment": config.history.last().and_then(|h| h.comment.clone()).unwrap_or_default(),
+        "Created": created,
+        "DockerVersion": "",
+        "Author": config.author.clone().unwrap_or_default(),
+        "Config": config.config.clone().map(serde_json::to_value).transpose()
+            .map_err(|e| ImageStoreError::Image(crate::error::invalid("image config", e.to_string())))?
+            .unwrap_or(serde_json::Value::Null),
+        "Architecture": config.architecture,
+        "Os": config.os,
+        "Size": image.record.size,
+        "RootFS": {
+            "Type": "layers",
+            "Layers": config.rootfs.diff_ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        },
+        "Metadata": { "LastTagTime": crate::rfc3339(image.record.added) },
+    });
+    if let Some(variant) = config.variant {
+        out["Variant"] = serde_json::json!(variant);
+    }
+    Ok(out)
+}
+
 /// The images `save` writes for `texts`, each with the names it carries
 /// in the archive, chosen as `docker save` chooses: `app:1` gives that
 /// tag; a repository without tag (`app`) gives every tag of it; an id gives

@@ -63,6 +63,7 @@ mod compress;
 mod config;
 mod error;
 mod export;
+pub mod filters;
 mod flatten;
 mod image;
 pub mod images;

@@ -240,6 +240,11 @@ async fn route(state: Arc<State>, request: Request<Incoming>) -> Result<Response
         (&Method::GET, "/version") => Ok(json(StatusCode::OK, &version_info())),
         (&Method::GET, "/info") => Ok(json(StatusCode::OK, &info(&state))),
         (&Method::POST, "/build") => crate::build::build(state, call).await,
+        (&Method::POST, "/build/prune") => crate::images::prune_cache(state, call).await,
+        (&Method::GET, "/system/df") => crate::images::disk_usage(state, call).await,
+        (_, r) if r.starts_with("/images/") => {
+            images(state, call, &method, &r["/images/".len()..]).await
+        }
         (_, "/session" | "/grpc") => Err(ApiError::not_found(
             "BuildKit's session API is not supported by rbuild serve; set DOCKER_BUILDKIT=0 to \
              use the classic build API",
@@ -248,6 +253,71 @@ async fn route(state: Arc<State>, request: Request<Incoming>) -> Result<Response
             let name = &r["/containers/".len()..r.len() - "/json".len()];
             Err(ApiError::not_found(format!("No such container: {name}")))
         }
+        _ => Err(ApiError::not_found("page not found")),
+    }
+}
+
+/// `%XX` escapes of a path decoded (names arrive as the client wrote
+/// them, or escaped).
+fn decode_path(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).and_then(|b| hex(*b)),
+            bytes.get(i + 2).and_then(|b| hex(*b)),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `/images/…`: a name may hold slashes (`localhost:5000/app/push`), so
+/// the action is the last segment.
+async fn images(
+    state: Arc<State>,
+    call: Call,
+    method: &Method,
+    rest: &str,
+) -> Result<Response<Body>, ApiError> {
+    use crate::images as i;
+    let rest = decode_path(rest);
+    let action =
+        |suffix: &str| rest.strip_suffix(suffix).filter(|n| !n.is_empty()).map(str::to_owned);
+    match *method {
+        Method::GET if rest == "json" => i::list(state, call).await,
+        Method::GET if rest == "get" => {
+            let names = call.query.all("names").into_iter().map(str::to_owned).collect();
+            i::save(state, names).await
+        }
+        Method::POST if rest == "load" => i::load(state, call).await,
+        Method::GET => {
+            if let Some(name) = action("/json") {
+                i::inspect(state, name).await
+            } else if let Some(name) = action("/history") {
+                i::history(state, name).await
+            } else if let Some(name) = action("/get") {
+                i::save(state, vec![name]).await
+            } else {
+                Err(ApiError::not_found("page not found"))
+            }
+        }
+        Method::POST => match action("/tag") {
+            Some(name) => i::tag(state, call, name).await,
+            None => Err(ApiError::not_found("page not found")),
+        },
+        Method::DELETE if !rest.is_empty() => i::remove(state, call, rest.clone()).await,
         _ => Err(ApiError::not_found("page not found")),
     }
 }

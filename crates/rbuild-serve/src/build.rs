@@ -127,8 +127,12 @@ struct Received {
     dockerfile_name: String,
 }
 
-/// Reads the body into `dir/body`, at most `limit` bytes.
-async fn spool(body: hyper::body::Incoming, path: &Path, limit: u64) -> Result<(), ApiError> {
+/// Reads a request body into the file `path`, at most `limit` bytes.
+pub(crate) async fn spool(
+    body: hyper::body::Incoming,
+    path: &Path,
+    limit: u64,
+) -> Result<(), ApiError> {
     let mut file = tokio::fs::File::create(path)
         .await
         .map_err(|e| ApiError::internal(format!("cannot store the context: {e}")))?;

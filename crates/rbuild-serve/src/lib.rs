@@ -18,6 +18,7 @@ its own connection, and a client that hangs up cancels its build.
 
 mod api;
 mod build;
+mod images;
 mod query;
 
 use std::net::SocketAddr;

@@ -1,0 +1,136 @@
+//! Which images a listing shows: the filters `docker images -f` and the
+//! Engine API's `GET /images/json` take, with docker's reference globs.
+
+use crate::images::{Image, created_secs, find};
+
+/// The filters of `images -f` and of the Engine API's `GET /images/json`,
+/// as docker reads them.
+#[derive(Debug, Default)]
+pub struct ImageFilters {
+    /// `dangling=true|false`.
+    pub dangling: Option<bool>,
+    /// `reference=PATTERN`s: an image shows when one matches.
+    pub references: Vec<String>,
+    before: Option<i64>,
+    since: Option<i64>,
+    labels: Vec<(String, Option<String>)>,
+}
+
+impl ImageFilters {
+    /// The filters of `(key, value)` pairs; `before` and `since` name
+    /// images of `images`.
+    pub fn parse(pairs: &[(&str, &str)], images: &[Image]) -> Result<ImageFilters, String> {
+        let mut f = ImageFilters::default();
+        let created = |what: &str| -> Result<i64, String> {
+            let (image, _, _) = find(images, what).map_err(|e| e.to_string())?;
+            Ok(created_secs(&image.record))
+        };
+        for &(key, value) in pairs {
+            match key {
+                "dangling" => {
+                    f.dangling = Some(match value.to_ascii_lowercase().as_str() {
+                        "true" | "1" => true,
+                        "false" | "0" => false,
+                        _ => {
+                            return Err(format!(
+                                "invalid filter 'dangling={value}': expected true or false"
+                            ));
+                        }
+                    })
+                }
+                "reference" => f.references.push(value.to_owned()),
+                "before" => f.before = Some(created(value)?),
+                "since" => f.since = Some(created(value)?),
+                "label" => f.labels.push(match value.split_once('=') {
+                    Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
+                    None => (value.to_owned(), None),
+                }),
+                _ => {
+                    return Err(format!(
+                        "invalid filter '{key}': expected dangling, reference, before, since or label"
+                    ));
+                }
+            }
+        }
+        Ok(f)
+    }
+
+    /// Whether `image` passes the label, before and since filters.
+    pub fn image(&self, image: &Image) -> bool {
+        let created = created_secs(&image.record);
+        self.before.is_none_or(|t| created < t)
+            && self.since.is_none_or(|t| created > t)
+            && self.labels.iter().all(|(k, v)| match (image.record.labels.get(k), v) {
+                (Some(have), Some(want)) => have == want,
+                (Some(_), None) => true,
+                (None, _) => false,
+            })
+    }
+
+    /// docker's FamiliarMatch: `repo:tag`, then `repo`, against each pattern.
+    pub fn reference(&self, repository: &str, tag: &str) -> bool {
+        self.references.is_empty()
+            || self
+                .references
+                .iter()
+                .any(|p| glob(p, &format!("{repository}:{tag}")) || glob(p, repository))
+    }
+}
+
+/// Go's `path.Match`: `*` and `?` never match `/`; `[a-z]`, `[^x]` classes.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    fn at(p: &[char], t: &[char]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some('*') => (0..=t.len())
+                .take_while(|&i| i == 0 || t[i - 1] != '/')
+                .any(|i| at(&p[1..], &t[i..])),
+            Some('?') => t.first().is_some_and(|c| *c != '/') && at(&p[1..], &t[1..]),
+            Some('[') => {
+                let Some(c) = t.first() else { return false };
+                let Some(end) = p.iter().skip(1).position(|c| *c == ']').map(|e| e + 1) else {
+                    return false;
+                };
+                let class = &p[1..end];
+                let (negate, class) = match class.first() {
+                    Some('^') => (true, &class[1..]),
+                    _ => (false, class),
+                };
+                let mut hit = false;
+                let mut i = 0;
+                while i < class.len() {
+                    if i + 2 < class.len() && class[i + 1] == '-' {
+                        hit |= class[i] <= *c && *c <= class[i + 2];
+                        i += 3;
+                    } else {
+                        hit |= class[i] == *c;
+                        i += 1;
+                    }
+                }
+                hit != negate && *c != '/' && at(&p[end + 1..], &t[1..])
+            }
+            Some('\\') if p.len() > 1 => t.first() == Some(&p[1]) && at(&p[2..], &t[1..]),
+            Some(c) => t.first() == Some(c) && at(&p[1..], &t[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    at(&p, &t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_as_go_path_match() {
+        assert!(glob("busy*", "busybox"));
+        assert!(glob("*:1.0", "app:1.0"));
+        assert!(!glob("*", "team/app"));
+        assert!(glob("*/*", "team/app"));
+        assert!(glob("app:?", "app:1"));
+        assert!(glob("app:[0-9]", "app:7"));
+        assert!(!glob("app:[^0-9]", "app:7"));
+        assert!(!glob("app", "app:1"));
+    }
+}
