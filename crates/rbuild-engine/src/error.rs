@@ -67,6 +67,9 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    /// A registry refused or failed a pull or push.
+    #[error(transparent)]
+    Registry(#[from] rbuild_registry::Error),
     /// A layer could not be unpacked or fetched: a hostile or damaged
     /// layer, or a shared cache that lost it.
     #[error("{0}")]

@@ -302,6 +302,69 @@ impl Engine {
         Ok(built)
     }
 
+    /// `pull`: `reference` from its registry through `client` into the
+    /// store, recorded and tagged; returns what it resolved to and whether
+    /// the name already pointed at that image.
+    pub fn pull(
+        &self,
+        client: &rbuild_registry::Client,
+        reference: &rbuild_llb::Reference,
+        platform: Option<&rbuild_llb::Platform>,
+        progress: &dyn rbuild_registry::Progress,
+    ) -> Result<(rbuild_registry::Resolved, bool), BuildError> {
+        let blobs = rbuild_image::Blobs::new(self.store.root())?;
+        let _lock = self.store.lock_shared()?;
+        let resolved = client.pull(reference, platform, &blobs, progress)?;
+        let name = reference.to_string();
+        // Where each blob came from, for cross-repository mounts on push
+        // (never a mirror: a push goes to the registry itself).
+        if resolved.endpoints.first().is_some_and(|e| !e.mirror) {
+            let repo = resolved.reference.repository();
+            for blob in std::iter::once(&resolved.config).chain(&resolved.layers) {
+                let _ = self.store.add_blob_source(blob.digest().as_ref(), &repo);
+            }
+        }
+        let known = self.store.resolve(&name);
+        let manifest = resolved.manifest.digest().to_string();
+        rbuild_image::images::record(
+            &self.store,
+            &blobs,
+            &manifest,
+            None,
+            &[resolved.repo_digest()],
+            &resolved.index().into_iter().collect::<Vec<_>>(),
+        )?;
+        self.store.tag(&name, &manifest)?;
+        let up_to_date = known.as_deref() == Some(manifest.as_str());
+        Ok((resolved, up_to_date))
+    }
+
+    /// `push`: the store's image `reference` names to that registry
+    /// through `client`. `Ok(None)`: the store has no image of that name.
+    pub fn push(
+        &self,
+        client: &rbuild_registry::Client,
+        reference: &rbuild_llb::Reference,
+        progress: &dyn rbuild_registry::Progress,
+    ) -> Result<Option<rbuild_registry::Pushed>, BuildError> {
+        let Some(manifest) = self.store.resolve(&reference.to_string()) else { return Ok(None) };
+        let manifest: rbuild_image::oci_spec::image::Digest = manifest
+            .parse()
+            .map_err(|e| BuildError::Internal(format!("the store names {manifest}: {e}")))?;
+        let blobs = rbuild_image::Blobs::new(self.store.root())?;
+        let _lock = self.store.lock_shared()?;
+        let sources =
+            |d: &rbuild_image::oci_spec::image::Digest| self.store.blob_sources(d.as_ref());
+        let pushed = client.push(&blobs, &manifest, reference, &sources, progress)?;
+        if let Ok(manifest) = rbuild_image::read_manifest(&blobs, &manifest) {
+            let repo = reference.repository();
+            for blob in std::iter::once(manifest.config()).chain(manifest.layers()) {
+                let _ = self.store.add_blob_source(blob.digest().as_ref(), &repo);
+            }
+        }
+        Ok(Some(pushed))
+    }
+
     /// Every image of the store with its names, newest first.
     pub fn images(&self) -> Result<Vec<rbuild_image::images::Image>, BuildError> {
         let blobs = rbuild_image::Blobs::new(self.store.root())?;

@@ -58,6 +58,8 @@ pub enum Source {
     Environment,
     /// Podman's auth.json.
     Podman(PathBuf),
+    /// The API request itself (`X-Registry-Auth`).
+    Request,
 }
 
 /// The docker CLI's key for a registry host in config.json.
@@ -78,6 +80,8 @@ fn key_host(key: &str) -> &str {
 /// of helpers in this process (a helper may prompt or be slow).
 #[derive(Debug)]
 pub struct Credentials {
+    /// Only this (from an API request), for its registry; no file is read.
+    request: Option<(String, Option<Credential>)>,
     docker_config: PathBuf,
     environment: Option<String>,
     podman: Vec<PathBuf>,
@@ -103,6 +107,7 @@ impl Credentials {
             .unwrap_or_else(|| home.join(".config"));
         podman.push(config_home.join("containers/auth.json"));
         Credentials {
+            request: None,
             docker_config: docker.join("config.json"),
             environment: std::env::var("DOCKER_AUTH_CONFIG").ok().filter(|v| !v.is_empty()),
             podman,
@@ -114,7 +119,22 @@ impl Credentials {
     /// what tests and `--config` use.
     pub fn in_dir(docker_config_dir: &Path) -> Credentials {
         Credentials {
+            request: None,
             docker_config: docker_config_dir.join("config.json"),
+            environment: None,
+            podman: Vec::new(),
+            found: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// What one Engine API request brought (`X-Registry-Auth`): that
+    /// credential for the registry `host` (none for any other), and
+    /// nothing of this machine's files, helpers or environment, so one
+    /// client never uses another's login.
+    pub fn of_request(host: &str, credential: Option<Credential>) -> Credentials {
+        Credentials {
+            request: Some((host.to_owned(), credential)),
+            docker_config: PathBuf::new(),
             environment: None,
             podman: Vec::new(),
             found: Mutex::new(HashMap::new()),
@@ -152,6 +172,10 @@ impl Credentials {
         host: &str,
         repository: Option<&str>,
     ) -> Result<Option<(Credential, Source)>> {
+        if let Some((only, credential)) = &self.request {
+            let same = config_key(only) == config_key(host);
+            return Ok(credential.clone().filter(|_| same).map(|c| (c, Source::Request)));
+        }
         let key = config_key(host);
         let config = read_config(&self.docker_config)?;
         if let Some(config) = &config {

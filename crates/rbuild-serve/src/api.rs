@@ -302,6 +302,7 @@ async fn images(
             i::save(state, names).await
         }
         Method::POST if rest == "load" => i::load(state, call).await,
+        Method::POST if rest == "create" => crate::registry::pull(state, call).await,
         Method::GET => {
             if let Some(name) = action("/json") {
                 i::inspect(state, name).await
@@ -313,10 +314,15 @@ async fn images(
                 Err(ApiError::not_found("page not found"))
             }
         }
-        Method::POST => match action("/tag") {
-            Some(name) => i::tag(state, call, name).await,
-            None => Err(ApiError::not_found("page not found")),
-        },
+        Method::POST => {
+            if let Some(name) = action("/tag") {
+                i::tag(state, call, name).await
+            } else if let Some(name) = action("/push") {
+                crate::registry::push(state, call, name).await
+            } else {
+                Err(ApiError::not_found("page not found"))
+            }
+        }
         Method::DELETE if !rest.is_empty() => i::remove(state, call, rest.clone()).await,
         _ => Err(ApiError::not_found("page not found")),
     }

@@ -20,6 +20,7 @@ mod api;
 mod build;
 mod images;
 mod query;
+mod registry;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

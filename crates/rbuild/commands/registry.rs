@@ -5,11 +5,9 @@
 use std::collections::HashMap;
 use std::io::{IsTerminal as _, Read as _, Write as _};
 use std::process::ExitCode;
-use std::str::FromStr as _;
 use std::sync::Mutex;
 
 use anyhow::{Context as _, bail};
-use rbuild_image::Blobs;
 use rbuild_image::oci_spec::image::Digest;
 use rbuild_llb::{Platform, Reference};
 use rbuild_registry::{Client, Credential, Progress};
@@ -102,7 +100,6 @@ pub(crate) fn pull(args: &PullArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let engine = open_engine()?;
-    let blobs = Blobs::new(engine.root())?;
     let client = client()?;
     let mut stdout = std::io::stdout().lock();
     if !args.quiet {
@@ -115,39 +112,20 @@ pub(crate) fn pull(args: &PullArgs) -> anyhow::Result<ExitCode> {
     }
     drop(stdout);
     let progress = Lines::new(args.quiet, true);
-    let _lock = engine.store().lock_shared()?;
-    let resolved = match client.pull(&reference, platform.as_ref(), &blobs, &progress) {
-        Ok(r) => r,
-        Err(e) => {
-            warn(&client);
-            return fail(e);
-        }
-    };
+    let pulled = engine.pull(&client, &reference, platform.as_ref(), &progress);
     warn(&client);
-    let name = reference.to_string();
-    record_sources(engine.store(), &resolved, &resolved.endpoints[0]);
-    let known = engine.store().resolve(&name);
-    let manifest = resolved.manifest.digest().to_string();
-    rbuild_image::images::record(
-        engine.store(),
-        &blobs,
-        &manifest,
-        None,
-        &[resolved.repo_digest()],
-        &resolved.index().into_iter().collect::<Vec<_>>(),
-    )?;
-    engine.store().tag(&name, &manifest)?;
+    let (resolved, up_to_date) = match pulled {
+        Ok(done) => done,
+        Err(e) => return fail(rbuild_engine::error_message(&e)),
+    };
     let mut stdout = std::io::stdout().lock();
     if !args.quiet {
         writeln!(stdout, "Digest: {}", resolved.digest)?;
-        let status = if known.as_deref() == Some(manifest.as_str()) {
-            "Image is up to date for"
-        } else {
-            "Downloaded newer image for"
-        };
+        let status =
+            if up_to_date { "Image is up to date for" } else { "Downloaded newer image for" };
         writeln!(stdout, "Status: {status} {}", reference.familiar())?;
     }
-    writeln!(stdout, "{name}")?;
+    writeln!(stdout, "{reference}")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -165,38 +143,29 @@ pub(crate) fn push_name(
         Ok(r) => r,
         Err(e) => return fail(format!("invalid reference format: {e}")),
     };
-    let name = reference.to_string();
-    let Some(manifest) = engine.store().resolve(&name) else {
+    let client = client()?;
+    if engine.store().resolve(&reference.to_string()).is_none() {
         return fail(format!(
             "An image does not exist locally with the tag: {}",
             reference.familiar()
         ));
-    };
-    let manifest =
-        Digest::from_str(&manifest).with_context(|| format!("the store names {manifest}"))?;
-    let blobs = Blobs::new(engine.root())?;
-    let client = client()?;
+    }
     if !quiet {
         writeln!(std::io::stdout(), "The push refers to repository [{}]", reference.repository())?;
     }
     let progress = Lines::new(quiet, false);
-    let _lock = engine.store().lock_shared()?;
-    let sources = |d: &Digest| engine.store().blob_sources(d.as_ref());
-    let pushed = match client.push(&blobs, &manifest, &reference, &sources, &progress) {
-        Ok(p) => p,
-        Err(e) => {
-            warn(&client);
-            return fail(e);
-        }
-    };
+    let pushed = engine.push(&client, &reference, &progress);
     warn(&client);
-    if let Ok(manifest) = rbuild_image::read_manifest(&blobs, &manifest) {
-        let repo = reference.repository();
-        let store = engine.store();
-        for blob in std::iter::once(manifest.config()).chain(manifest.layers()) {
-            let _ = store.add_blob_source(blob.digest().as_ref(), &repo);
+    let pushed = match pushed {
+        Ok(Some(pushed)) => pushed,
+        Ok(None) => {
+            return fail(format!(
+                "An image does not exist locally with the tag: {}",
+                reference.familiar()
+            ));
         }
-    }
+        Err(e) => return fail(rbuild_engine::error_message(&e)),
+    };
     let mut stdout = std::io::stdout().lock();
     if quiet {
         writeln!(stdout, "{}", pushed.digest)?;
@@ -279,19 +248,4 @@ fn server_host(server: &str) -> String {
 
 fn shown_server(host: &str) -> String {
     if host == "docker.io" { rbuild_registry::DOCKER_HUB_KEY.to_owned() } else { host.to_owned() }
-}
-
-/// Remembers which repository served each blob of a pull, for mounts.
-fn record_sources(
-    store: &rbuild_cache::Store,
-    resolved: &rbuild_registry::Resolved,
-    endpoint: &rbuild_registry::Endpoint,
-) {
-    if endpoint.mirror {
-        return;
-    }
-    let repo = resolved.reference.repository();
-    for blob in std::iter::once(&resolved.config).chain(&resolved.layers) {
-        let _ = store.add_blob_source(blob.digest().as_ref(), &repo);
-    }
 }
