@@ -348,6 +348,52 @@ fn the_hosts_network_needs_the_entitlement_and_without_slirp4netns_a_step_is_tol
 }
 
 #[test]
+fn a_build_that_hits_every_step_makes_the_same_image_again() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let df = "FROM busybox:local\nRUN echo one > /one\nENV A=1\nCOPY f /f\n";
+    let ctx = env.context("again", &[("Dockerfile", df), ("f", "f\n")]);
+    let digest = |report: &serde_json::Value| -> String {
+        let out = rbuild()
+            .env("RBUILD_ROOT", &env.store)
+            .args(["image", "inspect", "again:1", "--format", "{{.Id}} {{.Created}}"])
+            .output()
+            .unwrap();
+        assert!(report["steps"].is_array());
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let first = digest(&env.build_report(&ctx, &["-t", "again:1"]));
+    // Whenever the steps ran, a build that hits them all dates the image
+    // by them: the records say they ran in 2001, so the image says so too.
+    for entry in std::fs::read_dir(env.store.join("cache")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        record["created"] = serde_json::json!(1_000_000_000u64);
+        std::fs::write(&path, serde_json::to_vec(&record).unwrap()).unwrap();
+    }
+    let report = env.build_report(&ctx, &["-t", "again:1"]);
+    assert!(steps(&report).iter().all(|(_, cached, _)| *cached), "{report}");
+    let again = digest(&report);
+    assert_ne!(first, again);
+    assert!(again.ends_with(" 2001-09-09T01:46:40Z"), "{again}");
+    let history = rbuild()
+        .env("RBUILD_ROOT", &env.store)
+        .args(["history", "--format", "{{.CreatedAt}}", "again:1"])
+        .output()
+        .unwrap();
+    let history = String::from_utf8_lossy(&history.stdout);
+    let dates: Vec<&str> = history.lines().take(3).collect();
+    assert!(
+        dates.iter().all(|d| d.starts_with("2001-09-09T01:46:40")),
+        "ENV takes its state's date: {history}"
+    );
+    assert_eq!(digest(&env.build_report(&ctx, &["-t", "again:1"])), again, "and again the same");
+}
+
+#[test]
 fn source_date_epoch_makes_builds_reproducible() {
     if !have_root() {
         return;

@@ -10,6 +10,7 @@ mod parity;
 mod parse;
 mod registry;
 mod runtime;
+mod serve;
 mod shared_cache;
 mod token_server;
 mod util;

@@ -10,7 +10,7 @@ use rbuild_runtime::{
     CacheMounts, CacheOwner, ExecError, Executor, Mount, RootFs, SecretMount, Secrets, StepSpec,
 };
 
-use crate::util::{busybox_rootfs, have_root, tempdir};
+use crate::util::{busybox_rootfs, have_root, mounts_under, processes_with, tempdir};
 
 /// A busybox image root and a place for steps' snapshots and state.
 struct Fixture {
@@ -106,36 +106,6 @@ fn tree(dir: &Path) -> Vec<String> {
     walk(dir, dir, &mut out);
     out.sort();
     out
-}
-
-/// Mounts whose mount point is under `root` (the test's own fixture): other
-/// containers on the machine may mount and unmount while the test runs.
-fn mounts_under(root: &Path) -> Vec<String> {
-    let root = root.canonicalize().unwrap();
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4).map(str::to_owned))
-        .filter(|point| Path::new(point).starts_with(&root))
-        .collect()
-}
-
-/// Host processes whose command line contains `marker`.
-fn processes_with(marker: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let name = entry.file_name();
-        if !name.to_string_lossy().chars().all(|c| c.is_ascii_digit()) {
-            continue;
-        }
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains(marker) {
-                found.push(format!("{}: {cmdline}", name.to_string_lossy()));
-            }
-        }
-    }
-    found
 }
 
 #[test]

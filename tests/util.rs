@@ -48,6 +48,36 @@ fn nix_uid() -> u32 {
     probe.metadata().expect("metadata").uid()
 }
 
+/// Mounts whose mount point is under `root` (the test's own fixture): other
+/// containers on the machine may mount and unmount while the test runs.
+pub(crate) fn mounts_under(root: &Path) -> Vec<String> {
+    let root = root.canonicalize().unwrap();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_owned))
+        .filter(|point| Path::new(point).starts_with(&root))
+        .collect()
+}
+
+/// Host processes whose command line contains `marker`.
+pub(crate) fn processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(marker) {
+                found.push(format!("{}: {cmdline}", name.to_string_lossy()));
+            }
+        }
+    }
+    found
+}
+
 /// The static busybox from Debian's busybox-static.
 pub(crate) const BUSYBOX: &str = "/bin/busybox";
 

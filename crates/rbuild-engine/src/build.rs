@@ -104,6 +104,11 @@ impl<T: Clone> Chain<T> {
     }
 
     /// The items, first pushed first.
+    /// The newest item.
+    fn top(&self) -> Option<&T> {
+        self.last.as_deref().map(|link| &link.item)
+    }
+
     fn to_vec(&self) -> Vec<T> {
         let mut out = Vec::with_capacity(self.len);
         let mut at = self.last.as_deref();
@@ -244,6 +249,8 @@ struct Done {
     layer: Option<Layer>,
     seconds: f64,
     bytes: u64,
+    /// Unix time the step first ran (its record's).
+    created: u64,
 }
 
 impl From<std::io::Error> for BuildError {
@@ -281,9 +288,10 @@ fn layer_from_ref(r: &LayerRef) -> Result<Layer, BuildError> {
     })
 }
 
-fn history(step: &Step, empty: bool, epoch: Option<u64>) -> History {
+/// The history entry of `step`, made at `created`.
+fn history(step: &Step, empty: bool, created: String) -> History {
     History {
-        created: Some(rbuild_image::timestamp(epoch)),
+        created: Some(created),
         created_by: step.history.clone(),
         author: None,
         comment: Some("rbuild".to_owned()),
@@ -481,7 +489,13 @@ pub(crate) fn build(
     config.config = Some(stage.config.clone());
     config.author = stage.author.clone();
     config.history = final_state.history.to_vec();
-    config.created = Some(rbuild_image::timestamp(cfg.source_date_epoch));
+    // Made when its newest part was: a build that hits every step makes the
+    // same image.
+    config.created = match cfg.source_date_epoch {
+        Some(_) => Some(rbuild_image::timestamp(cfg.source_date_epoch)),
+        None => config.history.iter().rev().find_map(|h| h.created.clone()),
+    }
+    .or_else(|| Some(rbuild_image::timestamp(None)));
     let spec = rbuild_image::ImageSpec {
         config,
         layers: final_layers,
@@ -593,6 +607,19 @@ struct Stored {
     instruction: String,
     seconds: f64,
     bytes: u64,
+    /// Unix time the step ran; 0 when unknown (an older shared record).
+    created: u64,
+}
+
+/// When a step's history says it happened: `SOURCE_DATE_EPOCH`, else the
+/// time the step first ran (so a build that hits every step makes the
+/// same image again, as BuildKit's does), else now.
+fn step_time(epoch: Option<u64>, ran: u64) -> String {
+    match epoch {
+        Some(_) => rbuild_image::timestamp(epoch),
+        None if ran > 0 => rbuild_image::rfc3339(ran),
+        None => rbuild_image::timestamp(None),
+    }
 }
 
 impl StoreCache<'_> {
@@ -605,7 +632,7 @@ impl StoreCache<'_> {
             instruction: s.instruction.clone(),
             seconds: s.seconds,
             bytes: s.bytes,
-            created: rbuild_cache::unix_now(),
+            created: if s.created > 0 { s.created } else { rbuild_cache::unix_now() },
         }
     }
 
@@ -636,6 +663,7 @@ impl CacheStore<Stored> for StoreCache<'_> {
                 instruction: r.instruction,
                 seconds: r.seconds,
                 bytes: r.bytes,
+                created: r.created,
             });
         }
         let hit = self.shared.lookup(key, self.blobs, self.events)?;
@@ -645,6 +673,7 @@ impl CacheStore<Stored> for StoreCache<'_> {
             instruction: String::new(),
             seconds: hit.seconds,
             bytes: hit.bytes,
+            created: hit.created,
         };
         self.imported.lock().unwrap_or_else(|p| p.into_inner()).push((
             *key,
@@ -732,6 +761,7 @@ fn export_steps(ctx: &Ctx<'_>, cache: &StoreCache<'_>, mode: CacheMode) -> Vec<E
             op: step.text.split_whitespace().next().unwrap_or_default().to_ascii_uppercase(),
             seconds: d.seconds,
             bytes: d.bytes,
+            created: d.created,
         });
     }
     out
@@ -983,10 +1013,17 @@ impl<'a> Worker for Ctx<'a> {
             }),
             Vertex::Image(reference) => base_image(self, reference),
             Vertex::Step { step, .. } => {
-                // Metadata only: the config is the plan's; the history grows.
+                // Metadata only: the config is the plan's; the history grows,
+                // dated as the state it describes.
                 let mut state = parent_of(inputs)?.clone();
                 if step.history.is_some() {
-                    state.history.push(history(step, true, self.cfg.source_date_epoch));
+                    let created = match self.cfg.source_date_epoch {
+                        Some(_) => None,
+                        None => state.history.top().and_then(|h| h.created.clone()),
+                    };
+                    let created = created
+                        .unwrap_or_else(|| rbuild_image::timestamp(self.cfg.source_date_epoch));
+                    state.history.push(history(step, true, created));
                 }
                 Ok(state)
             }
@@ -1009,7 +1046,13 @@ impl<'a> Worker for Ctx<'a> {
         let layer = record.layer.as_ref().map(layer_from_ref).transpose()?;
         self.done.lock().unwrap_or_else(|p| p.into_inner()).insert(
             (*stage, *ordinal),
-            Done { key, layer, seconds: record.seconds, bytes: record.bytes },
+            Done {
+                key,
+                layer,
+                seconds: record.seconds,
+                bytes: record.bytes,
+                created: record.created,
+            },
         );
         report(self, *stage, step, true, None, 0.0, record.bytes);
         let mut state = parent.clone();
@@ -1034,7 +1077,8 @@ impl<'a> Worker for Ctx<'a> {
             }
             state.layers.push(layer);
         }
-        state.history.push(history(step, false, self.cfg.source_date_epoch));
+        let created = step_time(self.cfg.source_date_epoch, record.created);
+        state.history.push(history(step, false, created));
         Ok(state)
     }
 
@@ -1055,7 +1099,13 @@ impl<'a> Worker for Ctx<'a> {
         let layer = stored.layer.as_ref().map(layer_from_ref).transpose()?;
         self.done.lock().unwrap_or_else(|p| p.into_inner()).insert(
             (*stage, *ordinal),
-            Done { key, layer, seconds: stored.seconds, bytes: stored.bytes },
+            Done {
+                key,
+                layer,
+                seconds: stored.seconds,
+                bytes: stored.bytes,
+                created: stored.created,
+            },
         );
         Ok((state, stored))
     }
@@ -1460,12 +1510,14 @@ fn step_miss(
     };
     let id = ctx.store.commit_snapshot(snap)?;
     let seconds = started.elapsed().as_secs_f64();
+    let created = rbuild_cache::unix_now();
     let stored = Stored {
         snapshot: Some(id.clone()),
         layer: Some(layer_ref(&layer)),
         instruction: step.text.clone(),
         seconds,
         bytes: stats.content_bytes,
+        created,
     };
     ctx.events.done(&info, seconds, stats.content_bytes);
     report(ctx, stage, step, false, Some(reason), seconds, stats.content_bytes);
@@ -1480,7 +1532,7 @@ fn step_miss(
         state.rootfs = rootfs;
     }
     state.layers.push(layer);
-    state.history.push(history(step, false, epoch));
+    state.history.push(history(step, false, step_time(epoch, created)));
     Ok((state, stored))
 }
 

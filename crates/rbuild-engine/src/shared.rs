@@ -263,6 +263,9 @@ struct SharedRecord {
     /// The instruction's keyword (`RUN`), for people reading the registry.
     op: String,
     seconds: f64,
+    /// Unix time the step ran, so another runner's image is dated alike.
+    #[serde(default)]
+    created: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -286,6 +289,7 @@ pub(crate) struct ExportStep {
     pub(crate) op: String,
     pub(crate) seconds: f64,
     pub(crate) bytes: u64,
+    pub(crate) created: u64,
 }
 
 /// A record found in a shared cache.
@@ -294,6 +298,8 @@ pub(crate) struct SharedHit {
     pub(crate) layer: Option<Layer>,
     pub(crate) seconds: f64,
     pub(crate) bytes: u64,
+    /// Unix time the step ran; 0 when the record does not say.
+    pub(crate) created: u64,
 }
 
 /// One registry repository or layout directory.
@@ -643,6 +649,7 @@ impl SharedCache {
                         layer,
                         seconds: found.record.seconds,
                         bytes: found.record.layer.as_ref().map_or(0, |l| l.bytes),
+                        created: found.record.created,
                     });
                 }
             }
@@ -919,6 +926,7 @@ fn export_step(
         layer: shared_layer,
         op: step.op.clone(),
         seconds: step.seconds,
+        created: step.created,
     };
     let annotations = serde_json::json!({ KEY_ANNOTATION: step.key.to_string() });
     let manifest =

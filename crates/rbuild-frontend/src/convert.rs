@@ -1167,6 +1167,13 @@ impl<'a> Planner<'a> {
     }
 }
 
+/// What BuildKit refuses of a Dockerfile before it looks at any image: an
+/// unknown instruction, a bad flag, a malformed ARG or ONBUILD, anywhere in
+/// the file (a server answers these with 400 before it streams).
+pub fn check(df: &Dockerfile) -> Result<(), FrontendError> {
+    df.instructions.iter().try_for_each(check_instruction)
+}
+
 /// Checks what BuildKit checks of every instruction, needed or not: the
 /// keyword, the flags, ONBUILD's trigger.
 fn check_instruction(inst: &Instruction) -> Result<(), FrontendError> {

@@ -50,7 +50,7 @@ mod options;
 mod plan;
 
 pub use changes::{ChangeError, apply_changes};
-pub use convert::{DEFAULT_PATH, plan};
+pub use convert::{DEFAULT_PATH, check, plan};
 pub use error::{FrontendError, Warning};
 pub use options::{BaseImages, BuildOptions};
 pub use plan::{Base, Plan, Stage};

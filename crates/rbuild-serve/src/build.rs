@@ -192,13 +192,12 @@ fn unpack(dir: tempfile::TempDir, asked: &Asked, limit: u64) -> Result<Received,
     }
     let source = std::fs::read(&path).map_err(|_| missing())?;
     let source = String::from_utf8_lossy(&source);
-    if let Err(e) = rbuild_syntax::parse(&source) {
-        return Err(ApiError::bad_request(format!(
-            "dockerfile parse error line {}: {}",
-            e.span().line,
-            e.message()
-        )));
-    }
+    // moby's words for what fails before any output.
+    let parse_error = |line: usize, message: &str| {
+        ApiError::bad_request(format!("dockerfile parse error line {line}: {message}"))
+    };
+    let df = rbuild_syntax::parse(&source).map_err(|e| parse_error(e.span().line, e.message()))?;
+    rbuild_frontend::check(&df).map_err(|e| parse_error(e.span().line, e.message()))?;
     // The CLI names a Dockerfile from outside the context `.dockerfile.<hex>`;
     // the user knows it as their Dockerfile.
     let dockerfile_name = if asked.dockerfile.starts_with(".dockerfile.") {

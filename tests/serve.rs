@@ -1,0 +1,450 @@
+//! `rbuild serve` with real clients: Debian's docker CLI (the classic
+//! builder, `DOCKER_BUILDKIT=0`), the Python docker SDK from PyPI, curl, and
+//! raw connections for what no client does on purpose (hang up mid-build).
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::build::Env;
+use crate::registry::{Registry, have_registry};
+use crate::util::{have_root, mounts_under, processes_with, rbuild};
+
+/// The docker CLI of Debian's docker.io package.
+const DOCKER: &str = "/usr/bin/docker";
+/// The venv `.ci/setup` makes with the SDK from PyPI.
+const PYTHON: &str = "/opt/rbuild-test-venv/bin/python3";
+
+fn have(path: &str, what: &str) -> bool {
+    let found = Path::new(path).exists();
+    if !found {
+        assert!(std::env::var_os("CI").is_none(), "{what} ({path}) is needed in CI");
+        let _ = writeln!(std::io::stderr(), "skipped: {what} ({path}) missing");
+    }
+    found
+}
+
+/// `rbuild serve` on a socket of the test's own, on `env`'s store.
+struct Server {
+    child: Option<Child>,
+    socket: PathBuf,
+    docker_config: PathBuf,
+}
+
+impl Server {
+    fn start(env: &Env) -> Server {
+        let socket = env.dir.path().join("rbuild.sock");
+        let mut child = rbuild()
+            .env("RBUILD_ROOT", &env.store)
+            .args(["serve", "-H"])
+            .arg(format!("unix://{}", socket.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Ready when it says so, after every listener is open.
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("export DOCKER_HOST") {
+            line.clear();
+            assert!(err.read_line(&mut line).unwrap() > 0, "rbuild serve ended before listening");
+        }
+        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+        let docker_config = env.dir.path().join("docker-config");
+        std::fs::create_dir_all(&docker_config).unwrap();
+        Server { child: Some(child), socket, docker_config }
+    }
+
+    fn docker(&self, dir: &Path, args: &[&str]) -> Output {
+        Command::new(DOCKER)
+            .current_dir(dir)
+            .env("DOCKER_HOST", format!("unix://{}", self.socket.display()))
+            .env("DOCKER_BUILDKIT", "0")
+            .env("DOCKER_CONFIG", &self.docker_config)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn docker_ok(&self, dir: &Path, args: &[&str]) -> String {
+        let out = self.docker(dir, args);
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn curl(&self, args: &[&str]) -> String {
+        let out = Command::new("curl")
+            .args(["-s", "--unix-socket"])
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// SIGTERM, and the exit status.
+    fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[test]
+fn the_docker_cli_builds_and_manages_images_through_serve() {
+    if !have_root() || !have(DOCKER, "the docker CLI") || !have_registry() {
+        return;
+    }
+    let env = Env::new();
+    let mut server = Server::start(&env);
+    let df = "FROM busybox:local\nARG K\nRUN echo \"hi $K\"\nCOPY hello.txt /hello.txt\nRUN cat /hello.txt\n";
+    let ctx = env.context("app", &[("Dockerfile", df), ("hello.txt", "hello world\n")]);
+    let iid = env.dir.path().join("iid");
+    let iid_arg = iid.to_str().unwrap();
+    let out = server.docker_ok(
+        &ctx,
+        &[
+            "build",
+            "-t",
+            "app",
+            "--build-arg",
+            "K=V",
+            "-f",
+            "Dockerfile",
+            "--iidfile",
+            iid_arg,
+            ".",
+        ],
+    );
+    assert!(
+        out.contains("  hi V\n") && out.contains("  hello world\n"),
+        "the output streams: {out}"
+    );
+    assert!(out.contains("Successfully tagged app:latest"), "{out}");
+    let id = std::fs::read_to_string(&iid).unwrap();
+    assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
+    assert!(out.contains(&format!("Successfully built {}", &id[7..19])), "{out}");
+    let inspected =
+        server.docker_ok(&ctx, &["image", "inspect", "app", "--format", "{{.Id}} {{.RepoTags}}"]);
+    assert_eq!(inspected.trim(), format!("{id} [app:latest]"));
+
+    // -q: the id alone; the steps hit the cache.
+    let out = server.docker_ok(&ctx, &["build", "-q", "-t", "app:q", "--build-arg", "K=V", "."]);
+    assert_eq!(out.trim(), id);
+
+    // A Dockerfile outside the context: the CLI sends a tar without its
+    // end; it builds all the same.
+    let outside = env.context("outside", &[("Dockerfile", df)]);
+    let other = env.context("other", &[("hello.txt", "hello again\n")]);
+    let dockerfile = outside.join("Dockerfile");
+    let out = server
+        .docker_ok(&other, &["build", "-t", "other", "-f", dockerfile.to_str().unwrap(), "."]);
+    assert!(out.contains("  hello again\n"), "{out}");
+
+    // A failing RUN: its exit code is the CLI's; a parse error is a 400.
+    let failing = env.context(
+        "failing",
+        &[("Dockerfile", "FROM busybox:local\nRUN echo about to fail; exit 3\n")],
+    );
+    let out = server.docker(&failing, &["build", "."]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("about to fail") && text.contains("exited with code 3"), "{text}");
+    let bad = env.context("bad", &[("Dockerfile", "FROM busybox:local\nFOOBAR x\n")]);
+    let out = server.docker(&bad, &["build", "."]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Error response from daemon: dockerfile parse error line 2"), "{err}");
+    assert!(!err.contains(&env.store.display().to_string()), "no store path in errors: {err}");
+
+    // images, tag, history, rmi.
+    server.docker_ok(&ctx, &["tag", "app", "app:v2"]);
+    let list = server.docker_ok(&ctx, &["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
+    assert!(list.contains(&format!("app:v2 {}", &id[7..19])), "{list}");
+    assert!(list.contains("busybox:local "), "{list}");
+    let history =
+        server.docker_ok(&ctx, &["history", "--no-trunc", "--format", "{{.CreatedBy}}", "app"]);
+    assert!(history.lines().next().is_some_and(|l| l.contains("cat /hello.txt")), "{history}");
+    assert_eq!(server.docker_ok(&ctx, &["rmi", "app:v2"]).trim(), "Untagged: app:v2");
+
+    // save | load, through rbuild both ways.
+    let archive = env.dir.path().join("app.tar");
+    server.docker_ok(&ctx, &["save", "-o", archive.to_str().unwrap(), "app"]);
+    let removed = server.docker_ok(&ctx, &["rmi", "app", "app:q"]);
+    assert!(removed.contains(&format!("Deleted: {id}")), "{removed}");
+    let loaded = server.docker_ok(&ctx, &["load", "-i", archive.to_str().unwrap()]);
+    // `save app` is every tag of the repository, as docker's.
+    assert_eq!(loaded.trim(), "Loaded image: app:latest\nLoaded image: app:q");
+    let inspected = server.docker_ok(&ctx, &["image", "inspect", "app", "--format", "{{.Id}}"]);
+    assert_eq!(inspected.trim(), id, "the same image came back");
+
+    // push to a registry of the test's own; skopeo reads it back.
+    let registry = Registry::start(env.dir.path(), &[]);
+    let target = format!("{}/serve/app:1", registry.host);
+    server.docker_ok(&ctx, &["tag", "app", &target]);
+    let pushed = server.docker_ok(&ctx, &["push", &target]);
+    assert!(pushed.contains("1: digest: sha256:"), "{pushed}");
+    let skopeo = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            "--format",
+            "{{.Digest}}",
+            &format!("docker://{target}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(skopeo.status.success(), "{}", String::from_utf8_lossy(&skopeo.stderr));
+    let digest = String::from_utf8_lossy(&skopeo.stdout).trim().to_owned();
+    assert!(pushed.contains(&digest), "{pushed} vs {digest}");
+
+    let df = server.docker_ok(&ctx, &["system", "df"]);
+    assert!(df.lines().any(|l| l.starts_with("Images ")), "{df}");
+    assert!(df.lines().any(|l| l.starts_with("Build Cache ")), "{df}");
+
+    let status = server.stop();
+    assert!(status.success(), "{status}");
+    assert!(!server.socket.exists(), "the socket goes at shutdown");
+}
+
+/// A tar of `files`, ended properly.
+fn tar_of(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut tar = Vec::new();
+    for (name, body) in files {
+        rbuild_test::raw_tar_entry(
+            &mut tar,
+            name.as_bytes(),
+            tar::EntryType::Regular,
+            b"",
+            body.as_bytes(),
+        );
+    }
+    rbuild_test::raw_tar_end(&mut tar);
+    tar
+}
+
+/// Sends `POST path` with `body` on a connection of its own; returns the
+/// connection with the request sent.
+fn post(socket: &Path, path: &str, body: &[u8]) -> UnixStream {
+    let mut conn = UnixStream::connect(socket).unwrap();
+    write!(
+        conn,
+        "POST {path} HTTP/1.1\r\nHost: docker\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    conn.write_all(body).unwrap();
+    conn
+}
+
+/// Reads from `conn` until `needle` has come (or the answer ends); returns
+/// all read.
+fn read_until(conn: &mut UnixStream, needle: &str) -> String {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains(needle) {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+/// Waits (at most a minute: a hang guard, not a measure) until `done`.
+fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_api_negotiates_refuses_hostile_contexts_and_cleans_up_after_clients() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let mut server = Server::start(&env);
+
+    // Version negotiation and moby's error shapes.
+    let ping = server.curl(&["-i", "http://d/_ping"]);
+    assert!(ping.starts_with("HTTP/1.1 200"), "{ping}");
+    assert!(ping.to_ascii_lowercase().contains("api-version: 1.45"), "{ping}");
+    assert!(ping.to_ascii_lowercase().contains("builder-version: 1"), "{ping}");
+    assert!(ping.ends_with("OK"), "{ping}");
+    let version: serde_json::Value =
+        serde_json::from_str(&server.curl(&["http://d/v1.41/version"])).unwrap();
+    assert_eq!(
+        (version["ApiVersion"].as_str(), version["MinAPIVersion"].as_str()),
+        (Some("1.45"), Some("1.24"))
+    );
+    assert_eq!(
+        server.curl(&["-w", " %{http_code}", "http://d/v1.99/version"]),
+        r#"{"message":"client version 1.99 is too new. Maximum supported API version is 1.45"} 400"#
+    );
+    assert!(server.curl(&["http://d/v1.12/info"]).contains("client version 1.12 is too old"));
+    assert_eq!(
+        server.curl(&["-w", " %{http_code}", "http://d/v1.41/nothing/here"]),
+        r#"{"message":"page not found"} 404"#
+    );
+    let session = server.curl(&["-w", " %{http_code}", "-X", "POST", "http://d/session"]);
+    assert!(session.contains("DOCKER_BUILDKIT=0") && session.ends_with(" 404"), "{session}");
+    assert_eq!(
+        server.curl(&["-w", " %{http_code}", "http://d/v1.41/images/nothing:1/json"]),
+        r#"{"message":"No such image: nothing:1"} 404"#
+    );
+
+    // A context entry that climbs out is refused before anything runs,
+    // and nothing lands outside (nor stays in the store's tmp/).
+    let mut hostile = Vec::new();
+    rbuild_test::raw_tar_entry(
+        &mut hostile,
+        b"Dockerfile",
+        tar::EntryType::Regular,
+        b"",
+        b"FROM busybox:local\n",
+    );
+    rbuild_test::raw_tar_entry(&mut hostile, b"../../escaped", tar::EntryType::Regular, b"", b"x");
+    rbuild_test::raw_tar_end(&mut hostile);
+    let tar_file = env.dir.path().join("hostile.tar");
+    std::fs::write(&tar_file, &hostile).unwrap();
+    let answer = server.curl(&[
+        "-w",
+        " %{http_code}",
+        "-X",
+        "POST",
+        "--data-binary",
+        &format!("@{}", tar_file.display()),
+        "http://d/v1.41/build",
+    ]);
+    assert!(answer.contains("refused") && answer.ends_with(" 400"), "{answer}");
+    let tmp = env.store.join("tmp");
+    assert!(!env.store.join("escaped").exists() && !tmp.join("escaped").exists());
+    let leftovers = |dir: &Path| std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(leftovers(&tmp), 0, "the request's directory went");
+
+    // A client that hangs up mid-build: its step is killed, its mounts go,
+    // and the server serves on.
+    // (The instruction says `st""arted`, so only its output says `started`.)
+    let df = "FROM busybox:local\nRUN echo st\"\"arted; sleep 6061\n";
+    let mut conn = post(&server.socket, "/v1.41/build?t=hangup", &tar_of(&[("Dockerfile", df)]));
+    let seen = read_until(&mut conn, "started");
+    assert!(seen.contains("started"), "{seen}");
+    eventually("the step did not start", || processes_with("sleep 6061").len() == 1);
+    drop(conn);
+    eventually("the hung-up build's step was not killed", || {
+        processes_with("sleep 6061").is_empty()
+    });
+    eventually("the hung-up build left mounts", || mounts_under(&env.store).is_empty());
+    eventually("the hung-up build left its context", || leftovers(&tmp) == 0);
+
+    // Four builds at once, all through.
+    let builds: Vec<_> = (0..4)
+        .map(|i| {
+            let socket = server.socket.clone();
+            std::thread::spawn(move || {
+                let df = format!("FROM busybox:local\nRUN echo {i} > /n\nRUN cat /n\n");
+                let mut conn = post(
+                    &socket,
+                    &format!("/v1.41/build?t=four:{i}"),
+                    &tar_of(&[("Dockerfile", &df)]),
+                );
+                read_until(&mut conn, "Successfully tagged")
+            })
+        })
+        .collect();
+    for (i, build) in builds.into_iter().enumerate() {
+        let answer = build.join().unwrap();
+        assert!(answer.contains(&format!("Successfully tagged four:{i}")), "{answer}");
+    }
+
+    // SIGTERM mid-build: the build is cancelled, nothing is left, exit 0.
+    let df = "FROM busybox:local\nRUN echo st\"\"arted; sleep 6062\n";
+    let mut conn = post(&server.socket, "/v1.41/build", &tar_of(&[("Dockerfile", df)]));
+    assert!(read_until(&mut conn, "started").contains("started"));
+    eventually("the step did not start", || processes_with("sleep 6062").len() == 1);
+    let status = server.stop();
+    assert!(status.success(), "{status}");
+    let rest = read_until(&mut conn, "never said");
+    assert!(rest.contains("cancelled"), "the client hears why: {rest}");
+    assert!(processes_with("sleep 6062").is_empty(), "{:?}", processes_with("sleep 6062"));
+    assert!(mounts_under(&env.store).is_empty(), "{:?}", mounts_under(&env.store));
+    assert!(!server.socket.exists());
+}
+
+#[test]
+fn the_python_sdk_builds_lists_and_saves_through_serve() {
+    if !have_root() || !have(PYTHON, "the Python docker SDK's venv") {
+        return;
+    }
+    let env = Env::new();
+    let server = Server::start(&env);
+    let ctx = env.context(
+        "py",
+        &[("Dockerfile", "FROM busybox:local\nARG FOO\nRUN echo \"foo=$FOO\" > /foo\n")],
+    );
+    let bad = env.context("pybad", &[("Dockerfile", "FROM busybox:local\nRUN exit 4\n")]);
+    let saved = env.dir.path().join("py.tar");
+    let script = format!(
+        r#"
+import docker, sys
+c = docker.DockerClient(base_url="unix://{socket}")
+image, logs = c.images.build(path="{ctx}", tag="py:1", buildargs={{"FOO": "py"}}, labels={{"k": "v"}})
+assert "py:1" in image.tags, image.tags
+assert image.labels.get("k") == "v", image.labels
+quiet, _ = c.images.build(path="{ctx}", tag="py:1", buildargs={{"FOO": "py"}}, labels={{"k": "v"}}, quiet=True)
+assert quiet.id == image.id, (quiet.id, image.id)
+tags = [t for i in c.images.list() for t in i.tags]
+assert "py:1" in tags and "busybox:local" in tags, tags
+assert [i.id for i in c.images.list(name="py")] == [image.id]
+with open("{saved}", "wb") as f:
+    for chunk in c.images.get("py:1").save(named=True):
+        f.write(chunk)
+try:
+    c.images.build(path="{bad}")
+    sys.exit("a failing build did not raise")
+except docker.errors.BuildError as e:
+    print("BuildError:", e.msg)
+print("id:", image.id)
+"#,
+        socket = server.socket.display(),
+        ctx = ctx.display(),
+        bad = bad.display(),
+        saved = saved.display(),
+    );
+    let out = Command::new(PYTHON).arg("-c").arg(&script).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("BuildError:") && text.contains("exited with code 4"), "{text}");
+    // What the SDK saved loads into another store as the same image.
+    let other = env.dir.path().join("other-store");
+    let load =
+        rbuild().env("RBUILD_ROOT", &other).args(["load", "-i"]).arg(&saved).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&load.stdout), "Loaded image: py:1\n");
+    let id = text.lines().find_map(|l| l.strip_prefix("id: ")).unwrap().to_owned();
+    let inspect = rbuild()
+        .env("RBUILD_ROOT", &other)
+        .args(["image", "inspect", "py:1", "--format", "{{.Id}}"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&inspect.stdout).trim(), id);
+}
