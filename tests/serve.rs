@@ -448,3 +448,67 @@ print("id:", image.id)
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&inspect.stdout).trim(), id);
 }
+
+#[test]
+fn rbuild_build_h_sends_only_what_the_server_lacks() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let mut server = Server::start(&env);
+    let df = "FROM busybox:local\nCOPY . /ctx\nRUN cat /ctx/a.txt && ls /ctx | wc -l\n";
+    let files: Vec<(String, String)> =
+        (0..20).map(|i| (format!("f{i:02}.txt"), format!("file {i}\n").repeat(100))).collect();
+    let mut all: Vec<(&str, &str)> = files.iter().map(|(n, b)| (n.as_str(), b.as_str())).collect();
+    all.extend([("Dockerfile", df), ("a.txt", "one\n")]);
+    let ctx = env.context("remote", &all);
+    let host = format!("unix://{}", server.socket.display());
+    let report = env.dir.path().join("remote-report.json");
+    let build = || {
+        let out = rbuild()
+            .args(["build", "-H", &host, "--progress=plain", "-t", "remote:1", "--report"])
+            .arg(&report)
+            .arg(&ctx)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        (err, report)
+    };
+    let (err, first) = build();
+    assert!(err.contains("  one\n  22\n"), "the step's output shows here: {err}");
+    assert_eq!(first["context"]["files_sent"], 22, "{first}");
+    std::fs::write(ctx.join("a.txt"), "two\n").unwrap();
+    let (err, second) = build();
+    assert!(err.contains("  two\n"), "{err}");
+    assert_eq!(second["context"]["files_sent"], 1, "only the changed file: {second}");
+    assert_eq!(second["context"]["files_skipped"], 21, "{second}");
+    assert_eq!(second["context"]["bytes_sent"], 4);
+    let steps = second["steps"].as_array().unwrap();
+    assert_eq!(
+        steps.iter().filter(|s| s["cached"] == false).count(),
+        2,
+        "COPY and RUN ran: {second}"
+    );
+    // The image is the server's.
+    let images =
+        rbuild().env("RBUILD_ROOT", &env.store).args(["images", "remote"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&images.stdout).contains("remote "), "{images:?}");
+
+    // A failing build fails here with the server's words; a secret is
+    // refused before anything is sent.
+    std::fs::write(ctx.join("Dockerfile"), "FROM busybox:local\nRUN exit 5\n").unwrap();
+    let out = rbuild().args(["build", "-H", &host, "--progress=plain"]).arg(&ctx).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exited with code 5"), "{out:?}");
+    let out = rbuild()
+        .args(["build", "-H", &host, "--secret", "id=x,src=/dev/null"])
+        .arg(&ctx)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--secret is not supported with -H"));
+    assert!(server.stop().success());
+}

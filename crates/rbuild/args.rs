@@ -414,6 +414,10 @@ pub(crate) enum LintSeverity {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct BuildArgs {
+    /// Build on the `rbuild serve` at unix:///PATH or tcp://127.0.0.1:PORT: only the files it
+    /// does not hold yet are sent.
+    #[arg(short = 'H', long = "host", env = "RBUILD_HOST")]
+    pub(crate) host: Option<String>,
     /// Name and optionally a tag (`name:tag`); may be given several times.
     #[arg(short = 't', long = "tag")]
     pub(crate) tags: Vec<String>,

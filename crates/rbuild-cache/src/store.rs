@@ -172,7 +172,7 @@ pub struct Store {
     root: PathBuf,
 }
 
-const DIRS: [&str; 12] = [
+const DIRS: [&str; 13] = [
     "blobs/sha256",
     "manifests",
     "in-use",
@@ -183,6 +183,7 @@ const DIRS: [&str; 12] = [
     "images",
     "cache-mounts",
     "downloads",
+    "context-files",
     "tmp",
     "state",
 ];
@@ -289,6 +290,13 @@ impl Store {
     /// revalidate them; build cache, so prune empties it.
     pub fn downloads_dir(&self) -> PathBuf {
         self.root.join("downloads")
+    }
+
+    /// Context files a remote client sent `rbuild serve`, by blake3 digest,
+    /// so its next build sends only what changed; build cache, so prune
+    /// empties it.
+    pub fn context_files_dir(&self) -> PathBuf {
+        self.root.join("context-files")
     }
 
     /// Per-step state directories (specs, status files) of running builds.
@@ -909,8 +917,16 @@ impl Store {
     pub fn prune(&self, all: bool) -> Result<PruneStats, StoreError> {
         let _lock = self.lock_exclusive()?;
         let mut stats = PruneStats::default();
-        let mut dirs =
-            vec!["cache", "steps", "snapshots", "cache-mounts", "downloads", "tmp", "state"];
+        let mut dirs = vec![
+            "cache",
+            "steps",
+            "snapshots",
+            "cache-mounts",
+            "downloads",
+            "context-files",
+            "tmp",
+            "state",
+        ];
         if all {
             dirs.extend(["images", "manifests", "blobs/sha256", "sources"]);
         }

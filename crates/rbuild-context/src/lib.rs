@@ -74,7 +74,7 @@ pub use error::{Error, Result};
 pub use hash::{BadDigest, ContextHashes, Digest, HashStats, Hashed, StatCache, hash};
 pub use materialize::materialize;
 pub use select::{Selection, context_path, follow_links};
-pub use stream::{StreamError, StreamStats, read_stream, read_tar, write_stream};
+pub use stream::{StreamError, StreamStats, read_stream, read_stream_into, read_tar, write_stream};
 pub use unpack::{Compressed, ParentError, decompress, prepare_parents, relative_entry_path};
 pub use walk::{
     Entry, EntryKind, Listing, Meta, SkipReason, Skipped, WalkError, list, load_ignore, scan,

@@ -212,8 +212,19 @@ pub fn read_stream<R: Read>(
     dest: &Path,
     local: impl Fn(&Digest) -> Option<PathBuf>,
 ) -> Result<StreamStats, StreamError> {
+    read_stream_into(input, dest, local, &mut Vec::new())
+}
+
+/// [`read_stream`], also listing the files whose contents came in the
+/// stream (path under `dest`, digest): what a receiver keeps for next time.
+pub fn read_stream_into<R: Read>(
+    input: R,
+    dest: &Path,
+    local: impl Fn(&Digest) -> Option<PathBuf>,
+    received: &mut Vec<(PathBuf, Digest)>,
+) -> Result<StreamStats, StreamError> {
     let decoder = zstd::Decoder::new(input).map_err(io_at(STREAM))?;
-    unpack(tar::Archive::new(decoder), dest, &Contents::Thin(&local), u64::MAX)
+    unpack(tar::Archive::new(decoder), dest, &Contents::Thin(&local), u64::MAX, received)
 }
 
 /// Unpacks a plain build context as `docker build` sends it to an engine
@@ -228,7 +239,13 @@ pub fn read_tar<R: Read>(
     max_bytes: u64,
 ) -> Result<StreamStats, StreamError> {
     let (_, plain) = crate::unpack::decompress(io::BufReader::new(input)).map_err(io_at(STREAM))?;
-    unpack(tar::Archive::new(TarEnd::new(plain)), dest, &Contents::Plain, max_bytes)
+    unpack(
+        tar::Archive::new(TarEnd::new(plain)),
+        dest,
+        &Contents::Plain,
+        max_bytes,
+        &mut Vec::new(),
+    )
 }
 
 const STREAM: &str = "<stream>";
@@ -247,6 +264,7 @@ fn unpack<R: Read>(
     dest: &Path,
     contents: &Contents<'_>,
     max_bytes: u64,
+    received: &mut Vec<(PathBuf, Digest)>,
 ) -> Result<StreamStats, StreamError> {
     let stream = Path::new(STREAM);
     let mut stats = StreamStats::default();
@@ -362,11 +380,13 @@ fn unpack<R: Read>(
                             let n = io::copy(&mut reader, &mut out).map_err(io_at(&target))?;
                             stats.files_sent += 1;
                             stats.bytes_sent += n;
+                            received.push((target.clone(), digest));
                             reader.digest()
                         };
                         if got != digest {
                             drop(out);
                             let _ = fs::remove_file(&target);
+                            received.retain(|(p, _)| p != &target);
                             return Err(StreamError::DigestMismatch {
                                 path: raw,
                                 expected: digest,

@@ -140,6 +140,39 @@ impl hyper::body::Body for Body {
     }
 }
 
+/// A `Write` into a body (an answer's or, in the client, a request's), a
+/// chunk at a time; what is left is sent when it is dropped.
+pub(crate) struct ChannelWriter {
+    pub(crate) tx: mpsc::Sender<Bytes>,
+    pub(crate) buf: Vec<u8>,
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= 1 << 16 {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buf));
+        self.tx
+            .blocking_send(chunk)
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the peer hung up"))
+    }
+}
+
+impl Drop for ChannelWriter {
+    fn drop(&mut self) {
+        let _ = std::io::Write::flush(self);
+    }
+}
+
 /// An answer that is not a success, as moby shapes it.
 #[derive(Debug)]
 pub(crate) struct ApiError {
@@ -241,6 +274,8 @@ async fn route(state: Arc<State>, request: Request<Incoming>) -> Result<Response
         (&Method::GET, "/info") => Ok(json(StatusCode::OK, &info(&state))),
         (&Method::POST, "/build") => crate::build::build(state, call).await,
         (&Method::POST, "/build/prune") => crate::images::prune_cache(state, call).await,
+        (&Method::POST, crate::native::HAVE_PATH) => crate::native::have(state, call).await,
+        (&Method::POST, crate::native::BUILD_PATH) => crate::native::build(state, call).await,
         (&Method::GET, "/system/df") => crate::images::disk_usage(state, call).await,
         (_, r) if r.starts_with("/images/") => {
             images(state, call, &method, &r["/images/".len()..]).await

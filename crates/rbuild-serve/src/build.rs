@@ -106,7 +106,13 @@ fn asked(call: &Call) -> Result<Asked, ApiError> {
             .filter(|d| !d.is_empty())
             .unwrap_or("Dockerfile")
             .to_owned(),
-        build_args: q.json_map("buildargs")?,
+        // A `null` value (`--build-arg K` with K unset on the client) is
+        // declared without a value: never the server's own environment.
+        build_args: q
+            .json_map("buildargs")?
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, Some(v?))))
+            .collect(),
         labels,
         target: q.get("target").filter(|t| !t.is_empty()).map(str::to_owned),
         no_cache: q.bool("nocache"),

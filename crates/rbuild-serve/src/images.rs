@@ -11,7 +11,7 @@ use rbuild_image::images::{Image, ImageStoreError, Removed};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::api::{ApiError, Body, Call, State, json as json_response, set};
+use crate::api::{ApiError, Body, Call, ChannelWriter, State, json as json_response, set};
 
 /// Runs `work` on a blocking thread: the store is files.
 async fn blocking<T: Send + 'static>(
@@ -262,32 +262,6 @@ pub(crate) async fn remove(
     Ok(json_response(StatusCode::OK, &Value::Array(lines)))
 }
 
-/// A `Write` into a response body, a chunk at a time.
-struct ChannelWriter {
-    tx: mpsc::Sender<Bytes>,
-    buf: Vec<u8>,
-}
-
-impl std::io::Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= 1 << 16 {
-            self.flush()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::take(&mut self.buf));
-        self.tx
-            .blocking_send(chunk)
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client hung up"))
-    }
-}
-
 /// `GET /images/get?names=…` and `GET /images/{name}/get`: a docker
 /// archive, streamed. Every name is looked up first, so a missing one is
 /// a 404 rather than a broken tar.
@@ -310,11 +284,8 @@ pub(crate) async fn save(
     let (tx, rx) = mpsc::channel(8);
     tokio::task::spawn_blocking(move || {
         let writer = ChannelWriter { tx, buf: Vec::new() };
-        let written = state.engine.save(&names, rbuild_image::ArchiveFormat::Docker, None, writer);
-        if let Ok(mut writer) = written {
-            let _ = std::io::Write::flush(&mut writer);
-        }
         // A failure midway ends the body early: the client sees a short tar.
+        let _ = state.engine.save(&names, rbuild_image::ArchiveFormat::Docker, None, writer);
     });
     let mut response = Response::new(Body::Stream(rx, None));
     set(&mut response, "Content-Type", "application/x-tar");

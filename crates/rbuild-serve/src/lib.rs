@@ -18,7 +18,9 @@ its own connection, and a client that hangs up cancels its build.
 
 mod api;
 mod build;
+pub mod client;
 mod images;
+pub mod native;
 mod query;
 mod registry;
 

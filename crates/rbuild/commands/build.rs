@@ -66,6 +66,9 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         "build context {} is not a directory",
         args.context.display()
     );
+    if let Some(host) = &args.host {
+        return remote(args, host);
+    }
     let dockerfile = args.file.clone().unwrap_or_else(|| args.context.join("Dockerfile"));
     let mut request = BuildRequest::new(&args.context, dockerfile);
     for arg in &args.build_args {
@@ -170,6 +173,114 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let mut stderr = std::io::stderr().lock();
     write!(stderr, "\n{}", rbuild_llb::steps_table(&result.steps))?;
     writeln!(stderr, "built {name} ({}) in {:.2}s", result.manifest, result.seconds)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rbuild build -H HOST`: the build runs on the server, its progress
+/// shows here as a local build's does.
+fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
+    let host: rbuild_serve::Listen = host.parse().map_err(|e| anyhow::anyhow!("-H {e}"))?;
+    // What lives on this machine cannot reach the server's build.
+    for (given, what) in [
+        (!args.secrets.is_empty(), "--secret"),
+        (!args.outputs.is_empty(), "--output"),
+        (args.push, "--push"),
+    ] {
+        if given {
+            bail!("{what} is not supported with -H yet: build locally, or push from the server");
+        }
+    }
+    let dockerfile = args.file.clone().unwrap_or_else(|| args.context.join("Dockerfile"));
+    let text = std::fs::read_to_string(&dockerfile)
+        .with_context(|| format!("cannot read {}", dockerfile.display()))?;
+    let beside = {
+        let name =
+            dockerfile.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        dockerfile.with_file_name(format!("{name}.dockerignore"))
+    };
+    let mut request = rbuild_serve::native::RemoteRequest {
+        dockerfile: text,
+        dockerfile_name: dockerfile.display().to_string(),
+        dockerignore: std::fs::read_to_string(&beside).ok(),
+        tags: args.tags.clone(),
+        target: args.target.clone(),
+        no_cache: args.no_cache,
+        pull: args.pull.clone(),
+        network: args.network.clone(),
+        cache_from: args.cache_from.clone(),
+        cache_to: args.cache_to.clone(),
+        ..Default::default()
+    };
+    for arg in &args.build_args {
+        match arg.split_once('=') {
+            Some((k, v)) => {
+                request.build_args.insert(k.to_owned(), v.to_owned());
+            }
+            // From this machine's environment, as a local build takes it.
+            None => {
+                if let Ok(v) = std::env::var(arg) {
+                    request.build_args.insert(arg.clone(), v);
+                }
+            }
+        }
+    }
+    request.labels =
+        args.labels.iter().map(|l| key_value("--label", l)).collect::<Result<_, _>>()?;
+    request.allow = args
+        .allow
+        .iter()
+        .flat_map(|a| a.split(','))
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect();
+    request.source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.is_empty() => {
+            Some(v.parse().context("SOURCE_DATE_EPOCH must be a number of seconds")?)
+        }
+        _ => None,
+    };
+    let mode = Mode::parse(&args.progress)?;
+    let progress = Progress::new(mode);
+    let ignore_beside = Some(dockerfile.as_path());
+    let outcome = rbuild_serve::client::remote_build(
+        &host,
+        &request,
+        &args.context,
+        ignore_beside,
+        &progress,
+    );
+    progress.close();
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            writeln!(std::io::stderr(), "rbuild: {e}")?;
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let Some(result) = outcome.result else { return Ok(ExitCode::from(1)) };
+    if let Some(path) = &args.iidfile {
+        rbuild_cache::write_atomic(path, result.id.as_bytes())?;
+    }
+    if let Some(path) = &args.report {
+        let body = serde_json::json!({ "steps": result.steps, "context": {
+            "files_sent": outcome.sent.files_sent, "bytes_sent": outcome.sent.bytes_sent,
+            "files_skipped": outcome.sent.files_skipped, "bytes_skipped": outcome.sent.bytes_skipped,
+        }});
+        rbuild_cache::write_atomic(path, serde_json::to_string_pretty(&body)?.as_bytes())?;
+    }
+    if mode == Mode::Json {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut stderr = std::io::stderr().lock();
+    let sent = outcome.sent;
+    writeln!(
+        stderr,
+        "\n[internal] context to {host}: {} files sent ({} bytes), {} already there ({} bytes)",
+        sent.files_sent, sent.bytes_sent, sent.files_skipped, sent.bytes_skipped
+    )?;
+    write!(stderr, "\n{}", rbuild_llb::steps_table(&result.steps))?;
+    let name = result.image.as_deref().unwrap_or("<untagged>");
+    writeln!(stderr, "built {name} ({}) on {host} in {:.2}s", result.manifest, result.seconds)?;
     Ok(ExitCode::SUCCESS)
 }
 

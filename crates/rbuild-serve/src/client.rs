@@ -1,0 +1,194 @@
+//! The client of rbuild's own build endpoint (`rbuild build -H`): hashes
+//! the context here, asks the server which files it holds, sends the rest
+//! as the thin stream, and hands the server's events to a local sink, so
+//! the build shows as a local one does.
+
+use std::path::Path;
+
+use bytes::Bytes;
+use http_body_util::BodyExt as _;
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use rbuild_context::StreamStats;
+use rbuild_llb::{BuildSummary, Event, EventKind, EventSink};
+use tokio::sync::mpsc;
+
+use crate::Listen;
+use crate::api::{Body, ChannelWriter};
+use crate::native::{BUILD_PATH, HAVE_PATH, RemoteRequest, file_digests};
+
+/// What a remote build did.
+#[derive(Debug)]
+pub struct RemoteOutcome {
+    /// The result, or `None` when the build failed (the error was an event).
+    pub result: Option<BuildSummary>,
+    /// What the context stream carried and left out.
+    pub sent: StreamStats,
+}
+
+/// Why a remote build could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server could not be reached or broke off.
+    #[error("{host}: {why}")]
+    Connection {
+        /// The server.
+        host: String,
+        /// Why.
+        why: String,
+    },
+    /// The server refused the request (its message).
+    #[error("{0}")]
+    Refused(String),
+    /// The context could not be read.
+    #[error("the build context: {0}")]
+    Context(String),
+}
+
+/// An HTTP/1.1 client on `io`, its connection driven by a task.
+async fn handshake<IO>(io: IO) -> Result<hyper::client::conn::http1::SendRequest<Body>, String>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(TokioIo::new(io)).await.map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+/// One HTTP exchange with the server, on a connection of its own.
+async fn exchange(
+    host: &Listen,
+    request: Request<Body>,
+) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
+    let failed = |why: String| ClientError::Connection { host: host.to_string(), why };
+    let mut sender = match host {
+        Listen::Unix(path) => {
+            let stream =
+                tokio::net::UnixStream::connect(path).await.map_err(|e| failed(e.to_string()))?;
+            handshake(stream).await.map_err(failed)?
+        }
+        Listen::Tcp(addr) => {
+            let stream =
+                tokio::net::TcpStream::connect(addr).await.map_err(|e| failed(e.to_string()))?;
+            handshake(stream).await.map_err(failed)?
+        }
+    };
+    let response = sender.send_request(request).await.map_err(|e| failed(e.to_string()))?;
+    if !response.status().is_success() {
+        let status = response.status();
+        let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let message = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| format!("{status}: {}", String::from_utf8_lossy(&body)));
+        return Err(ClientError::Refused(message));
+    }
+    Ok(response)
+}
+
+fn post(path: &str, content_type: &str, body: Body) -> Request<Body> {
+    let mut request = Request::new(body);
+    *request.method_mut() = hyper::Method::POST;
+    *request.uri_mut() = path.parse().unwrap_or_else(|_| hyper::Uri::from_static("/"));
+    if let Ok(value) = content_type.parse() {
+        request.headers_mut().insert("Content-Type", value);
+    }
+    if let Ok(value) = "rbuild".parse() {
+        request.headers_mut().insert("Host", value);
+    }
+    request
+}
+
+/// Builds `context` on the server at `host` as `request` says, sending
+/// the server's events to `sink`.
+pub fn remote_build(
+    host: &Listen,
+    request: &RemoteRequest,
+    context: &Path,
+    ignore_beside: Option<&Path>,
+    sink: &dyn EventSink,
+) -> Result<RemoteOutcome, ClientError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ClientError::Connection { host: host.to_string(), why: e.to_string() })?;
+    // The context as the engine would select it here.
+    let context_err = |e: &dyn std::fmt::Display| ClientError::Context(e.to_string());
+    let ignore =
+        rbuild_context::load_ignore(context, ignore_beside).map_err(|e| context_err(&e))?;
+    let listing = rbuild_context::scan(context, &ignore, &rbuild_context::Selection::all())
+        .map_err(|e| context_err(&e))?;
+    let hashes = rbuild_context::hash(context, &listing, &mut rbuild_context::StatCache::new())
+        .map_err(|e| context_err(&e))?;
+    runtime.block_on(async {
+        // Which files the server holds.
+        let digests = serde_json::to_vec(&file_digests(&hashes)).unwrap_or_default();
+        let asked = post(HAVE_PATH, "application/json", Body::Full(Some(Bytes::from(digests))));
+        let answer = exchange(host, asked).await?;
+        let body = answer
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| ClientError::Connection { host: host.to_string(), why: e.to_string() })?;
+        let held: std::collections::HashSet<rbuild_context::Digest> = serde_json::from_slice::<
+            Vec<rbuild_context::Digest>,
+        >(&body.to_bytes())
+        .map_err(|e| ClientError::Refused(format!("a bad answer to the digest query: {e}")))?
+        .into_iter()
+        .collect();
+
+        // The request line, then the thin stream, made on a thread of its
+        // own as the connection takes it.
+        let (tx, rx) = mpsc::channel::<Bytes>(16);
+        let mut line = serde_json::to_vec(request).unwrap_or_default();
+        line.push(b'\n');
+        let context = context.to_owned();
+        let writer = tokio::task::spawn_blocking(move || {
+            let _ = tx.blocking_send(Bytes::from(line));
+            let out = ChannelWriter { tx, buf: Vec::new() };
+            rbuild_context::write_stream(&context, &hashes, |d| held.contains(d), out, 3)
+        });
+        let response =
+            exchange(host, post(BUILD_PATH, "application/octet-stream", Body::Stream(rx, None)))
+                .await?;
+        let sent = writer
+            .await
+            .map_err(|e| ClientError::Context(e.to_string()))?
+            .map_err(|e| context_err(&e))?;
+
+        // The events, line by line.
+        let mut body = response.into_body();
+        let mut pending = Vec::new();
+        let mut result = None;
+        let mut ended = false;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| ClientError::Connection {
+                host: host.to_string(),
+                why: e.to_string(),
+            })?;
+            let Ok(data) = frame.into_data() else { continue };
+            pending.extend_from_slice(&data);
+            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                let Ok(event) = serde_json::from_slice::<Event>(&line) else { continue };
+                match &event.kind {
+                    EventKind::Result(summary) => {
+                        result = Some(summary.clone());
+                        ended = true;
+                    }
+                    EventKind::Error { .. } => ended = true,
+                    _ => {}
+                }
+                sink.emit(&event);
+            }
+        }
+        if !ended {
+            return Err(ClientError::Connection {
+                host: host.to_string(),
+                why: "the server ended the build without a result".into(),
+            });
+        }
+        Ok(RemoteOutcome { result, sent })
+    })
+}

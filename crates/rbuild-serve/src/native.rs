@@ -1,0 +1,244 @@
+//! rbuild's own build endpoint, for `rbuild build -H`: the context travels
+//! as rbuild-context's thin stream, so a file the server already holds (by
+//! blake3 digest, from an earlier build) is not sent again, and progress
+//! comes back as rbuild's typed events, one JSON object per line.
+//!
+//! `POST /rbuild/v1/context/have` takes a JSON array of digests and
+//! answers the ones the server holds. `POST /rbuild/v1/build` takes one
+//! line of JSON (a [`RemoteRequest`]) and then the stream; the answer is
+//! `--progress=json`'s events, ending with the result or the error.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead as _, Read as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::BodyExt as _;
+use hyper::{Response, StatusCode};
+use rbuild_context::Digest;
+use rbuild_engine::BuildRequest;
+use rbuild_llb::{Event, EventSink};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::api::{ApiError, Body, Call, CancelOnDrop, State, set};
+
+/// The path of the digest query.
+pub const HAVE_PATH: &str = "/rbuild/v1/context/have";
+/// The path of the build.
+pub const BUILD_PATH: &str = "/rbuild/v1/build";
+/// The most bytes the first line (the request) may take.
+const MAX_REQUEST_LINE: u64 = 4 << 20;
+
+/// What a remote build asks for: `rbuild build`'s options, with every value
+/// resolved on the client (a `--build-arg K` without a value takes the
+/// client's environment, never the server's).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteRequest {
+    /// The Dockerfile's text.
+    pub dockerfile: String,
+    /// How messages name it: as the user gave it.
+    pub dockerfile_name: String,
+    /// The ignore file the client applied when it sent a
+    /// `<Dockerfile>.dockerignore` (the context's own `.dockerignore`
+    /// travels in the context).
+    pub dockerignore: Option<String>,
+    /// `-t`.
+    pub tags: Vec<String>,
+    /// `--build-arg`, values resolved.
+    pub build_args: BTreeMap<String, String>,
+    /// `--label`.
+    pub labels: BTreeMap<String, String>,
+    /// `--target`.
+    pub target: Option<String>,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// `--pull`: `always`, `missing` or `never`.
+    pub pull: Option<String>,
+    /// `--network`.
+    pub network: Option<String>,
+    /// `--allow`.
+    pub allow: Vec<String>,
+    /// `--cache-from`, as given (registry references are the server's to
+    /// reach).
+    pub cache_from: Vec<String>,
+    /// `--cache-to`, as given.
+    pub cache_to: Vec<String>,
+    /// `SOURCE_DATE_EPOCH` of the client.
+    pub source_date_epoch: Option<u64>,
+}
+
+impl RemoteRequest {
+    /// The engine's request for it, on the context the server unpacked.
+    fn engine_request(&self, context: &Path, dockerfile: &Path) -> Result<BuildRequest, String> {
+        let mut request = BuildRequest::new(context, dockerfile);
+        request.dockerfile_name = Some(self.dockerfile_name.clone());
+        request.tags = self.tags.clone();
+        request.build_args =
+            self.build_args.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+        request.labels = self.labels.clone();
+        request.target = self.target.clone();
+        request.no_cache = self.no_cache;
+        request.pull = match self.pull.as_deref() {
+            Some("always" | "true") => rbuild_engine::PullPolicy::Always,
+            Some("never") => rbuild_engine::PullPolicy::Never,
+            _ => rbuild_engine::PullPolicy::Missing,
+        };
+        if let Some(network) = &self.network {
+            request.network = Some(network.parse().map_err(|e: String| format!("--network: {e}"))?);
+        }
+        for name in &self.allow {
+            request.allow.insert(name.parse().map_err(|e: String| format!("--allow: {e}"))?);
+        }
+        request.cache_from = self
+            .cache_from
+            .iter()
+            .map(|c| rbuild_engine::CacheImport::parse(c))
+            .collect::<Result<_, _>>()?;
+        request.cache_to = self
+            .cache_to
+            .iter()
+            .map(|c| rbuild_engine::CacheExport::parse(c))
+            .collect::<Result<_, _>>()?;
+        request.source_date_epoch = self.source_date_epoch;
+        Ok(request)
+    }
+}
+
+/// The server's copy of a context file with `digest`, if it holds one.
+fn held(dir: &Path, digest: &Digest) -> Option<PathBuf> {
+    let path = dir.join(digest.to_string());
+    path.is_file().then_some(path)
+}
+
+/// `POST /rbuild/v1/context/have`.
+pub(crate) async fn have(state: Arc<State>, call: Call) -> Result<Response<Body>, ApiError> {
+    let body = http_body_util::Limited::new(call.request.into_body(), 64 << 20)
+        .collect()
+        .await
+        .map_err(|e| ApiError::bad_request(format!("reading the digests: {e}")))?
+        .to_bytes();
+    let asked: Vec<Digest> = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("expected a JSON array of digests: {e}")))?;
+    let dir = state.engine.store().context_files_dir();
+    let held: Vec<Digest> = tokio::task::spawn_blocking(move || {
+        asked.into_iter().filter(|d| held(&dir, d).is_some()).collect()
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(crate::api::json(StatusCode::OK, &serde_json::json!(held)))
+}
+
+/// Keeps the files a stream brought, by digest, for the next build (a
+/// hard link: the context is on the store's file system).
+fn keep_received(dir: &Path, received: &[(PathBuf, Digest)]) {
+    for (path, digest) in received {
+        let kept = dir.join(digest.to_string());
+        if kept.exists() {
+            continue;
+        }
+        let tmp = dir.join(format!("{}{}", rbuild_cache::temp_prefix(".tmp"), digest));
+        let linked =
+            std::fs::hard_link(path, &tmp).or_else(|_| std::fs::copy(path, &tmp).map(drop));
+        if linked.is_ok() && std::fs::rename(&tmp, &kept).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+}
+
+/// Sends each event as one JSON line.
+struct EventLines {
+    tx: mpsc::Sender<Bytes>,
+    cancel: rbuild_llb::Cancel,
+}
+
+impl EventSink for EventLines {
+    fn emit(&self, event: &Event) {
+        let Ok(mut text) = serde_json::to_string(event) else { return };
+        text.push('\n');
+        if self.tx.blocking_send(Bytes::from(text)).is_err() {
+            self.cancel.cancel();
+        }
+    }
+}
+
+/// `POST /rbuild/v1/build`.
+pub(crate) async fn build(state: Arc<State>, call: Call) -> Result<Response<Body>, ApiError> {
+    let tmp = state.engine.store().tmp_dir();
+    std::fs::create_dir_all(&tmp)
+        .map_err(|e| ApiError::internal(format!("cannot store the context: {e}")))?;
+    let dir = tempfile::Builder::new()
+        .prefix(&rbuild_cache::temp_prefix("serve"))
+        .tempdir_in(&tmp)
+        .map_err(|e| ApiError::internal(format!("cannot store the context: {e}")))?;
+    let body = dir.path().join("body");
+    crate::build::spool(call.request.into_body(), &body, state.config.max_context_bytes).await?;
+    let store_dir = state.engine.store().context_files_dir();
+    let unpacked = {
+        let dir_path = dir.path().to_owned();
+        tokio::task::spawn_blocking(
+            move || -> Result<(RemoteRequest, PathBuf, PathBuf), ApiError> {
+                let file = std::fs::File::open(dir_path.join("body"))
+                    .map_err(|e| ApiError::internal(format!("cannot read the context: {e}")))?;
+                let mut reader = std::io::BufReader::new(file);
+                let mut line = String::new();
+                (&mut reader)
+                    .take(MAX_REQUEST_LINE)
+                    .read_line(&mut line)
+                    .map_err(|e| ApiError::bad_request(format!("reading the request: {e}")))?;
+                let request: RemoteRequest = serde_json::from_str(&line)
+                    .map_err(|e| ApiError::bad_request(format!("bad request line: {e}")))?;
+                let context = dir_path.join("context");
+                std::fs::create_dir(&context).map_err(|e| ApiError::internal(e.to_string()))?;
+                let mut received = Vec::new();
+                rbuild_context::read_stream_into(
+                    reader,
+                    &context,
+                    |d| held(&store_dir, d),
+                    &mut received,
+                )
+                .map_err(|e| ApiError::bad_request(format!("build context: {e}")))?;
+                keep_received(&store_dir, &received);
+                let _ = std::fs::remove_file(dir_path.join("body"));
+                let dockerfile = dir_path.join("Dockerfile");
+                std::fs::write(&dockerfile, &request.dockerfile)
+                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                if let Some(ignore) = &request.dockerignore {
+                    std::fs::write(dir_path.join("Dockerfile.dockerignore"), ignore)
+                        .map_err(|e| ApiError::internal(e.to_string()))?;
+                }
+                Ok((request, context, dockerfile))
+            },
+        )
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??
+    };
+    let (remote, context, dockerfile) = unpacked;
+    let request = remote.engine_request(&context, &dockerfile).map_err(ApiError::bad_request)?;
+    let cancel = request.cancel.clone();
+    let guard = state.start_build(cancel.clone());
+    let (tx, rx) = mpsc::channel(256);
+    let sink = EventLines { tx, cancel: cancel.clone() };
+    let engine_state = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let _guard = guard;
+        // The engine's last event is the result or the error.
+        let _ = engine_state.engine.build(&request, &sink);
+        drop(dir);
+    });
+    let mut response = Response::new(Body::Stream(rx, Some(CancelOnDrop(Some(cancel)))));
+    set(&mut response, "Content-Type", "application/x-ndjson");
+    Ok(response)
+}
+
+/// The digests of the files of `hashes`, each once.
+pub(crate) fn file_digests(hashes: &rbuild_context::ContextHashes) -> Vec<Digest> {
+    let set: BTreeSet<String> = hashes
+        .entries
+        .iter()
+        .filter(|e| e.kind == rbuild_context::EntryKind::File)
+        .map(|e| e.digest.to_string())
+        .collect();
+    set.into_iter().filter_map(|d| d.parse().ok()).collect()
+}
