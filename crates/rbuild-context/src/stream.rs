@@ -215,16 +215,38 @@ pub fn read_stream<R: Read>(
     read_stream_into(input, dest, local, &mut Vec::new())
 }
 
-/// [`read_stream`], also listing the files whose contents came in the
-/// stream (path under `dest`, digest): what a receiver keeps for next time.
+/// [`read_stream`], also listing every regular file written (its path
+/// under `dest`, its checked digest, and whether its contents came in the
+/// stream): what a receiver keeps for next time and need not hash again.
 pub fn read_stream_into<R: Read>(
     input: R,
     dest: &Path,
     local: impl Fn(&Digest) -> Option<PathBuf>,
-    received: &mut Vec<(PathBuf, Digest)>,
+    files: &mut Vec<(PathBuf, Digest, bool)>,
 ) -> Result<StreamStats, StreamError> {
     let decoder = zstd::Decoder::new(input).map_err(io_at(STREAM))?;
-    unpack(tar::Archive::new(decoder), dest, &Contents::Thin(&local), u64::MAX, received)
+    unpack(tar::Archive::new(decoder), dest, &Contents::Thin(&local), u64::MAX, files)
+}
+
+/// Whether `path` is a regular file with exactly this mode, owner (when
+/// owners are restored) and mtime (whole seconds, as the stream has it).
+fn same_file_meta(
+    path: &Path,
+    mode: u32,
+    uid: Option<u64>,
+    gid: Option<u64>,
+    mtime: u64,
+    owners: bool,
+) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(meta) = fs::symlink_metadata(path) else { return false };
+    let owner_ok =
+        !owners || (uid == Some(u64::from(meta.uid())) && gid == Some(u64::from(meta.gid())));
+    meta.is_file()
+        && meta.mode() & 0o7777 == mode
+        && owner_ok
+        && u64::try_from(meta.mtime()).ok() == Some(mtime)
+        && meta.mtime_nsec() == 0
 }
 
 /// Unpacks a plain build context as `docker build` sends it to an engine
@@ -264,7 +286,7 @@ fn unpack<R: Read>(
     dest: &Path,
     contents: &Contents<'_>,
     max_bytes: u64,
-    received: &mut Vec<(PathBuf, Digest)>,
+    files: &mut Vec<(PathBuf, Digest, bool)>,
 ) -> Result<StreamStats, StreamError> {
     let stream = Path::new(STREAM);
     let mut stats = StreamStats::default();
@@ -347,6 +369,19 @@ fn unpack<R: Read>(
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 remove_existing(&target).map_err(io_at(&target))?;
+                // A held file whose copy already has this entry's mode,
+                // owner and mtime is linked, not copied: one inode serves
+                // every context that holds it unchanged.
+                if let (Contents::Thin(local), true, Some(digest)) = (contents, have, digest)
+                    && let Some(source) = local(&digest)
+                    && same_file_meta(&source, mode, uid, gid, mtime, as_root)
+                    && fs::hard_link(&source, &target).is_ok()
+                {
+                    stats.files_skipped += 1;
+                    stats.bytes_skipped += fs::symlink_metadata(&target).map_or(0, |m| m.len());
+                    files.push((target, digest, false));
+                    continue;
+                }
                 let mut out = fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
@@ -374,19 +409,20 @@ fn unpack<R: Read>(
                             let n = io::copy(&mut reader, &mut out).map_err(io_at(&target))?;
                             stats.files_skipped += 1;
                             stats.bytes_skipped += n;
+                            files.push((target.clone(), digest, false));
                             reader.digest()
                         } else {
                             let mut reader = Verify::new(&mut item);
                             let n = io::copy(&mut reader, &mut out).map_err(io_at(&target))?;
                             stats.files_sent += 1;
                             stats.bytes_sent += n;
-                            received.push((target.clone(), digest));
+                            files.push((target.clone(), digest, true));
                             reader.digest()
                         };
                         if got != digest {
                             drop(out);
                             let _ = fs::remove_file(&target);
-                            received.retain(|(p, _)| p != &target);
+                            files.retain(|(p, _, _)| p != &target);
                             return Err(StreamError::DigestMismatch {
                                 path: raw,
                                 expected: digest,

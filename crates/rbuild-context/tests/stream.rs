@@ -238,3 +238,51 @@ fn a_tampered_file_is_refused_and_removed() {
     assert!(matches!(err, StreamError::DigestMismatch { .. }), "{err}");
     assert!(!dest.path().join("app.sh").exists());
 }
+
+#[test]
+fn a_held_file_with_the_same_metadata_is_linked_and_any_other_copied() {
+    let (src, hashes) = sample_context();
+    // The receiver's copies: one per digest, made by an earlier read.
+    let first = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    let mut full = Vec::new();
+    write_stream(src.path(), &hashes, |_| false, &mut full, 3).unwrap();
+    rbuild_context::read_stream_into(full.as_slice(), first.path(), |_| None, &mut files).unwrap();
+    assert!(files.iter().all(|(_, _, came)| *came), "all came in the stream");
+    let held: HashMap<Digest, PathBuf> = files.iter().map(|(p, d, _)| (*d, p.clone())).collect();
+
+    let mut thin = Vec::new();
+    write_stream(src.path(), &hashes, |d| held.contains_key(d), &mut thin, 3).unwrap();
+    let second = tempfile::tempdir().unwrap();
+    let mut again = Vec::new();
+    let stats = rbuild_context::read_stream_into(
+        thin.as_slice(),
+        second.path(),
+        |d| held.get(d).cloned(),
+        &mut again,
+    )
+    .unwrap();
+    assert_eq!(stats.files_sent, 0);
+    let ino = |p: &Path| fs::metadata(p).unwrap().ino();
+    for (path, digest, came) in &again {
+        assert!(!came);
+        assert_eq!(ino(path), ino(&held[digest]), "{} is the held file itself", path.display());
+    }
+    assert_same_tree(src.path(), second.path(), &hashes);
+
+    // The same contents under another mode: a copy, and the held file keeps
+    // its own mode.
+    let script = first.path().join("bin/run.sh");
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o700)).unwrap();
+    let third = tempfile::tempdir().unwrap();
+    rbuild_context::read_stream_into(
+        thin.as_slice(),
+        third.path(),
+        |d| held.get(d).cloned(),
+        &mut Vec::new(),
+    )
+    .unwrap();
+    assert_ne!(ino(&third.path().join("bin/run.sh")), ino(&script));
+    assert_eq!(fs::metadata(third.path().join("bin/run.sh")).unwrap().mode() & 0o7777, 0o755);
+    assert_eq!(fs::metadata(&script).unwrap().mode() & 0o7777, 0o700);
+}

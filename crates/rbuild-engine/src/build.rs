@@ -404,7 +404,9 @@ pub(crate) fn build(
         executor: Executor::new(helper),
         cache_mounts: CacheMounts::new(store.cache_mounts_dir()),
         dockerignore,
-        stat_cache: Mutex::new(rbuild_context::StatCache::load(&stat_path)),
+        stat_cache: Mutex::new(
+            cfg.stat_cache.clone().unwrap_or_else(|| rbuild_context::StatCache::load(&stat_path)),
+        ),
         reports: Mutex::new(Vec::new()),
         events,
         stage_vertex: vec![None; plan.stages.len()],
@@ -521,7 +523,11 @@ pub(crate) fn build(
             .to_string();
         store.tag(&name, manifest.digest().as_ref())?;
     }
-    if let Ok(stat) = ctx.stat_cache.get_mut() {
+    // A cache the request brought is its caller's, for a context of one
+    // build: nothing to keep.
+    if cfg.stat_cache.is_none()
+        && let Ok(stat) = ctx.stat_cache.get_mut()
+    {
         let _ = stat.save(&stat_path);
     }
     for export in &cfg.cache_to {

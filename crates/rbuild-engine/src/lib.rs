@@ -92,6 +92,10 @@ pub struct BuildRequest {
     /// `--cache-from`: shared caches keys are looked up in, in order,
     /// after the store's own.
     pub cache_from: Vec<CacheImport>,
+    /// Digests of context files the caller vouches for (a server that
+    /// checked them as they came), instead of the store's stat cache for
+    /// the context; not saved.
+    pub stat_cache: Option<rbuild_context::StatCache>,
     /// Fired to stop the build (a server's client hung up): running steps
     /// are killed and the build fails with `BuildError::Cancelled`.
     pub cancel: rbuild_llb::Cancel,
@@ -134,6 +138,7 @@ impl BuildRequest {
             pull: PullPolicy::Missing,
             cache_to: Vec::new(),
             cache_from: Vec::new(),
+            stat_cache: None,
             cancel: rbuild_llb::Cancel::new(),
         }
     }

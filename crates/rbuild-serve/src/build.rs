@@ -299,6 +299,8 @@ pub(crate) async fn build(state: Arc<State>, call: Call) -> Result<Response<Body
 
     let mut request = BuildRequest::new(&received.context, &received.dockerfile);
     request.dockerfile_name = Some(received.dockerfile_name.clone());
+    // A context of one build: no stat cache to keep for it.
+    request.stat_cache = Some(rbuild_context::StatCache::new());
     request.tags = asked.tags.clone();
     request.build_args = asked.build_args.clone();
     request.labels = asked.labels.clone();

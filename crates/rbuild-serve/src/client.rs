@@ -100,6 +100,19 @@ fn post(path: &str, content_type: &str, body: Body) -> Request<Body> {
     request
 }
 
+/// Where this user keeps the digests of a context's files between remote
+/// builds (`$XDG_CACHE_HOME/rbuild`, else `~/.cache/rbuild`), so an
+/// unchanged file is not read again.
+fn stat_cache_path(context: &Path) -> Option<std::path::PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))?;
+    let canonical = context.canonicalize().ok()?;
+    let name = rbuild_context::Digest::of(canonical.as_os_str().as_encoded_bytes()).to_string();
+    Some(base.join("rbuild").join(format!("context-{}.json", &name[..24])))
+}
+
 /// Builds `context` on the server at `host` as `request` says, sending
 /// the server's events to `sink`.
 pub fn remote_build(
@@ -119,8 +132,15 @@ pub fn remote_build(
         rbuild_context::load_ignore(context, ignore_beside).map_err(|e| context_err(&e))?;
     let listing = rbuild_context::scan(context, &ignore, &rbuild_context::Selection::all())
         .map_err(|e| context_err(&e))?;
-    let hashes = rbuild_context::hash(context, &listing, &mut rbuild_context::StatCache::new())
-        .map_err(|e| context_err(&e))?;
+    let stat_path = stat_cache_path(context);
+    let mut stat = stat_path.as_deref().map(rbuild_context::StatCache::load).unwrap_or_default();
+    let hashes = rbuild_context::hash(context, &listing, &mut stat).map_err(|e| context_err(&e))?;
+    if let Some(path) = &stat_path {
+        if let Some(parent) = path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let _ = stat.save(path);
+    }
     runtime.block_on(async {
         // Which files the server holds.
         let digests = serde_json::to_vec(&file_digests(&hashes)).unwrap_or_default();

@@ -132,8 +132,8 @@ pub(crate) async fn have(state: Arc<State>, call: Call) -> Result<Response<Body>
 
 /// Keeps the files a stream brought, by digest, for the next build (a
 /// hard link: the context is on the store's file system).
-fn keep_received(dir: &Path, received: &[(PathBuf, Digest)]) {
-    for (path, digest) in received {
+fn keep_received(dir: &Path, files: &[(PathBuf, Digest, bool)]) {
+    for (path, digest, _) in files.iter().filter(|(_, _, came)| *came) {
         let kept = dir.join(digest.to_string());
         if kept.exists() {
             continue;
@@ -145,6 +145,48 @@ fn keep_received(dir: &Path, received: &[(PathBuf, Digest)]) {
             let _ = std::fs::remove_file(&tmp);
         }
     }
+}
+
+/// What a remote build's body unpacked to: the request, the context, the
+/// Dockerfile, and the digests of every context file.
+type Unpacked = (RemoteRequest, PathBuf, PathBuf, rbuild_context::StatCache);
+
+/// Reads the request line and the thin stream spooled at `dir/body` into
+/// `dir/context`, taking held files from `store_dir` and keeping the new
+/// ones there.
+fn unpack(dir: &Path, store_dir: &Path) -> Result<Unpacked, ApiError> {
+    let file = std::fs::File::open(dir.join("body"))
+        .map_err(|e| ApiError::internal(format!("cannot read the context: {e}")))?;
+    let mut reader = std::io::BufReader::new(file);
+    let mut line = String::new();
+    (&mut reader)
+        .take(MAX_REQUEST_LINE)
+        .read_line(&mut line)
+        .map_err(|e| ApiError::bad_request(format!("reading the request: {e}")))?;
+    let request: RemoteRequest = serde_json::from_str(&line)
+        .map_err(|e| ApiError::bad_request(format!("bad request line: {e}")))?;
+    let context = dir.join("context");
+    std::fs::create_dir(&context).map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut files = Vec::new();
+    rbuild_context::read_stream_into(reader, &context, |d| held(store_dir, d), &mut files)
+        .map_err(|e| ApiError::bad_request(format!("build context: {e}")))?;
+    keep_received(store_dir, &files);
+    let _ = std::fs::remove_file(dir.join("body"));
+    // Every file's digest was checked as it was written: the engine need
+    // not read them again.
+    let mut stat = rbuild_context::StatCache::new();
+    for (path, digest, _) in &files {
+        let Some(rel) = path.strip_prefix(&context).ok().and_then(|r| r.to_str()) else { continue };
+        let _ = stat.vouch(&context, rel, *digest);
+    }
+    let dockerfile = dir.join("Dockerfile");
+    std::fs::write(&dockerfile, &request.dockerfile)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    if let Some(ignore) = &request.dockerignore {
+        std::fs::write(dir.join("Dockerfile.dockerignore"), ignore)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+    }
+    Ok((request, context, dockerfile, stat))
 }
 
 /// Sends each event as one JSON line.
@@ -175,47 +217,14 @@ pub(crate) async fn build(state: Arc<State>, call: Call) -> Result<Response<Body
     let body = dir.path().join("body");
     crate::build::spool(call.request.into_body(), &body, state.config.max_context_bytes).await?;
     let store_dir = state.engine.store().context_files_dir();
-    let unpacked = {
-        let dir_path = dir.path().to_owned();
-        tokio::task::spawn_blocking(
-            move || -> Result<(RemoteRequest, PathBuf, PathBuf), ApiError> {
-                let file = std::fs::File::open(dir_path.join("body"))
-                    .map_err(|e| ApiError::internal(format!("cannot read the context: {e}")))?;
-                let mut reader = std::io::BufReader::new(file);
-                let mut line = String::new();
-                (&mut reader)
-                    .take(MAX_REQUEST_LINE)
-                    .read_line(&mut line)
-                    .map_err(|e| ApiError::bad_request(format!("reading the request: {e}")))?;
-                let request: RemoteRequest = serde_json::from_str(&line)
-                    .map_err(|e| ApiError::bad_request(format!("bad request line: {e}")))?;
-                let context = dir_path.join("context");
-                std::fs::create_dir(&context).map_err(|e| ApiError::internal(e.to_string()))?;
-                let mut received = Vec::new();
-                rbuild_context::read_stream_into(
-                    reader,
-                    &context,
-                    |d| held(&store_dir, d),
-                    &mut received,
-                )
-                .map_err(|e| ApiError::bad_request(format!("build context: {e}")))?;
-                keep_received(&store_dir, &received);
-                let _ = std::fs::remove_file(dir_path.join("body"));
-                let dockerfile = dir_path.join("Dockerfile");
-                std::fs::write(&dockerfile, &request.dockerfile)
-                    .map_err(|e| ApiError::internal(e.to_string()))?;
-                if let Some(ignore) = &request.dockerignore {
-                    std::fs::write(dir_path.join("Dockerfile.dockerignore"), ignore)
-                        .map_err(|e| ApiError::internal(e.to_string()))?;
-                }
-                Ok((request, context, dockerfile))
-            },
-        )
+    let dir_path = dir.path().to_owned();
+    let unpacked = tokio::task::spawn_blocking(move || unpack(&dir_path, &store_dir))
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))??
-    };
-    let (remote, context, dockerfile) = unpacked;
-    let request = remote.engine_request(&context, &dockerfile).map_err(ApiError::bad_request)?;
+        .map_err(|e| ApiError::internal(e.to_string()))??;
+    let (remote, context, dockerfile, stat) = unpacked;
+    let mut request =
+        remote.engine_request(&context, &dockerfile).map_err(ApiError::bad_request)?;
+    request.stat_cache = Some(stat);
     let cancel = request.cancel.clone();
     let guard = state.start_build(cancel.clone());
     let (tx, rx) = mpsc::channel(256);
