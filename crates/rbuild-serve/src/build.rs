@@ -163,21 +163,82 @@ pub(crate) async fn spool(
     file.flush().await.map_err(|e| ApiError::internal(format!("cannot store the context: {e}")))
 }
 
-/// Unpacks the spooled body and finds the Dockerfile in it, which must
-/// parse.
-fn unpack(dir: tempfile::TempDir, asked: &Asked, limit: u64) -> Result<Received, ApiError> {
+/// A request body as a blocking `Read`, for the thread that unpacks it as
+/// it comes (never written to disk first): a task forwards its frames, at
+/// most `limit` bytes; more, or a broken body, is an error of the read.
+pub(crate) struct BodyReader {
+    rx: mpsc::Receiver<Result<Bytes, String>>,
+    chunk: Bytes,
+}
+
+impl BodyReader {
+    pub(crate) fn new(body: hyper::body::Incoming, limit: u64) -> BodyReader {
+        let (tx, rx) = mpsc::channel(16);
+        tokio::spawn(async move {
+            let mut body = body;
+            let mut total = 0u64;
+            while let Some(frame) = body.frame().await {
+                let item = match frame {
+                    Ok(frame) => match frame.into_data() {
+                        Ok(data) => {
+                            total += data.len() as u64;
+                            if total > limit {
+                                Err(format!("larger than the limit of {limit} bytes"))
+                            } else {
+                                Ok(data)
+                            }
+                        }
+                        Err(_) => continue,
+                    },
+                    Err(e) => Err(e.to_string()),
+                };
+                let failed = item.is_err();
+                // The reader gone: it has what it wanted, or gave up.
+                if tx.send(item).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        BodyReader { rx, chunk: Bytes::new() }
+    }
+}
+
+impl std::io::Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(Ok(chunk)) => self.chunk = chunk,
+                Some(Err(why)) => return Err(std::io::Error::other(why)),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk.split_to(n));
+        Ok(n)
+    }
+}
+
+/// Unpacks the body as it comes and finds the Dockerfile in it, which
+/// must parse.
+fn unpack(
+    dir: tempfile::TempDir,
+    mut body: BodyReader,
+    asked: &Asked,
+    limit: u64,
+) -> Result<Received, ApiError> {
     let context = dir.path().join("context");
     std::fs::create_dir(&context)
         .map_err(|e| ApiError::internal(format!("cannot store the context: {e}")))?;
-    let body = std::fs::File::open(dir.path().join("body"))
-        .map_err(|e| ApiError::internal(format!("cannot read the context: {e}")))?;
-    rbuild_context::read_tar(body, &context, limit).map_err(|e| match e {
+    let unpacked = rbuild_context::read_tar(&mut body, &context, limit);
+    // What follows the archive's end (padding) is read too: the answer
+    // starts once the whole body is in, as moby's.
+    let _ = std::io::copy(&mut body, &mut std::io::sink());
+    unpacked.map_err(|e| match e {
         rbuild_context::StreamError::Io { source, .. } => {
             ApiError::bad_request(format!("the build context is not a readable tar: {source}"))
         }
         other => ApiError::bad_request(format!("build context: {other}")),
     })?;
-    let _ = std::fs::remove_file(dir.path().join("body"));
     let missing = || {
         ApiError::bad_request(format!("Cannot locate specified Dockerfile: {}", asked.dockerfile))
     };
@@ -288,9 +349,9 @@ pub(crate) async fn build(state: Arc<State>, call: Call) -> Result<Response<Body
         .prefix(&rbuild_cache::temp_prefix("serve"))
         .tempdir_in(&tmp)
         .map_err(|e| ApiError::internal(format!("cannot store the context: {e}")))?;
-    spool(call.request.into_body(), &dir.path().join("body"), limit).await?;
+    let body = BodyReader::new(call.request.into_body(), limit);
     let (asked, received) = tokio::task::spawn_blocking(move || {
-        let received = unpack(dir, &asked, limit);
+        let received = unpack(dir, body, &asked, limit);
         (asked, received)
     })
     .await

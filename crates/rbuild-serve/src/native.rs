@@ -151,13 +151,15 @@ fn keep_received(dir: &Path, files: &[(PathBuf, Digest, bool)]) {
 /// Dockerfile, and the digests of every context file.
 type Unpacked = (RemoteRequest, PathBuf, PathBuf, rbuild_context::StatCache);
 
-/// Reads the request line and the thin stream spooled at `dir/body` into
+/// Reads the request line and the thin stream, as they come, into
 /// `dir/context`, taking held files from `store_dir` and keeping the new
 /// ones there.
-fn unpack(dir: &Path, store_dir: &Path) -> Result<Unpacked, ApiError> {
-    let file = std::fs::File::open(dir.join("body"))
-        .map_err(|e| ApiError::internal(format!("cannot read the context: {e}")))?;
-    let mut reader = std::io::BufReader::new(file);
+fn unpack(
+    dir: &Path,
+    body: crate::build::BodyReader,
+    store_dir: &Path,
+) -> Result<Unpacked, ApiError> {
+    let mut reader = std::io::BufReader::new(body);
     let mut line = String::new();
     (&mut reader)
         .take(MAX_REQUEST_LINE)
@@ -168,10 +170,11 @@ fn unpack(dir: &Path, store_dir: &Path) -> Result<Unpacked, ApiError> {
     let context = dir.join("context");
     std::fs::create_dir(&context).map_err(|e| ApiError::internal(e.to_string()))?;
     let mut files = Vec::new();
-    rbuild_context::read_stream_into(reader, &context, |d| held(store_dir, d), &mut files)
-        .map_err(|e| ApiError::bad_request(format!("build context: {e}")))?;
+    let read =
+        rbuild_context::read_stream_into(&mut reader, &context, |d| held(store_dir, d), &mut files);
+    let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    read.map_err(|e| ApiError::bad_request(format!("build context: {e}")))?;
     keep_received(store_dir, &files);
-    let _ = std::fs::remove_file(dir.join("body"));
     // Every file's digest was checked as it was written: the engine need
     // not read them again.
     let mut stat = rbuild_context::StatCache::new();
@@ -214,11 +217,11 @@ pub(crate) async fn build(state: Arc<State>, call: Call) -> Result<Response<Body
         .prefix(&rbuild_cache::temp_prefix("serve"))
         .tempdir_in(&tmp)
         .map_err(|e| ApiError::internal(format!("cannot store the context: {e}")))?;
-    let body = dir.path().join("body");
-    crate::build::spool(call.request.into_body(), &body, state.config.max_context_bytes).await?;
+    let body =
+        crate::build::BodyReader::new(call.request.into_body(), state.config.max_context_bytes);
     let store_dir = state.engine.store().context_files_dir();
     let dir_path = dir.path().to_owned();
-    let unpacked = tokio::task::spawn_blocking(move || unpack(&dir_path, &store_dir))
+    let unpacked = tokio::task::spawn_blocking(move || unpack(&dir_path, body, &store_dir))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
     let (remote, context, dockerfile, stat) = unpacked;
