@@ -35,9 +35,15 @@ struct Server {
 
 impl Server {
     fn start(env: &Env) -> Server {
+        Server::start_with(env, &env.dir.path().join("server-docker-config"))
+    }
+
+    /// With `docker_config` as the server's own `DOCKER_CONFIG`.
+    fn start_with(env: &Env, docker_config: &Path) -> Server {
         let socket = env.dir.path().join("rbuild.sock");
         let mut child = rbuild()
             .env("RBUILD_ROOT", &env.store)
+            .env("DOCKER_CONFIG", docker_config)
             .args(["serve", "-H"])
             .arg(format!("unix://{}", socket.display()))
             .stdout(Stdio::null())
@@ -511,4 +517,63 @@ fn rbuild_build_h_sends_only_what_the_server_lacks() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--secret is not supported with -H"));
     assert!(server.stop().success());
+}
+
+#[test]
+fn a_build_pulls_with_its_clients_login_never_the_servers() {
+    if !have_root() || !have(DOCKER, "the docker CLI") || !have_registry() {
+        return;
+    }
+    let env = Env::new();
+    let registry = Registry::start(env.dir.path(), &[("builder", "s3cret")]);
+    let private = format!("{}/private/busybox:1", registry.host);
+    // The server's machine is logged in, and puts a base image there.
+    let server_config = env.dir.path().join("server-login");
+    let login = rbuild()
+        .env("DOCKER_CONFIG", &server_config)
+        .args(["login", "-u", "builder", "--password-stdin", &registry.host])
+        .stdin(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(b"s3cret")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
+    let rb = |args: &[&str]| {
+        let out = rbuild()
+            .env("RBUILD_ROOT", &env.store)
+            .env("DOCKER_CONFIG", &server_config)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    rb(&["tag", "busybox:local", &private]);
+    rb(&["push", &private]);
+    rb(&["rmi", &private]);
+    let server = Server::start_with(&env, &server_config);
+    let df = format!("FROM {private}\nRUN echo pulled\n");
+    let ctx = env.context("private", &[("Dockerfile", df.as_str())]);
+
+    // A client without a login: the server's is not lent to it.
+    let out = server.docker(&ctx, &["build", "--pull", "."]);
+    assert_ne!(out.status.code(), Some(0));
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.to_lowercase().contains("unauthorized") || text.contains("401"), "{text}");
+
+    // With its own login (the CLI sends it as X-Registry-Config), it pulls.
+    let auth =
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b"builder:s3cret");
+    std::fs::write(
+        server.docker_config.join("config.json"),
+        format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, registry.host),
+    )
+    .unwrap();
+    let out = server.docker_ok(&ctx, &["build", "--pull", "-t", "from-private", "."]);
+    assert!(out.contains("  pulled\n"), "{out}");
+    // No password in the server's store or its logs of the build.
+    let found = crate::build::files_containing(&env.store, b"s3cret");
+    assert!(found.is_empty(), "{found:?}");
 }

@@ -332,6 +332,7 @@ pub(crate) fn build(
         pull: cfg.pull,
         pulled: Mutex::default(),
         registry: std::sync::OnceLock::new(),
+        auth: cfg.registry_auth.as_ref(),
         events,
         resolved: Mutex::default(),
         in_use: Mutex::default(),
@@ -395,7 +396,7 @@ pub(crate) fn build(
     let dockerignore =
         ignore_file.patterns().iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n");
     let stat_path = stat_cache_path(store, &cfg.context);
-    let shared = SharedCache::new(&cfg.cache_from);
+    let shared = SharedCache::new(&cfg.cache_from, cfg.registry_auth.as_ref());
     let mut ctx = Ctx {
         cfg,
         plan: &plan,
@@ -534,8 +535,15 @@ pub(crate) fn build(
         let steps = export_steps(&ctx, &cache, export.mode);
         let mounts = if export.cache_mounts { cache_mounts_of(&ctx) } else { Vec::new() };
         let exported = crate::shared::export(export, &steps, &blobs, &shared).and_then(|done| {
-            crate::shared::export_mounts(export, &mounts, &blobs, cfg.source_date_epoch, events)
-                .map(|mounts| (done, mounts))
+            crate::shared::export_mounts(
+                export,
+                &mounts,
+                &blobs,
+                &shared,
+                cfg.source_date_epoch,
+                events,
+            )
+            .map(|mounts| (done, mounts))
         });
         match exported {
             Ok((done, mounts)) => events.emit(rbuild_llb::EventKind::CacheExport {
@@ -792,6 +800,8 @@ struct StoreImages<'a> {
     pulled: Mutex<BTreeMap<String, Result<String, String>>>,
     /// The registry client, made on the first pull.
     registry: std::sync::OnceLock<Result<rbuild_registry::Client, String>>,
+    /// The client's own credentials, when the build has them.
+    auth: Option<&'a rbuild_registry::RequestAuth>,
     /// Where pulls report their bytes.
     events: &'a Emitter<'a>,
     /// What each pulled tag resolved to, in the order pulled.
@@ -890,7 +900,9 @@ impl StoreImages<'_> {
         let parsed = rbuild_llb::Reference::parse(reference).map_err(|e| e.to_string())?;
         let client = self
             .registry
-            .get_or_init(|| rbuild_registry::Client::from_env().map_err(|e| e.to_string()))
+            .get_or_init(|| {
+                rbuild_registry::Client::for_request(self.auth).map_err(|e| e.to_string())
+            })
             .as_ref()
             .map_err(Clone::clone)?;
         let progress = PullEvents { image: reference, events: self.events, sent: Mutex::default() };
@@ -1924,6 +1936,7 @@ mod tests {
             pull: crate::PullPolicy::Never,
             pulled: Mutex::default(),
             registry: std::sync::OnceLock::new(),
+            auth: None,
             events: &events,
             resolved: Mutex::default(),
             in_use: Mutex::default(),
@@ -1948,7 +1961,7 @@ mod tests {
             events: &events,
             images: &images,
             stage_vertex: vec![None],
-            shared: &SharedCache::new(&[]),
+            shared: &SharedCache::new(&[], None),
             done: Mutex::default(),
         };
         let scratch = ctx.run(&Vertex::Scratch, &[], &Cancel::new()).unwrap();

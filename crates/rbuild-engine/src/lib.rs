@@ -92,6 +92,10 @@ pub struct BuildRequest {
     /// `--cache-from`: shared caches keys are looked up in, in order,
     /// after the store's own.
     pub cache_from: Vec<CacheImport>,
+    /// The registry credentials of the build's client (a server's request):
+    /// when set, pulls and shared caches use these only, never this
+    /// machine's logins.
+    pub registry_auth: Option<rbuild_registry::RequestAuth>,
     /// Digests of context files the caller vouches for (a server that
     /// checked them as they came), instead of the store's stat cache for
     /// the context; not saved.
@@ -139,6 +143,7 @@ impl BuildRequest {
             cache_to: Vec::new(),
             cache_from: Vec::new(),
             stat_cache: None,
+            registry_auth: None,
             cancel: rbuild_llb::Cancel::new(),
         }
     }

@@ -316,13 +316,18 @@ struct Found<R> {
 }
 
 impl Backend {
-    fn open(location: &CacheLocation, create: bool) -> Result<Backend, String> {
+    fn open(
+        location: &CacheLocation,
+        create: bool,
+        auth: Option<&rbuild_registry::RequestAuth>,
+    ) -> Result<Backend, String> {
         match location {
             CacheLocation::Registry(r) => {
                 let mut repository = Reference::parse(r).map_err(|e| e.to_string())?;
                 repository.tag = None;
                 repository.digest = None;
-                let client = rbuild_registry::Client::from_env().map_err(|e| e.to_string())?;
+                let client =
+                    rbuild_registry::Client::for_request(auth).map_err(|e| e.to_string())?;
                 Ok(Backend::Registry { client: Box::new(client), repository })
             }
             CacheLocation::Local(dir) => {
@@ -555,21 +560,27 @@ pub(crate) struct SharedCache {
     fetched: Mutex<HashMap<String, Arc<Fetch>>>,
     /// Cache mounts looked up, once per id.
     restored: Mutex<HashMap<String, Arc<OnceLock<()>>>>,
+    /// The build's own registry credentials, for exports too.
+    auth: Option<rbuild_registry::RequestAuth>,
 }
 
 impl SharedCache {
     /// The caches `imports` name, opened lazily (a registry is not asked
     /// anything before the first key).
-    pub(crate) fn new(imports: &[CacheImport]) -> SharedCache {
+    pub(crate) fn new(
+        imports: &[CacheImport],
+        auth: Option<&rbuild_registry::RequestAuth>,
+    ) -> SharedCache {
         let sources = imports
             .iter()
             .map(|i| Source {
                 location: i.location.clone(),
-                backend: Backend::open(&i.location, false),
+                backend: Backend::open(&i.location, false, auth),
                 broken: AtomicBool::new(false),
             })
             .collect();
         SharedCache {
+            auth: auth.cloned(),
             sources,
             pending: Mutex::default(),
             fetched: Mutex::default(),
@@ -795,13 +806,14 @@ pub(crate) fn export_mounts(
     export: &CacheExport,
     mounts: &[(String, rbuild_runtime::CacheOwner, PathBuf)],
     local: &Blobs,
+    shared: &SharedCache,
     epoch: Option<u64>,
     events: &Emitter<'_>,
 ) -> Result<usize, String> {
     if mounts.is_empty() {
         return Ok(0);
     }
-    let backend = Backend::open(&export.location, true)?;
+    let backend = Backend::open(&export.location, true, shared.auth.as_ref())?;
     let mut sized: Vec<(u64, &String, &rbuild_runtime::CacheOwner, &PathBuf)> = mounts
         .iter()
         .map(|(id, owner, dir)| (rbuild_cache::disk_usage(dir), id, owner, dir))
@@ -846,7 +858,7 @@ pub(crate) fn export(
     local: &Blobs,
     shared: &SharedCache,
 ) -> Result<Exported, String> {
-    let backend = Backend::open(&export.location, true)?;
+    let backend = Backend::open(&export.location, true, shared.auth.as_ref())?;
     let done = Mutex::new(Exported::default());
     let next = Mutex::new(steps.iter());
     let failed: Mutex<Option<String>> = Mutex::new(None);

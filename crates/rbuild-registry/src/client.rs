@@ -125,6 +125,17 @@ impl Client {
         Ok(Client::new(RegistryConfig::load()?, Credentials::from_env()))
     }
 
+    /// The client of a request that brought its own credentials (`Some`:
+    /// those only, none of this machine's), else [`from_env`](Self::from_env).
+    pub fn for_request(auth: Option<&crate::RequestAuth>) -> Result<Client> {
+        match auth {
+            Some(auth) => {
+                Ok(Client::new(RegistryConfig::load()?, Credentials::of_request(auth.clone())))
+            }
+            None => Client::from_env(),
+        }
+    }
+
     /// Retries as given (tests make them quick).
     pub fn with_retry(mut self, retry: Retry) -> Client {
         self.retry = retry;

@@ -62,6 +62,9 @@ pub enum Source {
     Request,
 }
 
+/// Credentials by registry host, as an API request hands them over.
+pub type RequestAuth = std::collections::BTreeMap<String, Credential>;
+
 /// The docker CLI's key for a registry host in config.json.
 pub fn config_key(host: &str) -> String {
     match host {
@@ -80,8 +83,8 @@ fn key_host(key: &str) -> &str {
 /// of helpers in this process (a helper may prompt or be slow).
 #[derive(Debug)]
 pub struct Credentials {
-    /// Only this (from an API request), for its registry; no file is read.
-    request: Option<(String, Option<Credential>)>,
+    /// Only these (from an API request), by config key; no file is read.
+    request: Option<RequestAuth>,
     docker_config: PathBuf,
     environment: Option<String>,
     podman: Vec<PathBuf>,
@@ -127,13 +130,14 @@ impl Credentials {
         }
     }
 
-    /// What one Engine API request brought (`X-Registry-Auth`): that
-    /// credential for the registry `host` (none for any other), and
-    /// nothing of this machine's files, helpers or environment, so one
-    /// client never uses another's login.
-    pub fn of_request(host: &str, credential: Option<Credential>) -> Credentials {
+    /// What one Engine API request brought (`X-Registry-Auth`,
+    /// `X-Registry-Config`): those credentials for their registries (none
+    /// for any other), and nothing of this machine's files, helpers or
+    /// environment, so one client never uses another's login.
+    pub fn of_request(auth: RequestAuth) -> Credentials {
+        let request = auth.into_iter().map(|(host, c)| (config_key(key_host(&host)), c)).collect();
         Credentials {
-            request: Some((host.to_owned(), credential)),
+            request: Some(request),
             docker_config: PathBuf::new(),
             environment: None,
             podman: Vec::new(),
@@ -172,9 +176,8 @@ impl Credentials {
         host: &str,
         repository: Option<&str>,
     ) -> Result<Option<(Credential, Source)>> {
-        if let Some((only, credential)) = &self.request {
-            let same = config_key(only) == config_key(host);
-            return Ok(credential.clone().filter(|_| same).map(|c| (c, Source::Request)));
+        if let Some(request) = &self.request {
+            return Ok(request.get(&config_key(host)).cloned().map(|c| (c, Source::Request)));
         }
         let key = config_key(host);
         let config = read_config(&self.docker_config)?;

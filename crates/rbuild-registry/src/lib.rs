@@ -25,7 +25,7 @@ mod push;
 pub use auth::Scopes;
 pub use client::{Client, Retry};
 pub use config::{Endpoint, RegistryConfig};
-pub use credentials::{Credential, Credentials, DOCKER_HUB_KEY, Source, config_key};
+pub use credentials::{Credential, Credentials, DOCKER_HUB_KEY, RequestAuth, Source, config_key};
 pub use error::{Error, Result};
 pub use pull::{
     ACCEPT, DOCKER_LIST, DOCKER_MANIFEST, MAX_MANIFEST, OCI_INDEX, OCI_MANIFEST, Progress, Quiet,

@@ -37,6 +37,7 @@ struct Asked {
     pull: bool,
     network: Option<NetworkMode>,
     ignored: Vec<&'static str>,
+    registry_auth: rbuild_registry::RequestAuth,
 }
 
 fn asked(call: &Call) -> Result<Asked, ApiError> {
@@ -120,6 +121,9 @@ fn asked(call: &Call) -> Result<Asked, ApiError> {
         pull: q.bool("pull"),
         network,
         ignored,
+        registry_auth: crate::registry::request_auth(
+            call.request.headers().get("X-Registry-Config").and_then(|v| v.to_str().ok()),
+        ),
     })
 }
 
@@ -362,6 +366,8 @@ pub(crate) async fn build(state: Arc<State>, call: Call) -> Result<Response<Body
     request.dockerfile_name = Some(received.dockerfile_name.clone());
     // A context of one build: no stat cache to keep for it.
     request.stat_cache = Some(rbuild_context::StatCache::new());
+    // The client's registry logins for this build, never the server's.
+    request.registry_auth = Some(asked.registry_auth.clone());
     request.tags = asked.tags.clone();
     request.build_args = asked.build_args.clone();
     request.labels = asked.labels.clone();

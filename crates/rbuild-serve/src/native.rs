@@ -228,6 +228,9 @@ pub(crate) async fn build(state: Arc<State>, call: Call) -> Result<Response<Body
     let mut request =
         remote.engine_request(&context, &dockerfile).map_err(ApiError::bad_request)?;
     request.stat_cache = Some(stat);
+    // Anonymous pulls: the client's logins do not travel (yet), and the
+    // server's are never lent to a client.
+    request.registry_auth = Some(Default::default());
     let cancel = request.cancel.clone();
     let guard = state.start_build(cancel.clone());
     let (tx, rx) = mpsc::channel(256);

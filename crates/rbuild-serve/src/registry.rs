@@ -21,15 +21,33 @@ use crate::api::{ApiError, Body, Call, State, set};
 /// or undecodable header: none. The value lives for this request only and
 /// is never logged.
 pub(crate) fn request_credential(header: Option<&str>) -> Option<Credential> {
-    let text = header?.trim();
+    auth_config(&decode_header(header?)?)
+}
+
+/// The credentials of an `X-Registry-Config` header (a build's): base64url
+/// of a JSON map from registry to AuthConfig. Missing or undecodable: none
+/// (as moby); never the server's own.
+pub(crate) fn request_auth(header: Option<&str>) -> rbuild_registry::RequestAuth {
+    let Some(Value::Object(map)) = header.and_then(decode_header) else {
+        return Default::default();
+    };
+    map.iter().filter_map(|(host, value)| Some((host.clone(), auth_config(value)?))).collect()
+}
+
+fn decode_header(text: &str) -> Option<Value> {
     let engines = [
         base64::engine::general_purpose::URL_SAFE,
         base64::engine::general_purpose::URL_SAFE_NO_PAD,
         base64::engine::general_purpose::STANDARD,
         base64::engine::general_purpose::STANDARD_NO_PAD,
     ];
-    let bytes = engines.iter().find_map(|e| e.decode(text).ok())?;
-    let value: Value = serde_json::from_slice(&bytes).ok()?;
+    let bytes = engines.iter().find_map(|e| e.decode(text.trim()).ok())?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// docker's AuthConfig: an identity token, a user and password, or `auth`
+/// (base64 of `user:password`).
+fn auth_config(value: &Value) -> Option<Credential> {
     let field = |k: &str| value.get(k).and_then(Value::as_str).filter(|v| !v.is_empty());
     if let Some(token) = field("identitytoken") {
         return Some(Credential::IdentityToken(token.to_owned()));
@@ -37,8 +55,7 @@ pub(crate) fn request_credential(header: Option<&str>) -> Option<Credential> {
     if let (Some(username), Some(password)) = (field("username"), field("password")) {
         return Some(Credential::Basic { username: username.into(), password: password.into() });
     }
-    let auth = field("auth")?;
-    let pair = base64::engine::general_purpose::STANDARD.decode(auth).ok()?;
+    let pair = base64::engine::general_purpose::STANDARD.decode(field("auth")?).ok()?;
     let (username, password) =
         String::from_utf8(pair).ok()?.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned()))?;
     Some(Credential::Basic { username, password })
@@ -99,7 +116,8 @@ fn client_for(reference: &Reference, call: &Call) -> Result<Client, String> {
         call.request.headers().get("X-Registry-Auth").and_then(|v| v.to_str().ok()),
     );
     let config = RegistryConfig::load().map_err(|e| format!("the registry configuration: {e}"))?;
-    Ok(Client::new(config, Credentials::of_request(&reference.domain, credential)))
+    let auth = credential.map(|c| (reference.domain.clone(), c)).into_iter().collect();
+    Ok(Client::new(config, Credentials::of_request(auth)))
 }
 
 /// Runs `work` on a blocking thread, its lines the response body.
@@ -214,6 +232,22 @@ pub(crate) async fn pull(state: Arc<State>, call: Call) -> Result<Response<Body>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_config_headers_map_registries_to_credentials() {
+        let enc = |v: &str| base64::engine::general_purpose::URL_SAFE.encode(v);
+        assert!(request_auth(Some("e30=")).is_empty());
+        assert!(request_auth(Some("bnVsbA==")).is_empty(), "null");
+        assert!(request_auth(None).is_empty());
+        let auth = request_auth(Some(&enc(
+            r#"{"127.0.0.1:5000":{"username":"u","password":"p"},"other":{}}"#,
+        )));
+        assert_eq!(auth.len(), 1);
+        assert_eq!(
+            auth["127.0.0.1:5000"],
+            Credential::Basic { username: "u".into(), password: "p".into() }
+        );
+    }
 
     #[test]
     fn registry_auth_headers_decode_as_the_clients_write_them() {
