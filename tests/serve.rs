@@ -577,3 +577,107 @@ fn a_build_pulls_with_its_clients_login_never_the_servers() {
     let found = crate::build::files_containing(&env.store, b"s3cret");
     assert!(found.is_empty(), "{found:?}");
 }
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate it
+/// signed, and a client certificate of another CA, made with openssl in
+/// `dir`.
+fn make_certs(dir: &Path) {
+    let sh = |script: &str| {
+        let out = Command::new("sh").arg("-c").arg(script).current_dir(dir).output().unwrap();
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let ca = |name: &str| {
+        format!(
+            "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN={name} \
+             -keyout {name}-key.pem -out {name}.pem"
+        )
+    };
+    sh(&ca("ca"));
+    sh(&ca("rogue-ca"));
+    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    let signed = |name: &str, by: &str, ext: &str| {
+        format!(
+            "openssl req -newkey rsa:2048 -nodes -subj /CN={name} -keyout {name}-key.pem -out {name}.csr && \
+             openssl x509 -req -in {name}.csr -CA {by}.pem -CAkey {by}-key.pem -CAcreateserial -days 2 \
+             -extfile {ext} -out {name}.pem"
+        )
+    };
+    sh(&signed("server", "ca", "server.ext"));
+    sh(&signed("client", "ca", "client.ext"));
+    sh(&signed("rogue", "rogue-ca", "client.ext"));
+}
+
+#[test]
+fn tcp_beyond_loopback_needs_tls_and_tls_needs_a_client_certificate() {
+    if !have_root() || !have(DOCKER, "the docker CLI") {
+        return;
+    }
+    let env = Env::new();
+    let out = rbuild()
+        .env("RBUILD_ROOT", &env.store)
+        .args(["serve", "-H", "tcp://0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TCP beyond loopback"), "{out:?}");
+
+    let certs = env.dir.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    make_certs(&certs);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let pem = |name: &str| certs.join(format!("{name}.pem")).display().to_string();
+    let key = |name: &str| certs.join(format!("{name}-key.pem")).display().to_string();
+    let mut child = rbuild()
+        .env("RBUILD_ROOT", &env.store)
+        .args(["serve", "-H", &format!("tcp://127.0.0.1:{port}"), "--tlsverify"])
+        .args(["--tlscacert", &pem("ca"), "--tlscert", &pem("server"), "--tlskey", &key("server")])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("export DOCKER_HOST") {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0, "rbuild serve ended before listening");
+    }
+    let docker = |dir: &Path, args: &[&str]| {
+        Command::new(DOCKER)
+            .current_dir(dir)
+            .env("DOCKER_BUILDKIT", "0")
+            .env("DOCKER_CONFIG", env.dir.path().join("tls-docker-config"))
+            .args(["--tlsverify", "--tlscacert", &pem("ca"), "--tlscert", &pem("client")])
+            .args(["--tlskey", &key("client"), "-H", &format!("tcp://127.0.0.1:{port}")])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let version = docker(env.dir.path(), &["version", "--format", "{{.Server.Platform.Name}}"]);
+    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), "rbuild", "{version:?}");
+    let ctx = env.context("tls", &[("Dockerfile", "FROM busybox:local\nRUN echo over-tls\n")]);
+    let built = docker(&ctx, &["build", "-t", "tls:1", "."]);
+    assert!(
+        built.status.success() && String::from_utf8_lossy(&built.stdout).contains("  over-tls\n"),
+        "{built:?}"
+    );
+
+    // Without a certificate, or with one of another CA: no answer at all.
+    let curl = |extra: &[&str]| {
+        Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", &pem("ca")])
+            .args(extra)
+            .arg(format!("https://127.0.0.1:{port}/_ping"))
+            .output()
+            .unwrap()
+    };
+    let good = curl(&["--cert", &pem("client"), "--key", &key("client")]);
+    assert_eq!(String::from_utf8_lossy(&good.stdout), "200");
+    let (rogue, rogue_key) = (pem("rogue"), key("rogue"));
+    for extra in [vec![], vec!["--cert", rogue.as_str(), "--key", rogue_key.as_str()]] {
+        let bad = curl(&extra);
+        assert!(!bad.status.success(), "{extra:?}: {bad:?}");
+        assert_eq!(String::from_utf8_lossy(&bad.stdout), "000", "{extra:?}");
+    }
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(child.wait().unwrap().success());
+}

@@ -78,6 +78,19 @@ pub(crate) struct ServeArgs {
     /// The largest build context a request may unpack to, such as 16g.
     #[arg(long, default_value = "16g")]
     pub(crate) max_context_size: String,
+    /// TLS on TCP listeners, every client's certificate verified against --tlscacert
+    /// (needed to listen beyond loopback).
+    #[arg(long)]
+    pub(crate) tlsverify: bool,
+    /// The CA (PEM) client certificates must chain to.
+    #[arg(long)]
+    pub(crate) tlscacert: Option<PathBuf>,
+    /// The server's certificate (PEM).
+    #[arg(long)]
+    pub(crate) tlscert: Option<PathBuf>,
+    /// The server's private key (PEM).
+    #[arg(long)]
+    pub(crate) tlskey: Option<PathBuf>,
 }
 
 /// `rbuild store …`.

@@ -474,10 +474,14 @@ async fn handle(
 /// A listener of either kind.
 enum Listener {
     Unix(tokio::net::UnixListener, std::path::PathBuf),
-    Tcp(tokio::net::TcpListener),
+    Tcp(tokio::net::TcpListener, Option<tokio_rustls::TlsAcceptor>),
 }
 
-fn open(listen: &Listen, group: Option<&str>) -> Result<Listener, ServeError> {
+fn open(
+    listen: &Listen,
+    group: Option<&str>,
+    tls: Option<&tokio_rustls::TlsAcceptor>,
+) -> Result<Listener, ServeError> {
     let err = |source| ServeError::Listen { listen: listen.to_string(), source };
     match listen {
         Listen::Unix(path) => {
@@ -509,9 +513,13 @@ fn open(listen: &Listen, group: Option<&str>) -> Result<Listener, ServeError> {
             Ok(Listener::Unix(listener, path.clone()))
         }
         Listen::Tcp(addr) => {
+            if tls.is_none() && !addr.ip().is_loopback() {
+                return Err(ServeError::Insecure(listen.to_string()));
+            }
             let std_listener = std::net::TcpListener::bind(addr).map_err(err)?;
             std_listener.set_nonblocking(true).map_err(err)?;
-            Ok(Listener::Tcp(tokio::net::TcpListener::from_std(std_listener).map_err(err)?))
+            let listener = tokio::net::TcpListener::from_std(std_listener).map_err(err)?;
+            Ok(Listener::Tcp(listener, tls.cloned()))
         }
     }
 }
@@ -522,9 +530,10 @@ pub(crate) async fn run(
     config: Config,
     ready: impl FnOnce(&[Listen]),
 ) -> Result<(), ServeError> {
+    let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
     let mut listeners = Vec::new();
     for listen in &config.listen {
-        listeners.push(open(listen, config.group.as_deref())?);
+        listeners.push(open(listen, config.group.as_deref(), tls.as_ref())?);
     }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(ServeError::Runtime)?;
@@ -575,15 +584,18 @@ pub(crate) async fn run(
 /// A connection of either kind.
 enum Io {
     Unix(tokio::net::UnixStream),
-    Tcp(tokio::net::TcpStream),
+    Tcp(tokio::net::TcpStream, Option<tokio_rustls::TlsAcceptor>),
 }
 
 async fn accept(listener: &Listener) -> Option<Io> {
     match listener {
         Listener::Unix(l, _) => l.accept().await.ok().map(|(s, _)| Io::Unix(s)),
-        Listener::Tcp(l) => l.accept().await.ok().map(|(s, _)| Io::Tcp(s)),
+        Listener::Tcp(l, tls) => l.accept().await.ok().map(|(s, _)| Io::Tcp(s, tls.clone())),
     }
 }
+
+/// How long a client may take for its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn serve_connection(
     io: Io,
@@ -602,9 +614,20 @@ fn serve_connection(
             let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
             tokio::spawn(conn);
         }
-        Io::Tcp(stream) => {
+        Io::Tcp(stream, None) => {
             let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
             tokio::spawn(conn);
+        }
+        Io::Tcp(stream, Some(acceptor)) => {
+            // The handshake on the connection's own task: a slow client
+            // holds only itself. A client without a valid certificate
+            // never gets past it.
+            let watcher = graceful.watcher();
+            tokio::spawn(async move {
+                let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                let Ok(Ok(tls)) = handshake.await else { return };
+                let _ = watcher.watch(builder.serve_connection(TokioIo::new(tls), service)).await;
+            });
         }
     }
 }

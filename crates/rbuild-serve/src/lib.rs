@@ -23,6 +23,7 @@ mod images;
 pub mod native;
 mod query;
 mod registry;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -40,7 +41,7 @@ pub const MIN_API_VERSION: (u32, u32) = (1, 24);
 pub enum Listen {
     /// `unix:///run/rbuild.sock`.
     Unix(PathBuf),
-    /// `tcp://127.0.0.1:2375`: loopback only.
+    /// `tcp://127.0.0.1:2375`: loopback only, unless TLS verifies clients.
     Tcp(SocketAddr),
 }
 
@@ -59,12 +60,6 @@ impl std::str::FromStr for Listen {
             let addr: SocketAddr = addr.parse().map_err(|_| {
                 format!("{text}: expected tcp://ADDRESS:PORT, such as tcp://127.0.0.1:2375")
             })?;
-            if !addr.ip().is_loopback() {
-                return Err(format!(
-                    "{text}: TCP beyond loopback lets anyone who reaches the port run builds as \
-                     root; listen on 127.0.0.1 or a unix socket"
-                ));
-            }
             return Ok(Listen::Tcp(addr));
         }
         Err(format!("{text}: expected unix:///PATH or tcp://127.0.0.1:PORT"))
@@ -89,6 +84,20 @@ pub struct Config {
     pub group: Option<String>,
     /// The most bytes a build context may unpack to.
     pub max_context_bytes: u64,
+    /// TLS on every TCP listener, with client certificates verified
+    /// (dockerd's `--tlsverify`).
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files of `--tlsverify`.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    /// `--tlscacert`: the CA a client's certificate must chain to.
+    pub ca: PathBuf,
+    /// `--tlscert`: the server's certificate chain.
+    pub cert: PathBuf,
+    /// `--tlskey`: its private key.
+    pub key: PathBuf,
 }
 
 impl Config {
@@ -96,7 +105,7 @@ impl Config {
     /// context at most.
     pub fn new(listen: Vec<Listen>) -> Config {
         let group = nix::unistd::Group::from_name("rbuild").ok().flatten().map(|_| "rbuild".into());
-        Config { listen, group, max_context_bytes: 16 << 30 }
+        Config { listen, group, max_context_bytes: 16 << 30, tls: None }
     }
 }
 
@@ -115,6 +124,15 @@ pub enum ServeError {
     /// `--group` names no group of this machine.
     #[error("no group {0} on this machine (--group)")]
     NoGroup(String),
+    /// TCP beyond loopback without client certificates.
+    #[error(
+        "{0}: TCP beyond loopback lets anyone who reaches the port run builds as root; listen on \
+         127.0.0.1 or a unix socket, or verify clients with --tlsverify"
+    )]
+    Insecure(String),
+    /// The TLS files could not be read or used.
+    #[error("--tlsverify: {0}")]
+    Tls(String),
     /// The async runtime could not start.
     #[error("cannot start the server: {0}")]
     Runtime(std::io::Error),

@@ -19,6 +19,20 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     }
     config.max_context_bytes = rbuild_llb::parse_size(&args.max_context_size)
         .map_err(|e| anyhow::anyhow!("--max-context-size: {e}"))?;
+    match (args.tlsverify, &args.tlscacert, &args.tlscert, &args.tlskey) {
+        (true, Some(ca), Some(cert), Some(key)) => {
+            config.tls = Some(rbuild_serve::TlsFiles {
+                ca: ca.clone(),
+                cert: cert.clone(),
+                key: key.clone(),
+            });
+        }
+        (true, ..) => anyhow::bail!("--tlsverify needs --tlscacert, --tlscert and --tlskey"),
+        (false, None, None, None) => {}
+        (false, ..) => anyhow::bail!(
+            "--tlscacert, --tlscert and --tlskey take effect with --tlsverify (clients verified)"
+        ),
+    }
     let engine = super::build::open_engine()?;
     rbuild_serve::serve(engine, config, |listening| {
         let mut err = std::io::stderr().lock();
