@@ -26,6 +26,18 @@ fn have(path: &str, what: &str) -> bool {
     found
 }
 
+/// Waits until `rbuild serve` (its stderr piped) says every listener is
+/// open; the rest of its stderr is drained.
+fn wait_listening(child: &mut Child) {
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("export DOCKER_HOST") {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0, "rbuild serve ended before listening");
+    }
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+}
+
 /// `rbuild serve` on a socket of the test's own, on `env`'s store.
 struct Server {
     child: Option<Child>,
@@ -50,14 +62,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        // Ready when it says so, after every listener is open.
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        while !line.contains("export DOCKER_HOST") {
-            line.clear();
-            assert!(err.read_line(&mut line).unwrap() > 0, "rbuild serve ended before listening");
-        }
-        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+        wait_listening(&mut child);
         let docker_config = env.dir.path().join("docker-config");
         std::fs::create_dir_all(&docker_config).unwrap();
         Server { child: Some(child), socket, docker_config }
@@ -635,12 +640,7 @@ fn tcp_beyond_loopback_needs_tls_and_tls_needs_a_client_certificate() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("export DOCKER_HOST") {
-        line.clear();
-        assert!(err.read_line(&mut line).unwrap() > 0, "rbuild serve ended before listening");
-    }
+    wait_listening(&mut child);
     let docker = |dir: &Path, args: &[&str]| {
         Command::new(DOCKER)
             .current_dir(dir)

@@ -29,6 +29,6 @@ pub use credentials::{Credential, Credentials, DOCKER_HUB_KEY, RequestAuth, Sour
 pub use error::{Error, Result};
 pub use pull::{
     ACCEPT, DOCKER_LIST, DOCKER_MANIFEST, MAX_MANIFEST, OCI_INDEX, OCI_MANIFEST, Progress, Quiet,
-    Resolved, choose_platform, manifest_media_type,
+    Resolved, choose_platform, finished_status, manifest_media_type,
 };
 pub use push::{CHUNK, Pushed};

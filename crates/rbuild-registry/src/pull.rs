@@ -45,6 +45,18 @@ pub trait Progress: Sync {
     }
 }
 
+/// How docker says a blob finished ([`Progress::finished`]'s `how`), on a
+/// pull or a push: `Pull complete`, `Layer already exists`, …
+pub fn finished_status(pulling: bool, how: &str) -> &'static str {
+    match (pulling, how) {
+        (true, "exists") => "Already exists",
+        (true, _) => "Pull complete",
+        (false, "exists") => "Layer already exists",
+        (false, "mounted") => "Mounted from another repository",
+        (false, _) => "Pushed",
+    }
+}
+
 /// No progress reports.
 pub struct Quiet;
 impl Progress for Quiet {}

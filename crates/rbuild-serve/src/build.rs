@@ -167,6 +167,17 @@ pub(crate) async fn spool(
     file.flush().await.map_err(|e| ApiError::internal(format!("cannot store the context: {e}")))
 }
 
+/// A directory of the request's own in the store's tmp/, named for this
+/// process (so a crash's leftovers are found) and removed when dropped.
+pub(crate) fn request_dir(state: &State) -> Result<tempfile::TempDir, ApiError> {
+    let tmp = state.engine.store().tmp_dir();
+    std::fs::create_dir_all(&tmp)
+        .and_then(|()| {
+            tempfile::Builder::new().prefix(&rbuild_cache::temp_prefix("serve")).tempdir_in(&tmp)
+        })
+        .map_err(|e| ApiError::internal(format!("cannot store the request: {e}")))
+}
+
 /// A request body as a blocking `Read`, for the thread that unpacks it as
 /// it comes (never written to disk first): a task forwards its frames, at
 /// most `limit` bytes; more, or a broken body, is an error of the read.
@@ -346,13 +357,7 @@ fn exit_code(error: &BuildError) -> i32 {
 pub(crate) async fn build(state: Arc<State>, call: Call) -> Result<Response<Body>, ApiError> {
     let asked = asked(&call)?;
     let limit = state.config.max_context_bytes;
-    let tmp = state.engine.store().tmp_dir();
-    std::fs::create_dir_all(&tmp)
-        .map_err(|e| ApiError::internal(format!("cannot store the context: {e}")))?;
-    let dir = tempfile::Builder::new()
-        .prefix(&rbuild_cache::temp_prefix("serve"))
-        .tempdir_in(&tmp)
-        .map_err(|e| ApiError::internal(format!("cannot store the context: {e}")))?;
+    let dir = request_dir(&state)?;
     let body = BodyReader::new(call.request.into_body(), limit);
     let (asked, received) = tokio::task::spawn_blocking(move || {
         let received = unpack(dir, body, &asked, limit);

@@ -295,13 +295,7 @@ pub(crate) async fn save(
 /// `POST /images/load`: the archive as the body; JSON lines naming what
 /// was loaded.
 pub(crate) async fn load(state: Arc<State>, call: Call) -> Result<Response<Body>, ApiError> {
-    let tmp = state.engine.store().tmp_dir();
-    std::fs::create_dir_all(&tmp)
-        .map_err(|e| ApiError::internal(format!("cannot store the archive: {e}")))?;
-    let dir = tempfile::Builder::new()
-        .prefix(&rbuild_cache::temp_prefix("serve-load"))
-        .tempdir_in(&tmp)
-        .map_err(|e| ApiError::internal(format!("cannot store the archive: {e}")))?;
+    let dir = crate::build::request_dir(&state)?;
     let path = dir.path().join("archive");
     crate::build::spool(call.request.into_body(), &path, state.config.max_context_bytes).await?;
     let lines = blocking(move || {

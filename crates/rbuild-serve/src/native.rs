@@ -210,13 +210,7 @@ impl EventSink for EventLines {
 
 /// `POST /rbuild/v1/build`.
 pub(crate) async fn build(state: Arc<State>, call: Call) -> Result<Response<Body>, ApiError> {
-    let tmp = state.engine.store().tmp_dir();
-    std::fs::create_dir_all(&tmp)
-        .map_err(|e| ApiError::internal(format!("cannot store the context: {e}")))?;
-    let dir = tempfile::Builder::new()
-        .prefix(&rbuild_cache::temp_prefix("serve"))
-        .tempdir_in(&tmp)
-        .map_err(|e| ApiError::internal(format!("cannot store the context: {e}")))?;
+    let dir = crate::build::request_dir(&state)?;
     let body =
         crate::build::BodyReader::new(call.request.into_body(), state.config.max_context_bytes);
     let store_dir = state.engine.store().context_files_dir();

@@ -96,13 +96,7 @@ impl rbuild_registry::Progress for Progress<'_> {
     }
 
     fn finished(&self, digest: &Digest, _size: u64, how: &str) {
-        let text = match (self.pulling, how) {
-            (true, "exists") => "Already exists",
-            (true, _) => "Pull complete",
-            (false, "exists") => "Layer already exists",
-            (false, "mounted") => "Mounted from another repository",
-            (false, _) => "Pushed",
-        };
+        let text = rbuild_registry::finished_status(self.pulling, how);
         self.lines.send(json!({
             "status": text,
             "progressDetail": {},

@@ -50,13 +50,7 @@ impl Progress for Lines {
         if self.quiet {
             return;
         }
-        let text = match (self.pulling, how) {
-            (true, "exists") => "Already exists",
-            (true, _) => "Pull complete",
-            (false, "exists") => "Layer already exists",
-            (false, "mounted") => "Mounted from another repository",
-            (false, _) => "Pushed",
-        };
+        let text = rbuild_registry::finished_status(self.pulling, how);
         let line = format!("{}: {text}", short_digest(digest.as_ref()));
         let bar = self.bars.lock().unwrap_or_else(|p| p.into_inner()).remove(&digest.to_string());
         match &self.multi {
