@@ -3,6 +3,7 @@
 mod build;
 mod context;
 mod engine;
+mod failure;
 mod http;
 mod images;
 mod lint;

@@ -475,6 +475,9 @@ pub(crate) struct BuildArgs {
     /// Write the image ID (the config digest) to this file.
     #[arg(long)]
     pub(crate) iidfile: Option<PathBuf>,
+    /// Write each RUN step's complete output, byte for byte, to a file of its own here.
+    #[arg(long)]
+    pub(crate) log_dir: Option<PathBuf>,
     /// Set a label on the image, `KEY=VALUE`.
     #[arg(long = "label")]
     pub(crate) labels: Vec<String>,

@@ -1876,7 +1876,15 @@ fn execute(
     }
 
     let mut tail: Vec<String> = Vec::new();
+    let (log_path, mut log) =
+        if matches!(step.op, Op::Run { .. }) { open_step_log(ctx, info) } else { (None, None) };
     let status = ctx.executor.run(&spec, &ctx.cfg.secrets, state_dir, cancel, |stream, line| {
+        if let Some(file) = log.as_mut()
+            && let Err(e) = std::io::Write::write_all(file, line)
+        {
+            ctx.events.warning(&format!("{}: cannot write the step's log: {e}", info.label()));
+            log = None;
+        }
         let text = String::from_utf8_lossy(line).trim_end().to_owned();
         ctx.events.log(info, stream, &text);
         tail.push(text);
@@ -1884,6 +1892,7 @@ fn execute(
             tail.remove(0);
         }
     });
+    drop(log);
     drop(leases);
     let status = status.map_err(|e| step_failed(ctx, step, e))?;
     if !status.success() {
@@ -1898,10 +1907,35 @@ fn execute(
             instruction: step.text.clone(),
             code: status.code,
             tail,
+            log: log_path,
         }
         .into());
     }
     Ok(())
+}
+
+/// The file of `--log-dir` that takes the step's whole output (stdout and
+/// stderr as they come), named by stage, line and vertex; a directory that
+/// cannot take it is a warning, not a failed build.
+fn open_step_log(
+    ctx: &Ctx<'_>,
+    info: &StepInfo,
+) -> (Option<PathBuf>, Option<std::io::BufWriter<std::fs::File>>) {
+    let Some(dir) = &ctx.cfg.log_dir else { return (None, None) };
+    let safe = |text: &str| -> String {
+        text.chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+            .collect()
+    };
+    let path =
+        dir.join(format!("{}-line{}-{}.log", safe(&info.stage), info.line, safe(&info.vertex)));
+    match std::fs::create_dir_all(dir).and_then(|()| std::fs::File::create(&path)) {
+        Ok(file) => (Some(path), Some(std::io::BufWriter::new(file))),
+        Err(e) => {
+            ctx.events.warning(&format!("{}: cannot write {}: {e}", info.label(), path.display()));
+            (None, None)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -94,7 +94,10 @@ pub enum BuildError {
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
     /// The command ran and exited non-zero.
-    #[error("{dockerfile}:{line}: {instruction}\n  the command exited with code {code}{tail}")]
+    #[error(
+        "{dockerfile}:{line}: {instruction}\n  the command exited with code {code}{tail}{}",
+        log.as_ref().map(|l| format!("\n  full log: {}", l.display())).unwrap_or_default()
+    )]
     RunFailed {
         /// The Dockerfile's path.
         dockerfile: String,
@@ -106,6 +109,8 @@ pub enum StepError {
         code: i32,
         /// The last lines of output, formatted.
         tail: String,
+        /// The file holding all of its output (`--log-dir`).
+        log: Option<std::path::PathBuf>,
     },
     /// The step could not run, or its inputs could not be had.
     #[error("{dockerfile}:{line}: {instruction}\n  {message}")]

@@ -92,6 +92,9 @@ pub struct BuildRequest {
     /// `--cache-from`: shared caches keys are looked up in, in order,
     /// after the store's own.
     pub cache_from: Vec<CacheImport>,
+    /// `--log-dir`: every step's complete output, byte for byte, one file
+    /// per step.
+    pub log_dir: Option<PathBuf>,
     /// The registry credentials of the build's client (a server's request):
     /// when set, pulls and shared caches use these only, never this
     /// machine's logins.
@@ -144,6 +147,7 @@ impl BuildRequest {
             cache_from: Vec::new(),
             stat_cache: None,
             registry_auth: None,
+            log_dir: None,
             cancel: rbuild_llb::Cancel::new(),
         }
     }

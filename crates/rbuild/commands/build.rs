@@ -117,6 +117,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     request.tags = args.tags.clone();
+    request.log_dir = args.log_dir.clone();
     request.target = args.target.clone();
     request.no_cache = args.no_cache;
     request.pull = match args.pull.as_deref() {
@@ -185,6 +186,7 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
         (!args.secrets.is_empty(), "--secret"),
         (!args.outputs.is_empty(), "--output"),
         (args.push, "--push"),
+        (args.log_dir.is_some(), "--log-dir"),
     ] {
         if given {
             bail!("{what} is not supported with -H yet: build locally, or push from the server");

@@ -1,0 +1,55 @@
+//! When a build fails: complete logs of every step, and what names them.
+
+use crate::build::Env;
+use crate::util::have_root;
+
+/// 3 MiB of lines, some not UTF-8, none alike.
+fn big_output() -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0u32;
+    while out.len() < 3 << 20 {
+        out.extend_from_slice(format!("line {i:07} ").as_bytes());
+        out.extend(std::iter::repeat_n(b'a' + (i % 26) as u8, 60));
+        if i.is_multiple_of(1000) {
+            out.extend_from_slice(&[0xff, 0xfe, 0x80]);
+        }
+        out.push(b'\n');
+        i += 1;
+    }
+    out
+}
+
+#[test]
+fn every_steps_whole_output_is_in_its_log_and_a_failure_names_its_file() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let big = big_output();
+    let ctx = env.context("logs", &[("Dockerfile", "FROM busybox:local\nCOPY big.txt /big.txt\nRUN cat /big.txt\nRUN echo failing; exit 3\n")]);
+    std::fs::write(ctx.join("big.txt"), &big).unwrap();
+    let logs = env.dir.path().join("step-logs");
+    let out = env.build(&ctx, &["--progress=plain", "--log-dir", logs.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+
+    // The 3 MiB step: its log is its output, byte for byte, and plain
+    // progress showed every line of it.
+    let mut files: Vec<_> = std::fs::read_dir(&logs).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let names: Vec<String> =
+        files.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["0-line3-0.1.log", "0-line4-0.2.log"], "one log per RUN");
+    assert!(std::fs::read(&files[0]).unwrap() == big, "the log holds all {} bytes", big.len());
+    let lines = big.iter().filter(|b| **b == b'\n').count();
+    let shown = err.lines().filter(|l| l.starts_with("  line ")).count();
+    assert_eq!(shown, lines, "--progress=plain clips nothing");
+
+    // The failed step: its log, named in the failure.
+    assert_eq!(std::fs::read_to_string(&files[1]).unwrap(), "failing\n");
+    assert!(
+        err.contains(&format!("full log: {}", files[1].display())),
+        "{}",
+        &err[err.len().saturating_sub(600)..]
+    );
+}
