@@ -53,3 +53,67 @@ fn every_steps_whole_output_is_in_its_log_and_a_failure_names_its_file() {
         &err[err.len().saturating_sub(600)..]
     );
 }
+
+#[test]
+fn github_progress_annotates_the_failed_step_and_warnings_and_writes_the_summary() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let df = "FROM busybox:local\nENV A=$NOPE\nRUN echo ran\nRUN echo \"a, b: 100%\"; exit 3\n";
+    let ctx = env.context("gh", &[("Dockerfile", df)]);
+    let summary = env.dir.path().join("step-summary.md");
+    std::fs::write(&summary, "earlier\n").unwrap();
+    let dockerfile = ctx.join("Dockerfile");
+    // Automatic on GitHub Actions: --progress=auto is github there.
+    let out = crate::util::rbuild()
+        .env("RBUILD_ROOT", &env.store)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .args(["build", "-f"])
+        .arg(&dockerfile)
+        .arg(&ctx)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let file = dockerfile.display().to_string().replace(':', "%3A").replace(',', "%2C");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!(
+            "::warning file={file},line=2::Usage of undefined variable '$NOPE'\n\
+             ::error file={file},line=4,title=RUN echo \"a%2C b%3A 100%25\"; exit 3::exit code 3\n"
+        ),
+        "the workflow commands, escaped as GitHub documents"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("  ran\n") && err.contains("exited with code 3"),
+        "plain lines too: {err}"
+    );
+    // The summary, appended; seconds vary, so they are checked to be numbers.
+    let text = std::fs::read_to_string(&summary).unwrap();
+    let rows: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let mut cells: Vec<&str> = l.split(" | ").collect();
+            if cells.len() == 4 && cells[2].parse::<f64>().is_ok() {
+                cells[2] = "S";
+            }
+            cells.join(" | ")
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "earlier".to_owned(),
+            format!("### rbuild build of {}", dockerfile.display()),
+            String::new(),
+            "| Step | Result | Seconds | Why it ran |".to_owned(),
+            "|---|---|---:|---|".to_owned(),
+            "| [0] RUN echo ran | ran | S | no earlier build |".to_owned(),
+            "| [0] RUN echo \"a, b: 100%\"; exit 3 | **failed**: exit code 3 | S | no earlier build |"
+                .to_owned(),
+            String::new(),
+        ]
+    );
+}

@@ -117,3 +117,20 @@ fn sarif_and_checkstyle_come_out_of_the_binary() {
     let xml = String::from_utf8(out.stdout).unwrap();
     assert!(xml.contains(r#"<error line="2" column="5" severity="warning""#), "{xml}");
 }
+
+#[test]
+fn github_format_is_one_workflow_command_per_finding() {
+    let dir = tempdir();
+    let path = write(&dir, "Lint.Dockerfile", "FROM busybox:1.36\nRUN cd /tmp\n");
+    let out = rbuild()
+        .current_dir(dir.path())
+        .args(["lint", "--format", "github", "Lint.Dockerfile"])
+        .output()
+        .unwrap();
+    assert!(path.is_file() && out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "::warning file=Lint.Dockerfile,line=2,col=5,endLine=2,endColumn=12,title=RB001 run-cd::\
+         `cd /tmp` only lasts until the end of this RUN%0Aset `WORKDIR /tmp` before the RUN instead\n"
+    );
+}

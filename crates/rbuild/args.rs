@@ -413,6 +413,8 @@ pub(crate) enum LintFormat {
     Sarif,
     /// Checkstyle XML.
     Checkstyle,
+    /// GitHub Actions workflow commands (annotations).
+    Github,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -41,6 +41,10 @@ pub(crate) enum Mode {
     Plain,
     /// One JSON object per line on standard error.
     Json,
+    /// Plain lines, and GitHub Actions annotations (workflow commands on
+    /// standard output) for a failed step and each warning; the cache
+    /// report goes to `$GITHUB_STEP_SUMMARY`.
+    Github,
 }
 
 impl Mode {
@@ -49,6 +53,7 @@ impl Mode {
         Ok(match text {
             "plain" => Mode::Plain,
             "json" | "rawjson" => Mode::Json,
+            "github" => Mode::Github,
             "tty" => {
                 anyhow::ensure!(
                     std::io::stderr().is_terminal(),
@@ -57,13 +62,17 @@ impl Mode {
                 Mode::Tty
             }
             "auto" => {
-                if std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() {
+                if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+                    Mode::Github
+                } else if std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() {
                     Mode::Tty
                 } else {
                     Mode::Plain
                 }
             }
-            other => anyhow::bail!("--progress={other}: expected auto, tty, plain or json"),
+            other => {
+                anyhow::bail!("--progress={other}: expected auto, tty, plain, json or github")
+            }
         })
     }
 }
@@ -75,6 +84,25 @@ pub(crate) struct Progress {
     out: Mutex<std::io::Stderr>,
     multi: Option<MultiProgress>,
     bars: Mutex<HashMap<String, ProgressBar>>,
+    github: Github,
+}
+
+/// What GitHub mode keeps: the Dockerfile annotations name, each step's
+/// row of the summary, whether a step's failure was annotated.
+#[derive(Default)]
+struct Github {
+    dockerfile: String,
+    rows: Mutex<Vec<Row>>,
+    step_failed: std::sync::atomic::AtomicBool,
+}
+
+/// One step in the `$GITHUB_STEP_SUMMARY` table.
+struct Row {
+    vertex: String,
+    label: String,
+    result: String,
+    seconds: Option<f64>,
+    why: String,
 }
 
 impl Progress {
@@ -86,7 +114,97 @@ impl Progress {
             out: Mutex::new(std::io::stderr()),
             multi,
             bars: Mutex::new(HashMap::new()),
+            github: Github::default(),
         }
+    }
+
+    /// The Dockerfile as annotations name it (GitHub mode).
+    pub(crate) fn for_dockerfile(mut self, label: String) -> Progress {
+        self.github.dockerfile = label;
+        self
+    }
+
+    /// A workflow command, on standard output where the runner reads them.
+    fn annotate(&self, kind: &str, line: Option<usize>, title: Option<&str>, message: &str) {
+        let mut properties = vec![("file", self.github.dockerfile.clone())];
+        if let Some(line) = line {
+            properties.push(("line", line.to_string()));
+        }
+        if let Some(title) = title {
+            properties.push(("title", title.to_owned()));
+        }
+        let command = rbuild_lint::workflow_command(kind, &properties, message);
+        let _ = writeln!(std::io::stdout().lock(), "{command}");
+    }
+
+    /// GitHub mode's part of an event: annotations, and the summary's rows.
+    fn github(&self, event: &Event) {
+        let mut rows = self.github.rows.lock().unwrap_or_else(|p| p.into_inner());
+        match &event.kind {
+            EventKind::Step(e) => {
+                let at = rows.iter().position(|r| r.vertex == e.step.vertex);
+                let row = match at {
+                    Some(i) => &mut rows[i],
+                    None => {
+                        rows.push(Row {
+                            vertex: e.step.vertex.clone(),
+                            label: e.step.label(),
+                            result: String::new(),
+                            seconds: None,
+                            why: String::new(),
+                        });
+                        let last = rows.len() - 1;
+                        &mut rows[last]
+                    }
+                };
+                match e.status {
+                    StepStatus::Running => {
+                        row.result = "running".into();
+                        row.why = e.reason.clone().unwrap_or_default();
+                    }
+                    StepStatus::Cached => row.result = "cached".into(),
+                    StepStatus::Done => {
+                        row.result = "ran".into();
+                        row.seconds = e.seconds;
+                    }
+                    StepStatus::Error => {
+                        let error = e.error.as_deref().unwrap_or("failed");
+                        row.result = format!("**failed**: {error}");
+                        row.seconds = e.seconds;
+                        self.github.step_failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                        let title = e.step.instruction.lines().next().unwrap_or_default();
+                        self.annotate("error", Some(e.step.line), Some(title), error);
+                    }
+                }
+            }
+            EventKind::Warning { message, line } => self.annotate("warning", *line, None, message),
+            EventKind::Error { message }
+                if !self.github.step_failed.load(std::sync::atomic::Ordering::Relaxed) =>
+            {
+                self.annotate("error", None, None, message);
+            }
+            _ => {}
+        }
+    }
+
+    /// The cache report as a Markdown table, for `$GITHUB_STEP_SUMMARY`.
+    fn summary(&self) -> String {
+        let cell = |text: &str| text.replace('|', "\\|").replace(['\r', '\n'], " ");
+        let mut out = format!(
+            "### rbuild build of {}\n\n| Step | Result | Seconds | Why it ran |\n|---|---|---:|---|\n",
+            cell(&self.github.dockerfile)
+        );
+        for row in self.github.rows.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let seconds = row.seconds.map(|s| format!("{s:.2}")).unwrap_or_default();
+            out.push_str(&format!(
+                "| {} | {} | {seconds} | {} |\n",
+                cell(&row.label),
+                cell(&row.result),
+                cell(&row.why)
+            ));
+        }
+        out.push('\n');
+        out
     }
 
     fn line(&self, text: &str) {
@@ -164,6 +282,18 @@ impl Progress {
 
     /// Takes the live view down so what follows prints on clean lines.
     pub(crate) fn close(&self) {
+        if self.mode == Mode::Github
+            && let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty())
+        {
+            let appended = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .and_then(|mut file| file.write_all(self.summary().as_bytes()));
+            if let Err(e) = appended {
+                self.line(&format!("warning: cannot append to $GITHUB_STEP_SUMMARY: {e}"));
+            }
+        }
         let bars: Vec<_> =
             self.bars.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, b)| b).collect();
         for bar in bars {
@@ -182,9 +312,12 @@ impl EventSink for Progress {
     fn emit(&self, event: &Event) {
         match self.mode {
             Mode::Json => return self.json(event),
-            Mode::Plain => {
+            Mode::Plain | Mode::Github => {
                 if let Some(line) = event.plain_line() {
                     self.line(&line);
+                }
+                if self.mode == Mode::Github {
+                    self.github(event);
                 }
                 return;
             }

@@ -389,7 +389,7 @@ pub(crate) fn build(
         }
     }
     for w in &plan.warnings {
-        events.warning(&w.message);
+        events.warning_at(&w.message, w.span.map(|s| s.line));
     }
 
     let ignore_file = rbuild_context::load_ignore(&cfg.context, Some(&cfg.dockerfile))?;

@@ -69,7 +69,12 @@ impl<'a> Emitter<'a> {
     }
 
     pub(crate) fn warning(&self, message: &str) {
-        self.emit(EventKind::Warning { message: message.to_owned() });
+        self.emit(EventKind::Warning { message: message.to_owned(), line: None });
+    }
+
+    /// A warning about Dockerfile line `line`.
+    pub(crate) fn warning_at(&self, message: &str, line: Option<usize>) {
+        self.emit(EventKind::Warning { message: message.to_owned(), line });
     }
 
     pub(crate) fn result(&self, summary: BuildSummary) {

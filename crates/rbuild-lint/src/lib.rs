@@ -31,6 +31,7 @@ mod suppress;
 
 pub use context::{Context, LayerFacts, Stage};
 pub use diagnostic::{Diagnostic, Location};
+pub use render::github::workflow_command;
 pub use render::{FileReport, Format, render, rules_json};
 pub use rule::{Rule, Severity};
 pub use rules::RULES;

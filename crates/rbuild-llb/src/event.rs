@@ -34,6 +34,9 @@ pub enum EventKind {
     Warning {
         /// The warning.
         message: String,
+        /// The Dockerfile line it is about, when it is about one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        line: Option<usize>,
     },
     /// Why the build failed.
     Error {
@@ -244,7 +247,7 @@ impl Event {
                 }
                 line
             }
-            EventKind::Warning { message } => format!("warning: {message}"),
+            EventKind::Warning { message, .. } => format!("warning: {message}"),
             EventKind::Error { message } => format!("rbuild: {message}"),
             EventKind::Result(_) => return None,
         })

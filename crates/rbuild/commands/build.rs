@@ -137,7 +137,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--output type=image,push=true needs name=REF or a -t NAME to push to");
     }
     let engine = open_engine()?;
-    let progress = Progress::new(mode);
+    let progress = Progress::new(mode).for_dockerfile(request.dockerfile_label());
     let result = engine.build(&request, &progress);
     progress.close();
     // The error was an event: in JSON, or printed by the renderer.
@@ -242,7 +242,7 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     let mode = Mode::parse(&args.progress)?;
-    let progress = Progress::new(mode);
+    let progress = Progress::new(mode).for_dockerfile(dockerfile.display().to_string());
     let ignore_beside = Some(dockerfile.as_path());
     let outcome = rbuild_serve::client::remote_build(
         &host,

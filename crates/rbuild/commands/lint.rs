@@ -35,6 +35,7 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<ExitCode> {
         LintFormat::Json => Format::Json,
         LintFormat::Sarif => Format::Sarif,
         LintFormat::Checkstyle => Format::Checkstyle,
+        LintFormat::Github => Format::Github,
     };
     let color = format == Format::Human && std::io::stdout().is_terminal();
     let mut stdout = std::io::stdout().lock();
@@ -68,7 +69,7 @@ fn list_rules(format: LintFormat) -> anyhow::Result<ExitCode> {
             }
             text
         }
-        LintFormat::Sarif | LintFormat::Checkstyle => {
+        LintFormat::Sarif | LintFormat::Checkstyle | LintFormat::Github => {
             anyhow::bail!("--list-rules prints human or json only")
         }
     };

@@ -1,6 +1,7 @@
 //! Findings to text: for people, for scripts, for code scanning, for CI.
 
 mod checkstyle;
+pub(crate) mod github;
 mod human;
 mod json;
 mod sarif;
@@ -32,6 +33,8 @@ pub enum Format {
     Sarif,
     /// Checkstyle XML, for CI dashboards that read it.
     Checkstyle,
+    /// GitHub Actions workflow commands: annotations on the lines.
+    Github,
 }
 
 /// Renders the findings of several files in one document.
@@ -41,6 +44,7 @@ pub fn render(reports: &[FileReport], format: Format, color: bool) -> String {
         Format::Json => json::render(reports),
         Format::Sarif => sarif::render(reports),
         Format::Checkstyle => checkstyle::render(reports),
+        Format::Github => github::render(reports),
     }
 }
 
