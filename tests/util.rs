@@ -4,9 +4,13 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The `rbuild` binary under test.
+/// The `rbuild` binary under test. Out of a GitHub Actions runner's
+/// environment, so `--progress=auto` means the same everywhere (the tests of
+/// GitHub mode set it again).
 pub(crate) fn rbuild() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rbuild"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rbuild"));
+    command.env_remove("GITHUB_ACTIONS").env_remove("GITHUB_STEP_SUMMARY");
+    command
 }
 
 /// The shared conformance data, or `None` (with a message) where it is absent.
