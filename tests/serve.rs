@@ -515,6 +515,16 @@ fn rbuild_build_h_sends_only_what_the_server_lacks() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("exited with code 5"), "{out:?}");
     let out = rbuild()
+        .args(["build", "-H", &host, "--cache-to", "type=local,dest=/tmp/rbuild-escape"])
+        .arg(&ctx)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("type=local is a directory of the server")
+    );
+    assert!(!Path::new("/tmp/rbuild-escape").exists(), "the server wrote nothing there");
+    let out = rbuild()
         .args(["build", "-H", &host, "--secret", "id=x,src=/dev/null"])
         .arg(&ctx)
         .output()

@@ -101,6 +101,17 @@ impl RemoteRequest {
             .iter()
             .map(|c| rbuild_engine::CacheExport::parse(c))
             .collect::<Result<_, _>>()?;
+        // A directory is a path on the server: a client names registries
+        // only, or it could have the server write (as root) anywhere.
+        let local =
+            |l: &rbuild_engine::CacheLocation| matches!(l, rbuild_engine::CacheLocation::Local(_));
+        if request.cache_to.iter().any(|c| local(&c.location))
+            || request.cache_from.iter().any(|c| local(&c.location))
+        {
+            return Err("a shared cache of type=local is a directory of the server: a remote \
+                        build names a registry (type=registry,ref=…)"
+                .into());
+        }
         request.source_date_epoch = self.source_date_epoch;
         Ok(request)
     }
