@@ -524,13 +524,27 @@ fn rbuild_build_h_sends_only_what_the_server_lacks() {
         String::from_utf8_lossy(&out.stderr).contains("type=local is a directory of the server")
     );
     assert!(!Path::new("/tmp/rbuild-escape").exists(), "the server wrote nothing there");
+    // A secret travels in the request, reaches its RUN, and is nowhere in
+    // the server's store after.
+    let secret = env.dir.path().join("token");
+    std::fs::write(&secret, "remote-s3cret-value").unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox:local\nRUN --mount=type=secret,id=tok cat /run/secrets/tok | wc -c\n",
+    )
+    .unwrap();
     let out = rbuild()
-        .args(["build", "-H", &host, "--secret", "id=x,src=/dev/null"])
+        .args(["build", "-H", &host, "--progress=plain", "--secret"])
+        .arg(format!("id=tok,src={}", secret.display()))
         .arg(&ctx)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--secret is not supported with -H"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("  19\n"), "the step read the 19 bytes: {err}");
+    assert!(!err.contains("remote-s3cret-value"));
+    let found = crate::build::files_containing(&env.store, b"remote-s3cret-value");
+    assert!(found.is_empty(), "{found:?}");
     assert!(server.stop().success());
 }
 

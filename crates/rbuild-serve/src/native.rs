@@ -67,6 +67,56 @@ pub struct RemoteRequest {
     pub cache_to: Vec<String>,
     /// `SOURCE_DATE_EPOCH` of the client.
     pub source_date_epoch: Option<u64>,
+    /// `--secret` values by id. They travel in the request line only and
+    /// reach the steps the way a local build's do; never printed.
+    #[serde(default, skip_serializing_if = "RemoteSecrets::is_empty")]
+    pub secrets: RemoteSecrets,
+}
+
+/// Secret values of a remote build, base64 in the request; `Debug` shows
+/// the ids only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct RemoteSecrets(pub BTreeMap<String, Vec<u8>>);
+
+impl RemoteSecrets {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for RemoteSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+impl Serialize for RemoteSecrets {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine as _;
+        let encoded: BTreeMap<&String, String> = self
+            .0
+            .iter()
+            .map(|(id, v)| (id, base64::engine::general_purpose::STANDARD.encode(v)))
+            .collect();
+        encoded.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for RemoteSecrets {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use base64::Engine as _;
+        let encoded = BTreeMap::<String, String>::deserialize(d)?;
+        let decoded = encoded
+            .into_iter()
+            .map(|(id, v)| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(v)
+                    .map(|v| (id, v))
+                    .map_err(|_| serde::de::Error::custom("a secret is not base64"))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(RemoteSecrets(decoded))
+    }
 }
 
 impl RemoteRequest {
@@ -113,6 +163,9 @@ impl RemoteRequest {
                 .into());
         }
         request.source_date_epoch = self.source_date_epoch;
+        for (id, value) in &self.secrets.0 {
+            request.secrets.insert(id.clone(), value.clone());
+        }
         Ok(request)
     }
 }
@@ -261,4 +314,23 @@ pub(crate) fn file_digests(hashes: &rbuild_context::ContextHashes) -> Vec<Digest
         .map(|e| e.digest.to_string())
         .collect();
     set.into_iter().filter_map(|d| d.parse().ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_travel_as_base64_and_never_print() {
+        let mut request = RemoteRequest::default();
+        request.secrets.0.insert("tok".into(), b"v\x00\xff".to_vec());
+        let line = serde_json::to_string(&request).unwrap();
+        assert!(line.contains(r#""secrets":{"tok":"dgD/"}"#), "{line}");
+        let back: RemoteRequest = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, request);
+        let shown = format!("{request:?}");
+        assert!(shown.contains("secrets: {\"tok\"}") && !shown.contains("dgD/"), "{shown}");
+        let none = serde_json::to_string(&RemoteRequest::default()).unwrap();
+        assert!(!none.contains("secrets"), "{none}");
+    }
 }

@@ -183,7 +183,6 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
     let host: rbuild_serve::Listen = host.parse().map_err(|e| anyhow::anyhow!("-H {e}"))?;
     // What lives on this machine cannot reach the server's build.
     for (given, what) in [
-        (!args.secrets.is_empty(), "--secret"),
         (!args.outputs.is_empty(), "--output"),
         (args.push, "--push"),
         (args.log_dir.is_some(), "--log-dir"),
@@ -228,6 +227,11 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
     }
     request.labels =
         args.labels.iter().map(|l| key_value("--label", l)).collect::<Result<_, _>>()?;
+    // Read here, as a local build reads them; sent in the request only.
+    for text in &args.secrets {
+        let (id, value) = read_secret(text)?;
+        request.secrets.0.insert(id, value);
+    }
     request.allow = args
         .allow
         .iter()
