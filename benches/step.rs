@@ -46,6 +46,7 @@ fn run_true(bencher: divan::Bencher<'_, '_>) {
             hostname: "bench".into(),
             network: NetworkMode::Default,
             netns: None,
+            terminal: false,
             rootfs: RootFs {
                 lowers: vec![base.clone()],
                 upper: step.join("upper"),

@@ -117,3 +117,80 @@ fn github_progress_annotates_the_failed_step_and_warnings_and_writes_the_summary
         ]
     );
 }
+
+/// Waits (a minute at most: a hang guard, not a measure) until `done`.
+fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn on_failure_shell_opens_a_shell_in_the_failed_steps_state() {
+    if !have_root() {
+        return;
+    }
+    if std::process::Command::new("tmux").arg("-V").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "tmux is needed in CI");
+        return;
+    }
+    let env = Env::new();
+    let df = "FROM busybox:local\nRUN echo partial-content > /partial.txt; echo wrote; exit 4\n";
+    let ctx = env.context("shell", &[("Dockerfile", df)]);
+    let code = env.dir.path().join("exit-code");
+    let socket = format!("rbuild-test-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux").args(["-L", &socket]).args(args).output().unwrap()
+    };
+    let command = format!(
+        "RBUILD_ROOT={} {} build --on-failure=shell {}; echo $? > {}; sleep 600",
+        env.store.display(),
+        env!("CARGO_BIN_EXE_rbuild"),
+        ctx.display(),
+        code.display()
+    );
+    let started = tmux(&["new-session", "-d", "-s", "t", "-x", "200", "-y", "50", &command]);
+    assert!(started.status.success(), "{started:?}");
+    let pane = || {
+        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-S", "-200", "-t", "t"]).stdout)
+            .into_owned()
+    };
+    let mut last = String::new();
+    let prompt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        eventually("no shell prompt came", || {
+            last = pane();
+            // (capture-pane drops the prompt's trailing space)
+            last.lines().any(|l| l.trim_end() == "/ #")
+        })
+    }));
+    if prompt.is_err() {
+        let _ = tmux(&["kill-server"]);
+        panic!("no shell prompt came; the pane: {last}");
+    }
+    tmux(&["send-keys", "-t", "t", "cat /partial.txt; exit", "Enter"]);
+    eventually("the build did not end", || code.is_file());
+    let shown = pane();
+    let _ = tmux(&["kill-server"]);
+    assert_eq!(std::fs::read_to_string(&code).unwrap().trim(), "1", "the usual failure: {shown}");
+    let lines: Vec<&str> = shown.lines().map(str::trim_end).collect();
+    let typed = lines.iter().position(|l| l.ends_with("cat /partial.txt; exit")).expect(&shown);
+    assert_eq!(lines[typed + 1], "partial-content", "the failed step's file: {shown}");
+    assert!(shown.contains("the command exited with code 4"), "{shown}");
+    assert!(crate::util::mounts_under(&env.store).is_empty());
+    // (The tmux server, going away, still shows the command it started.)
+    let left: Vec<String> = crate::util::processes_with(&env.store.display().to_string())
+        .into_iter()
+        .filter(|p| !p.contains("tmux -L"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // No terminal: a warning, and the failure as usual.
+    let out = env.build(&ctx, &["--on-failure=shell"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--on-failure=shell needs a terminal") && err.contains("code 4"), "{err}");
+    let out = env.build(&ctx, &["--on-failure=nap"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -41,6 +41,7 @@ impl Fixture {
             hostname: "rbuild-step".into(),
             network: NetworkMode::Default,
             netns: None,
+            terminal: false,
             rootfs: RootFs {
                 lowers: vec![self.base.clone()],
                 upper: step.join("upper"),

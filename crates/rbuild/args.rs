@@ -480,6 +480,10 @@ pub(crate) struct BuildArgs {
     /// Write each RUN step's complete output, byte for byte, to a file of its own here.
     #[arg(long)]
     pub(crate) log_dir: Option<PathBuf>,
+    /// When a RUN fails: `shell` opens /bin/sh in the failed step's state on this terminal
+    /// (`shell:CMD` runs CMD there instead); `exit` goes on with the failure report.
+    #[arg(long, value_name = "WHAT")]
+    pub(crate) on_failure: Option<String>,
     /// Set a label on the image, `KEY=VALUE`.
     #[arg(long = "label")]
     pub(crate) labels: Vec<String>,

@@ -1665,6 +1665,7 @@ fn execute(
         hostname: "buildkitsandbox".into(),
         network: NetworkMode::Default,
         netns: None,
+        terminal: false,
         rootfs: RootFs {
             lowers: lowers(ctx, parent)?,
             upper: snap.upper.clone(),
@@ -1895,6 +1896,11 @@ fn execute(
     drop(log);
     drop(leases);
     let status = status.map_err(|e| step_failed(ctx, step, e))?;
+    if !status.success()
+        && let Some(command) = &ctx.cfg.on_failure_shell
+    {
+        debug_shell(ctx, info, &spec, state_dir, command, cancel);
+    }
     if !status.success() {
         let tail = if tail.is_empty() {
             String::new()
@@ -1912,6 +1918,36 @@ fn execute(
         .into());
     }
     Ok(())
+}
+
+/// `--on-failure=shell`: `command` on the terminal, on the failed step's
+/// state (its upper directory over its parents, read-only, under a
+/// writable layer thrown away after) with the step's env, workdir, user,
+/// network and mounts.
+fn debug_shell(
+    ctx: &Ctx<'_>,
+    info: &StepInfo,
+    spec: &StepSpec,
+    state_dir: &Path,
+    command: &[String],
+    cancel: &Cancel,
+) {
+    let dir = state_dir.join("debug");
+    let mut debug = spec.clone();
+    debug.args = command.to_vec();
+    debug.rootfs.lowers.insert(0, spec.rootfs.upper.clone());
+    debug.rootfs.upper = dir.join("upper");
+    debug.rootfs.work = dir.join("work");
+    debug.rootfs.merged = dir.join("merged");
+    ctx.events.warning(&format!(
+        "{}: failed; a shell in its state follows (`exit` goes on with the build)",
+        info.label()
+    ));
+    let ran = ctx.executor.run_interactive(&debug, &ctx.cfg.secrets, &dir.join("state"), cancel);
+    if let Err(e) = ran {
+        ctx.events.warning(&format!("{}: the shell could not start: {e}", info.label()));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The file of `--log-dir` that takes the step's whole output (stdout and

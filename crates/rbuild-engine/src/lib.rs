@@ -95,6 +95,10 @@ pub struct BuildRequest {
     /// `--log-dir`: every step's complete output, byte for byte, one file
     /// per step.
     pub log_dir: Option<PathBuf>,
+    /// `--on-failure=shell[:CMD]`: when a RUN fails, this command (a shell
+    /// by default) runs on this process's terminal in the failed step's
+    /// state before the failure is reported.
+    pub on_failure_shell: Option<Vec<String>>,
     /// The registry credentials of the build's client (a server's request):
     /// when set, pulls and shared caches use these only, never this
     /// machine's logins.
@@ -148,6 +152,7 @@ impl BuildRequest {
             stat_cache: None,
             registry_auth: None,
             log_dir: None,
+            on_failure_shell: None,
             cancel: rbuild_llb::Cancel::new(),
         }
     }

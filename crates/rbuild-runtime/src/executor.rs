@@ -117,7 +117,56 @@ impl Executor {
         secrets: &Secrets,
         state: &Path,
         cancel: &Cancel,
+        on_output: impl FnMut(Stream, &[u8]),
+    ) -> Result<ExitStatus, ExecError> {
+        self.run_with(spec, secrets, state, cancel, on_output, None)
+    }
+
+    /// Runs `spec` on this process's terminal, as `docker run -it` does: the
+    /// command gets a pty of its own as its stdin, stdout, stderr and
+    /// controlling terminal, sized as ours; what is typed here goes to it
+    /// (our terminal in raw mode meanwhile, restored after) and what it
+    /// writes comes here. For a shell in a step's state.
+    pub fn run_interactive(
+        &self,
+        spec: &StepSpec,
+        secrets: &Secrets,
+        state: &Path,
+        cancel: &Cancel,
+    ) -> Result<ExitStatus, ExecError> {
+        let io = |e: nix::errno::Errno| ExecError::Setup(format!("the terminal: {e}"));
+        let pty = nix::pty::openpty(None, None).map_err(io)?;
+        crate::terminal::copy_size(&pty.master);
+        let raw = crate::terminal::RawMode::enter();
+        let (wake_r, wake_w) = nix::unistd::pipe().map_err(io)?;
+        let master = std::fs::File::from(pty.master);
+        let input = {
+            let master = master.try_clone().map_err(|e| ExecError::Setup(e.to_string()))?;
+            std::thread::spawn(move || crate::terminal::forward_input(master, wake_r))
+        };
+        let output = {
+            let master = master.try_clone().map_err(|e| ExecError::Setup(e.to_string()))?;
+            std::thread::spawn(move || crate::terminal::forward_output(master))
+        };
+        let mut spec = spec.clone();
+        spec.terminal = true;
+        let status = self.run_with(&spec, secrets, state, cancel, |_, _| {}, Some(pty.slave));
+        drop(wake_w);
+        let _ = input.join();
+        drop(master);
+        let _ = output.join();
+        drop(raw);
+        status
+    }
+
+    fn run_with(
+        &self,
+        spec: &StepSpec,
+        secrets: &Secrets,
+        state: &Path,
+        cancel: &Cancel,
         mut on_output: impl FnMut(Stream, &[u8]),
+        terminal: Option<std::os::fd::OwnedFd>,
     ) -> Result<ExitStatus, ExecError> {
         let state_err = |path: &Path| {
             let path = path.to_owned();
@@ -168,14 +217,19 @@ impl Executor {
         if cancel.is_cancelled() {
             return Err(ExecError::Cancelled);
         }
-        let mut child = Command::new(&self.helper)
-            .arg(HELPER_COMMAND)
-            .arg(&spec_path)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(spawn_err)?;
+        let mut command = Command::new(&self.helper);
+        command.arg(HELPER_COMMAND).arg(&spec_path).stdin(Stdio::piped());
+        match &terminal {
+            None => {
+                command.stdout(Stdio::piped()).stderr(Stdio::piped());
+            }
+            Some(tty) => {
+                command.stdout(Stdio::null()).stderr(Stdio::null());
+                crate::terminal::pass_as_fd3(&mut command, tty);
+            }
+        }
+        let mut child = command.spawn().map_err(spawn_err)?;
+        drop(terminal);
         // The first line tells the helper the secrets the step uses; the
         // pipe then stays open as the step's lifeline: cancelling the build
         // closes it, and the helper kills the step's PID namespace.

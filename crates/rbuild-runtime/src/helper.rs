@@ -329,9 +329,13 @@ fn exec_step(step: &Step<'_>, blocked: &SigSet) -> Result<std::convert::Infallib
     // Undo what the helper set up for itself: the command starts with no
     // blocked signal and reads nothing (the helper's stdin is its lifeline).
     blocked.thread_unblock().map_err(|e| format!("signal mask: {e}"))?;
-    let null = fs::File::open("/dev/null").map_err(|e| format!("open /dev/null: {e}"))?;
-    nix::unistd::dup2_stdin(&null).map_err(|e| format!("stdin: {e}"))?;
-    drop(null);
+    if spec.terminal {
+        attach_terminal()?;
+    } else {
+        let null = fs::File::open("/dev/null").map_err(|e| format!("open /dev/null: {e}"))?;
+        nix::unistd::dup2_stdin(&null).map_err(|e| format!("stdin: {e}"))?;
+        drop(null);
+    }
     let args = spec.args.clone();
     let Some(arg0) = args.first() else { return Err("empty command".into()) };
     let targets = plan::targets(spec).map_err(|e| format!("mount points: {e}"))?;
@@ -397,6 +401,27 @@ fn exec_step(step: &Step<'_>, blocked: &SigSet) -> Result<std::convert::Infallib
     match nix::unistd::execve(&program_c, &argv, &envp) {
         Err(e) => Err(format!("exec {}: {e}", program.display())),
     }
+}
+
+/// The terminal the executor passed as descriptor 3 becomes the step's
+/// stdin, stdout, stderr and controlling terminal, in a session of its own.
+#[allow(unsafe_code)]
+fn attach_terminal() -> Result<(), String> {
+    use std::os::fd::BorrowedFd;
+    const TERMINAL_FD: i32 = 3;
+    nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
+    // SAFETY: TIOCSCTTY with 0 only makes the fresh pty slave (no one's
+    // controlling terminal yet) this session's.
+    if unsafe { libc::ioctl(TERMINAL_FD, libc::TIOCSCTTY, 0) } < 0 {
+        return Err(format!("the terminal: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: descriptor 3 is the terminal, open for the whole call.
+    let tty = unsafe { BorrowedFd::borrow_raw(TERMINAL_FD) };
+    nix::unistd::dup2_stdin(tty).map_err(|e| format!("stdin: {e}"))?;
+    nix::unistd::dup2_stdout(tty).map_err(|e| format!("stdout: {e}"))?;
+    nix::unistd::dup2_stderr(tty).map_err(|e| format!("stderr: {e}"))?;
+    let _ = nix::unistd::close(TERMINAL_FD);
+    Ok(())
 }
 
 /// Marks every descriptor above 2 close-on-exec, so nothing the build was

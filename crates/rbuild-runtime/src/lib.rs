@@ -30,6 +30,7 @@ mod rootfs;
 mod seccomp;
 mod spec;
 mod sys;
+mod terminal;
 pub mod user;
 
 pub use cachemount::{CacheLease, CacheMounts, CacheOwner};

@@ -494,6 +494,7 @@ mod tests {
             hostname: "h".into(),
             network,
             netns: None,
+            terminal: false,
             rootfs: RootFs {
                 lowers,
                 upper: "/s/u".into(),

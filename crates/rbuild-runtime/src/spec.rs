@@ -25,6 +25,12 @@ pub struct StepSpec {
     /// The namespace the default network joins; the executor sets it.
     #[serde(default)]
     pub netns: Option<PathBuf>,
+    /// The command's stdin, stdout and stderr are a terminal (the slave of
+    /// the pty the executor hands the helper as descriptor 3), its
+    /// controlling terminal: a shell in a step's state
+    /// ([`Executor::run_interactive`](crate::Executor::run_interactive)).
+    #[serde(default)]
+    pub terminal: bool,
     /// The overlay: parent snapshots and the new one.
     pub rootfs: RootFs,
     /// Extra mounts (`RUN --mount`), in order.

@@ -105,10 +105,33 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
                 .insert(name.parse().map_err(|e: String| anyhow::anyhow!("--allow: {e}"))?);
         }
     }
-    let mode = Mode::parse(&args.progress)?;
+    let mut mode = Mode::parse(&args.progress)?;
     for text in &args.secrets {
         let (id, value) = read_secret(text)?;
         request.secrets.insert(id, value);
+    }
+    if let Some(what) = &args.on_failure {
+        let command = match what.as_str() {
+            "shell" => vec!["/bin/sh".to_owned()],
+            other => match other.strip_prefix("shell:") {
+                Some(cmd) if !cmd.is_empty() => {
+                    vec!["/bin/sh".to_owned(), "-c".to_owned(), cmd.to_owned()]
+                }
+                _ => bail!("--on-failure={other}: expected shell or shell:COMMAND"),
+            },
+        };
+        if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+            request.on_failure_shell = Some(command);
+            // A live view would draw over the shell.
+            if mode == Mode::Tty {
+                mode = Mode::Plain;
+            }
+        } else {
+            writeln!(
+                std::io::stderr(),
+                "warning: --on-failure={what} needs a terminal; a failure is reported as usual"
+            )?;
+        }
     }
     request.source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) if !v.is_empty() => {
@@ -186,6 +209,7 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
         (!args.outputs.is_empty(), "--output"),
         (args.push, "--push"),
         (args.log_dir.is_some(), "--log-dir"),
+        (args.on_failure.is_some(), "--on-failure"),
     ] {
         if given {
             bail!("{what} is not supported with -H yet: build locally, or push from the server");
