@@ -140,39 +140,15 @@ fn on_failure_shell_opens_a_shell_in_the_failed_steps_state() {
     let df = "FROM busybox:local\nRUN echo partial-content > /partial.txt; echo wrote; exit 4\n";
     let ctx = env.context("shell", &[("Dockerfile", df)]);
     let code = env.dir.path().join("exit-code");
-    let socket = format!("rbuild-test-{}", std::process::id());
-    let tmux = |args: &[&str]| {
-        std::process::Command::new("tmux").args(["-L", &socket]).args(args).output().unwrap()
-    };
     let command = format!(
-        "RBUILD_ROOT={} {} build --on-failure=shell {}; echo $? > {}; sleep 600",
+        "RBUILD_ROOT={} {} build --on-failure=shell {}",
         env.store.display(),
         env!("CARGO_BIN_EXE_rbuild"),
-        ctx.display(),
-        code.display()
+        ctx.display()
     );
-    let started = tmux(&["new-session", "-d", "-s", "t", "-x", "200", "-y", "50", &command]);
-    assert!(started.status.success(), "{started:?}");
-    let pane = || {
-        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-S", "-200", "-t", "t"]).stdout)
-            .into_owned()
-    };
-    let mut last = String::new();
-    let prompt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        eventually("no shell prompt came", || {
-            last = pane();
-            // (capture-pane drops the prompt's trailing space)
-            last.lines().any(|l| l.trim_end() == "/ #")
-        })
-    }));
-    if prompt.is_err() {
-        let _ = tmux(&["kill-server"]);
-        panic!("no shell prompt came; the pane: {last}");
-    }
-    tmux(&["send-keys", "-t", "t", "cat /partial.txt; exit", "Enter"]);
-    eventually("the build did not end", || code.is_file());
-    let shown = pane();
-    let _ = tmux(&["kill-server"]);
+    // (capture-pane drops the prompt's trailing space)
+    let prompt = |pane: &str| pane.lines().any(|l| l.trim_end() == "/ #");
+    let shown = in_tmux(&command, prompt, Some("cat /partial.txt; exit"), &code);
     assert_eq!(std::fs::read_to_string(&code).unwrap().trim(), "1", "the usual failure: {shown}");
     let lines: Vec<&str> = shown.lines().map(str::trim_end).collect();
     let typed = lines.iter().position(|l| l.ends_with("cat /partial.txt; exit")).expect(&shown);
@@ -193,4 +169,97 @@ fn on_failure_shell_opens_a_shell_in_the_failed_steps_state() {
     assert!(err.contains("--on-failure=shell needs a terminal") && err.contains("code 4"), "{err}");
     let out = env.build(&ctx, &["--on-failure=nap"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// Runs `command` in a tmux session of its own on a private server; types
+/// `keys` once the pane shows `ready`; returns the pane and the exit code
+/// the command left in `code`.
+fn in_tmux(
+    command: &str,
+    ready: impl Fn(&str) -> bool,
+    keys: Option<&str>,
+    code: &std::path::Path,
+) -> String {
+    static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let socket = format!("rbuild-test-{}-t{n}", std::process::id());
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux").args(["-L", &socket]).args(args).output().unwrap()
+    };
+    let full = format!("{command}; echo $? > {}; sleep 600", code.display());
+    let started = tmux(&["new-session", "-d", "-s", "t", "-x", "200", "-y", "50", &full]);
+    assert!(started.status.success(), "{started:?}");
+    let pane = || {
+        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-S", "-200", "-t", "t"]).stdout)
+            .into_owned()
+    };
+    let mut last = String::new();
+    let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        eventually("the pane never got ready", || {
+            last = pane();
+            ready(&last)
+        });
+        if let Some(keys) = keys {
+            tmux(&["send-keys", "-t", "t", keys, "Enter"]);
+        }
+        eventually("the command did not end", || code.is_file());
+    }));
+    let shown = pane();
+    let _ = tmux(&["kill-server"]);
+    if waited.is_err() {
+        panic!("tmux: {last}");
+    }
+    shown
+}
+
+#[test]
+fn rbuild_debug_opens_a_shell_after_any_step_of_an_image_or_the_last_build() {
+    if !have_root() {
+        return;
+    }
+    if std::process::Command::new("tmux").arg("-V").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "tmux is needed in CI");
+        return;
+    }
+    let env = Env::new();
+    let df = "FROM busybox:local\nRUN echo one > /one\nRUN echo two > /two\n";
+    let ctx = env.context("debug", &[("Dockerfile", df)]);
+    let out = env.build(&ctx, &["-t", "dbg:1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rbuild = format!("RBUILD_ROOT={} {}", env.store.display(), env!("CARGO_BIN_EXE_rbuild"));
+    let prompt = |pane: &str| pane.lines().any(|l| l.trim_end() == "/ #");
+
+    // After step 4 of 5 (busybox:local's three, then RUN one): /one, no /two.
+    let code = env.dir.path().join("code-step");
+    let shown = in_tmux(
+        &format!("{rbuild} debug --step 4 dbg:1"),
+        prompt,
+        Some("ls /one /two; exit"),
+        &code,
+    );
+    assert!(
+        shown.contains("\n/one\n") && shown.contains("/two: No such file or directory"),
+        "{shown}"
+    );
+    assert_eq!(std::fs::read_to_string(&code).unwrap().trim(), "1", "the shell's own exit code");
+
+    // `last`, with a command of its own.
+    let code = env.dir.path().join("code-last");
+    let shown =
+        in_tmux(&format!("{rbuild} debug last -- cat /two"), |p| p.contains("two"), None, &code);
+    assert!(shown.lines().any(|l| l.trim_end() == "two"), "{shown}");
+    assert_eq!(std::fs::read_to_string(&code).unwrap().trim(), "0");
+    assert!(crate::util::mounts_under(&env.store).is_empty());
+
+    // Bad asks say what is wrong.
+    let code = env.dir.path().join("code-bad");
+    let shown = in_tmux(&format!("{rbuild} debug --step 9 dbg:1"), |_| true, None, &code);
+    assert!(shown.contains("--step 9: dbg:1 has 5 steps in its history (1 to 5)"), "{shown}");
+    let out = crate::util::rbuild()
+        .env("RBUILD_ROOT", &env.store)
+        .args(["debug", "dbg:1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs a terminal"));
 }

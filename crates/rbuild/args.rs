@@ -63,6 +63,22 @@ pub(crate) enum Command {
     Store(StoreCommand),
     /// Answer the Docker Engine API, so the docker CLI and SDKs build through rbuild.
     Serve(ServeArgs),
+    /// Open a shell in the state after any step of an image (or of the last build).
+    Debug(DebugArgs),
+}
+
+/// `rbuild debug`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DebugArgs {
+    /// The state after this step of the image's history (1-based, oldest first, as
+    /// `rbuild history` lists them from the bottom); default the last.
+    #[arg(long)]
+    pub(crate) step: Option<usize>,
+    /// An image name or id, or `last`: the last image built in this store.
+    pub(crate) image: String,
+    /// What to run instead of /bin/sh.
+    #[arg(last = true)]
+    pub(crate) command: Vec<String>,
 }
 
 /// `rbuild serve`.

@@ -171,7 +171,7 @@ impl Rootfs {
 /// The key of `layer` unpacked over the state keyed `parent`: base image
 /// layers, `COPY --link` layers stacked on their parent (`linked`), and
 /// layers of hits unpacked late.
-fn layer_key(
+pub(crate) fn layer_key(
     parent: Option<CacheKey>,
     layer: &Layer,
     linked: bool,
@@ -197,7 +197,7 @@ fn snapshot_of(ctx: &Ctx<'_>, rootfs: &Rootfs) -> Result<Option<SnapshotId>, Bui
                     snapshot_of(ctx, &lazy.parent).map_err(|e| crate::error_message(&e))?;
                 ctx.shared.ensure_blob(ctx.blobs, &lazy.layer).map_err(|e| e.to_string())?;
                 applied_snapshot(
-                    ctx,
+                    (ctx.store, ctx.blobs),
                     parent.as_ref(),
                     &lazy.layer,
                     (lazy.key, lazy.components.clone()),
@@ -1556,25 +1556,25 @@ fn step_miss(
 
 /// A snapshot of `layer` applied over `parent`, made once per key and
 /// recorded in the cache: base image layers, stacked `COPY --link` layers.
-fn applied_snapshot(
-    ctx: &Ctx<'_>,
+pub(crate) fn applied_snapshot(
+    (store, blobs): (&Store, &Blobs),
     parent: Option<&SnapshotId>,
     layer: &Layer,
     (key, components): (CacheKey, Vec<rbuild_llb::Component>),
     what: &str,
 ) -> Result<SnapshotId, BuildError> {
-    if let Some(id) = ctx.store.cache_get(&key).and_then(|r| r.snapshot) {
+    if let Some(id) = store.cache_get(&key).and_then(|r| r.snapshot) {
         return Ok(id);
     }
-    let snap = ctx.store.create_snapshot(parent)?;
-    let applied = rbuild_image::open_layer(ctx.blobs, layer)
+    let snap = store.create_snapshot(parent)?;
+    let applied = rbuild_image::open_layer(blobs, layer)
         .and_then(|tar| rbuild_image::apply(tar, &snap.upper).map_err(rbuild_image::Error::from));
     if let Err(e) = applied {
-        ctx.store.discard_snapshot(snap);
+        store.discard_snapshot(snap);
         return Err(BuildError::Layer(format!("cannot unpack {what}: {e}")));
     }
-    let id = ctx.store.commit_snapshot(snap)?;
-    ctx.store.cache_put(&CacheRecord {
+    let id = store.commit_snapshot(snap)?;
+    store.cache_put(&CacheRecord {
         key,
         components,
         snapshot: Some(id.clone()),

@@ -32,6 +32,7 @@ for event in events.events() {
 #![deny(missing_docs)]
 
 mod build;
+mod debug;
 mod error;
 mod events;
 mod fetch;
@@ -239,7 +240,7 @@ pub fn error_message(error: &BuildError) -> String {
 /// An image store and build cache on disk, and the builds that use it.
 pub struct Engine {
     store: Store,
-    helper: PathBuf,
+    pub(crate) helper: PathBuf,
 }
 
 impl Engine {
@@ -284,6 +285,11 @@ impl Engine {
                 return Err(error);
             }
         };
+        // What `rbuild debug last` opens.
+        let _ = rbuild_cache::write_atomic(
+            &self.store.state_dir().join(debug::LAST_BUILD),
+            built.manifest_descriptor.digest().to_string().as_bytes(),
+        );
         let result = BuildResult {
             manifest: built.manifest_descriptor.digest().to_string(),
             config_digest: built.config_digest,

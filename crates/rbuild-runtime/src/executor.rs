@@ -135,10 +135,10 @@ impl Executor {
         cancel: &Cancel,
     ) -> Result<ExitStatus, ExecError> {
         let io = |e: nix::errno::Errno| ExecError::Setup(format!("the terminal: {e}"));
-        let pty = nix::pty::openpty(None, None).map_err(io)?;
+        let pty = crate::terminal::open_pty().map_err(io)?;
         crate::terminal::copy_size(&pty.master);
         let raw = crate::terminal::RawMode::enter();
-        let (wake_r, wake_w) = nix::unistd::pipe().map_err(io)?;
+        let (wake_r, wake_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io)?;
         let master = std::fs::File::from(pty.master);
         let input = {
             let master = master.try_clone().map_err(|e| ExecError::Setup(e.to_string()))?;

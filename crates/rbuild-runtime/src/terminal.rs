@@ -9,6 +9,29 @@ use std::os::unix::process::CommandExt as _;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::termios;
 
+/// A pty pair whose two ends are close-on-exec from the start: no other
+/// program this process starts meanwhile (a step's helper, slirp4netns)
+/// may hold the slave open, or the master would never see the step end.
+pub(crate) struct Pty {
+    pub(crate) master: OwnedFd,
+    pub(crate) slave: OwnedFd,
+}
+
+pub(crate) fn open_pty() -> nix::Result<Pty> {
+    use nix::fcntl::OFlag;
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)?;
+    nix::pty::grantpt(&master)?;
+    nix::pty::unlockpt(&master)?;
+    let name = nix::pty::ptsname_r(&master)?;
+    let slave = nix::fcntl::open(
+        name.as_str(),
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    let master = OwnedFd::from(master);
+    Ok(Pty { master, slave })
+}
+
 /// Our terminal in raw mode until dropped (nothing when stdin is not one).
 pub(crate) struct RawMode(Option<termios::Termios>);
 

@@ -314,6 +314,23 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `rbuild debug`: a shell on this terminal in an image's state.
+pub(crate) fn debug(args: &crate::args::DebugArgs) -> anyhow::Result<ExitCode> {
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        bail!("rbuild debug opens a shell: it needs a terminal");
+    }
+    let command =
+        if args.command.is_empty() { vec!["/bin/sh".to_owned()] } else { args.command.clone() };
+    let engine = open_engine()?;
+    match engine.debug(&args.image, args.step, &command) {
+        Ok(status) => Ok(ExitCode::from(u8::try_from(status.code).unwrap_or(1))),
+        Err(e) => {
+            writeln!(std::io::stderr(), "rbuild: {}", rbuild_engine::error_message(&e))?;
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
 pub(crate) fn load(args: &LoadArgs) -> anyhow::Result<ExitCode> {
     let engine = open_engine()?;
     // `-q` is accepted as docker's: it hides progress, and load shows none.

@@ -42,5 +42,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             images::history(&args)
         }
         Command::Serve(args) => serve::run(&args),
+        Command::Debug(args) => build::debug(&args),
     }
 }
