@@ -25,3 +25,14 @@ stop_registries() {
 now() { date +%s.%N; }
 elapsed() { python3 -c "print(f'{$2 - $1:.3f}')"; }
 median() { python3 -c 'import sys,statistics; print(f"{statistics.median(float(x) for x in sys.argv[1:]):.3f}")' "$@"; }
+
+# busybox_base STORE: busybox:local, made as the tests make it (FROM scratch
+# with Debian's static busybox), built into the store STORE with $RBUILD and
+# saved to $WORK/base.tar for every fresh store.
+busybox_base() {
+  mkdir -p "$WORK/base"
+  cp /bin/busybox "$WORK/base/busybox"
+  printf 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nENV PATH=/bin\n' >"$WORK/base/Dockerfile"
+  RBUILD_ROOT=$1 "$RBUILD" build -t busybox:local "$WORK/base" >/dev/null 2>&1
+  RBUILD_ROOT=$1 "$RBUILD" save -o "$WORK/base.tar" busybox:local
+}

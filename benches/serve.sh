@@ -39,11 +39,7 @@ trap cleanup EXIT
 
 CTX=$WORK/ctx
 bash "$BENCH/$CASE/gen.sh" "$CTX" >/dev/null
-mkdir -p "$WORK/base"
-cp /bin/busybox "$WORK/base/busybox"
-printf 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nENV PATH=/bin\n' >"$WORK/base/Dockerfile"
-RBUILD_ROOT=$WORK/seed "$RBUILD" build -t busybox:local "$WORK/base" >/dev/null 2>&1
-RBUILD_ROOT=$WORK/seed "$RBUILD" save -o "$WORK/base.tar" busybox:local
+busybox_base "$WORK/seed"
 $DOCKER load -i "$WORK/base.tar" >/dev/null
 
 SOCK=$WORK/rbuild.sock

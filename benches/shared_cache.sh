@@ -34,12 +34,7 @@ HOST=$(start_registry registry)
 
 CTX=$WORK/ctx
 bash "$BENCH/$CASE/gen.sh" "$CTX" >/dev/null
-# busybox:local, made as the tests make it, saved for every fresh store.
-mkdir -p "$WORK/base"
-cp /bin/busybox "$WORK/base/busybox"
-printf 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nENV PATH=/bin\n' >"$WORK/base/Dockerfile"
-RBUILD_ROOT=$WORK/a "$RBUILD" build -t busybox:local "$WORK/base" >/dev/null 2>&1
-RBUILD_ROOT=$WORK/a "$RBUILD" save -o "$WORK/base.tar" busybox:local
+busybox_base "$WORK/a"
 REF=$HOST/cache/$CASE:main
 RBUILD_ROOT=$WORK/a "$RBUILD" build --progress=plain -t "bench-$CASE" --cache-to "type=registry,ref=$REF,mode=max" "$CTX" >"$WORK/a.log" 2>&1
 

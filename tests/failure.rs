@@ -1,7 +1,7 @@
 //! When a build fails: complete logs of every step, and what names them.
 
 use crate::build::Env;
-use crate::util::have_root;
+use crate::util::{eventually, have_root};
 
 /// 3 MiB of lines, some not UTF-8, none alike.
 fn big_output() -> Vec<u8> {
@@ -118,22 +118,16 @@ fn github_progress_annotates_the_failed_step_and_warnings_and_writes_the_summary
     );
 }
 
-/// Waits (a minute at most: a hang guard, not a measure) until `done`.
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !done() {
-        assert!(std::time::Instant::now() < deadline, "{what}");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+/// Whether tmux is here (in CI it must be).
+fn have_tmux() -> bool {
+    let found = std::process::Command::new("tmux").arg("-V").output().is_ok();
+    assert!(found || std::env::var_os("CI").is_none(), "tmux is needed in CI");
+    found
 }
 
 #[test]
 fn on_failure_shell_opens_a_shell_in_the_failed_steps_state() {
-    if !have_root() {
-        return;
-    }
-    if std::process::Command::new("tmux").arg("-V").output().is_err() {
-        assert!(std::env::var_os("CI").is_none(), "tmux is needed in CI");
+    if !have_root() || !have_tmux() {
         return;
     }
     let env = Env::new();
@@ -214,11 +208,7 @@ fn in_tmux(
 
 #[test]
 fn rbuild_debug_opens_a_shell_after_any_step_of_an_image_or_the_last_build() {
-    if !have_root() {
-        return;
-    }
-    if std::process::Command::new("tmux").arg("-V").output().is_err() {
-        assert!(std::env::var_os("CI").is_none(), "tmux is needed in CI");
+    if !have_root() || !have_tmux() {
         return;
     }
     let env = Env::new();

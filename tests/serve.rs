@@ -6,11 +6,10 @@ use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::build::Env;
 use crate::registry::{Registry, have_registry};
-use crate::util::{have_root, mounts_under, processes_with, rbuild};
+use crate::util::{eventually, have_root, mounts_under, processes_with, rbuild};
 
 /// The docker CLI of Debian's docker.io package.
 const DOCKER: &str = "/usr/bin/docker";
@@ -277,15 +276,6 @@ fn read_until(conn: &mut UnixStream, needle: &str) -> String {
         }
     }
     String::from_utf8_lossy(&seen).into_owned()
-}
-
-/// Waits (at most a minute: a hang guard, not a measure) until `done`.
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

@@ -82,6 +82,15 @@ pub(crate) fn processes_with(marker: &str) -> Vec<String> {
     found
 }
 
+/// Waits (at most a minute: a hang guard, not a measure) until `done`.
+pub(crate) fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// The static busybox from Debian's busybox-static.
 pub(crate) const BUSYBOX: &str = "/bin/busybox";
 

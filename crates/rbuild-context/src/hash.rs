@@ -177,6 +177,14 @@ impl StatCache {
         self.entries.is_empty()
     }
 
+    /// The file name a context directory's cache is kept under (a hash of
+    /// its canonical path), in whatever directory the caller keeps them.
+    pub fn file_name(context: &Path) -> String {
+        let canonical = context.canonicalize().unwrap_or_else(|_| context.to_owned());
+        let name = Digest::of(canonical.as_os_str().as_encoded_bytes()).to_string();
+        format!("context-{}.json", &name[..24])
+    }
+
     /// Records `digest` for the context file `path` as it is now (its
     /// stat fields read here): for a caller that knows the contents, having
     /// checked them as it wrote the file.

@@ -782,9 +782,7 @@ fn export_steps(ctx: &Ctx<'_>, cache: &StoreCache<'_>, mode: CacheMode) -> Vec<E
 }
 
 fn stat_cache_path(store: &Store, context: &Path) -> PathBuf {
-    let canonical = context.canonicalize().unwrap_or_else(|_| context.to_owned());
-    let name = blake3::hash(canonical.as_os_str().as_encoded_bytes()).to_hex();
-    store.root().join("state").join(format!("context-{}.json", &name[..24]))
+    store.state_dir().join(rbuild_context::StatCache::file_name(context))
 }
 
 /// Base images: tags in the store, or images in an OCI layout directory

@@ -125,6 +125,18 @@ pub enum PullPolicy {
     Never,
 }
 
+impl PullPolicy {
+    /// `--pull`'s value as given: `always` (or `true`, what a bare `--pull`
+    /// means), `never`; anything else, or none, is `missing`.
+    pub fn from_flag(value: Option<&str>) -> PullPolicy {
+        match value {
+            Some("always" | "true") => PullPolicy::Always,
+            Some("never") => PullPolicy::Never,
+            _ => PullPolicy::Missing,
+        }
+    }
+}
+
 impl BuildRequest {
     /// The Dockerfile as messages name it.
     pub fn dockerfile_label(&self) -> String {

@@ -67,6 +67,24 @@ impl ImageFilters {
             })
     }
 
+    /// Whether a listing shows `image` at all: the label, before and since
+    /// filters, then docker's rules for untagged images (hidden when an
+    /// image is built on them unless `all`, never with `dangling=false` or a
+    /// reference filter) and `dangling=true` (untagged only). Which of its
+    /// tags show is [`reference`](Self::reference)'s.
+    pub fn shows(&self, image: &Image, all: bool) -> bool {
+        if !self.image(image) {
+            return false;
+        }
+        if image.names.is_empty() && image.record.repo_digests.is_empty() {
+            (all || !image.has_children)
+                && self.dangling != Some(false)
+                && self.references.is_empty()
+        } else {
+            self.dangling != Some(true) || image.names.is_empty()
+        }
+    }
+
     /// docker's FamiliarMatch: `repo:tag`, then `repo`, against each pattern.
     pub fn reference(&self, repository: &str, tag: &str) -> bool {
         self.references.is_empty()

@@ -452,7 +452,9 @@ fn close_inherited_descriptors() -> Result<(), String> {
 /// The PATH a step gets when its env sets none, as BuildKit's.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-fn find_program(arg0: &str, path_var: &str) -> Option<PathBuf> {
+/// `arg0` as a step (or this process) runs it: a path as given, else the
+/// first executable file of that name in `path_var`'s directories.
+pub(crate) fn find_program(arg0: &str, path_var: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt as _;
     if arg0.contains('/') {
         return Some(PathBuf::from(arg0));

@@ -141,7 +141,10 @@ impl NetPool {
 
     fn create(&self) -> io::Result<Netns> {
         let ns = new_namespace()?;
-        let slirp = match self.slirp.get_or_init(|| find_in_path("slirp4netns")) {
+        let slirp = match self.slirp.get_or_init(|| {
+            let path = std::env::var("PATH").unwrap_or_default();
+            crate::helper::find_program("slirp4netns", &path)
+        }) {
             Some(program) => Some(start_slirp(program, &ns)?),
             None => None,
         };
@@ -161,14 +164,6 @@ fn new_namespace() -> io::Result<File> {
     })
     .join()
     .map_err(|_| io::Error::other("the network namespace thread panicked"))?
-}
-
-fn find_in_path(program: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(program))
-        .find(|p| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
 }
 
 /// Descriptor numbers slirp4netns gets its pipes on.
@@ -199,16 +194,11 @@ fn start_slirp(program: &Path, ns: &File) -> io::Result<Slirp> {
         .stderr(Stdio::piped());
     let (ready, exit) = (ready_w.as_raw_fd(), exit_r.as_raw_fd());
     // SAFETY: the closure runs in the forked child before exec and makes
-    // only async-signal-safe system calls (fcntl, dup2, close, unshare,
-    // mount), touching no memory of the parent's other threads.
+    // only async-signal-safe system calls (fcntl, dup2, unshare, mount),
+    // touching no memory of the parent's other threads.
     unsafe {
         command.pre_exec(move || {
-            // Out of the way of 3 and 4 first, then into place (dup2 clears
-            // close-on-exec on the copy).
-            let high_ready = cvt(libc::fcntl(ready, libc::F_DUPFD_CLOEXEC, 10))?;
-            let high_exit = cvt(libc::fcntl(exit, libc::F_DUPFD_CLOEXEC, 10))?;
-            cvt(libc::dup2(high_ready, READY_FD))?;
-            cvt(libc::dup2(high_exit, EXIT_FD))?;
+            crate::sys::place_fds(&[(ready, READY_FD), (exit, EXIT_FD)])?;
             cvt(libc::unshare(libc::CLONE_NEWNS))?;
             cvt(libc::mount(
                 c"none".as_ptr(),

@@ -206,3 +206,28 @@ impl Sys for RecordingSys {
         Ok(())
     }
 }
+
+/// For a `pre_exec` closure: puts each `(source, target)` descriptor at
+/// `target` in the child, inherited by the program it execs. Every source
+/// is first copied out of the way (at 10 or above), so one target cannot
+/// overwrite another's source. Only fcntl and dup2: async-signal-safe, no
+/// allocation. At most 8 pairs.
+#[allow(unsafe_code)]
+pub(crate) fn place_fds(fds: &[(i32, i32)]) -> io::Result<()> {
+    let mut high = [0i32; 8];
+    for (slot, (source, _)) in high.iter_mut().zip(fds) {
+        // SAFETY: fcntl(F_DUPFD_CLOEXEC) on a descriptor number.
+        *slot = unsafe { libc::fcntl(*source, libc::F_DUPFD_CLOEXEC, 10) };
+        if *slot < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    for (copy, (_, target)) in high.iter().zip(fds) {
+        // SAFETY: dup2 between descriptor numbers; the copy at `target`
+        // does not have close-on-exec.
+        if unsafe { libc::dup2(*copy, *target) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}

@@ -74,13 +74,7 @@ pub(crate) fn pass_as_fd3(command: &mut std::process::Command, tty: &OwnedFd) {
     // SAFETY: the closure runs in the forked child before exec and calls
     // only fcntl and dup2, which are async-signal-safe.
     unsafe {
-        command.pre_exec(move || {
-            let high = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 10);
-            if high < 0 || libc::dup2(high, 3) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
+        command.pre_exec(move || crate::sys::place_fds(&[(fd, 3)]));
     }
 }
 

@@ -108,9 +108,7 @@ fn stat_cache_path(context: &Path) -> Option<std::path::PathBuf> {
         .filter(|v| !v.is_empty())
         .map(std::path::PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))?;
-    let canonical = context.canonicalize().ok()?;
-    let name = rbuild_context::Digest::of(canonical.as_os_str().as_encoded_bytes()).to_string();
-    Some(base.join("rbuild").join(format!("context-{}.json", &name[..24])))
+    Some(base.join("rbuild").join(rbuild_context::StatCache::file_name(context)))
 }
 
 /// Builds `context` on the server at `host` as `request` says, sending

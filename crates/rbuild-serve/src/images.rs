@@ -106,18 +106,7 @@ pub(crate) async fn list(state: Arc<State>, call: Call) -> Result<Response<Body>
         let filters = ImageFilters::parse(&refs, &list).map_err(ApiError::bad_request)?;
         let mut out = Vec::new();
         for image in &list {
-            if !filters.image(image) {
-                continue;
-            }
-            let untagged = image.names.is_empty() && image.record.repo_digests.is_empty();
-            if untagged {
-                if (!all && image.has_children)
-                    || filters.dangling == Some(false)
-                    || !filters.references.is_empty()
-                {
-                    continue;
-                }
-            } else if filters.dangling == Some(true) && !image.names.is_empty() {
+            if !filters.shows(image, all) {
                 continue;
             }
             // With a reference filter, the tags that match it (as moby).

@@ -130,11 +130,7 @@ impl RemoteRequest {
         request.labels = self.labels.clone();
         request.target = self.target.clone();
         request.no_cache = self.no_cache;
-        request.pull = match self.pull.as_deref() {
-            Some("always" | "true") => rbuild_engine::PullPolicy::Always,
-            Some("never") => rbuild_engine::PullPolicy::Never,
-            _ => rbuild_engine::PullPolicy::Missing,
-        };
+        request.pull = rbuild_engine::PullPolicy::from_flag(self.pull.as_deref());
         if let Some(network) = &self.network {
             request.network = Some(network.parse().map_err(|e: String| format!("--network: {e}"))?);
         }

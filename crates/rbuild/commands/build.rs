@@ -143,11 +143,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     request.log_dir = args.log_dir.clone();
     request.target = args.target.clone();
     request.no_cache = args.no_cache;
-    request.pull = match args.pull.as_deref() {
-        Some("always" | "true") => rbuild_engine::PullPolicy::Always,
-        Some("never") => rbuild_engine::PullPolicy::Never,
-        _ => rbuild_engine::PullPolicy::Missing,
-    };
+    request.pull = rbuild_engine::PullPolicy::from_flag(args.pull.as_deref());
     if args.push && request.tags.is_empty() {
         anyhow::bail!("--push needs a -t NAME to push to");
     }

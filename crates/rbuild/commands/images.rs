@@ -158,18 +158,10 @@ pub(crate) fn images(args: &ImagesArgs) -> anyhow::Result<ExitCode> {
     let now = rbuild_cache::unix_now() as i64;
     let mut out = Vec::new();
     for image in &list {
-        if !filters.image(image) {
+        if !filters.shows(image, args.all) {
             continue;
         }
         let untagged = image.names.is_empty() && image.record.repo_digests.is_empty();
-        if untagged {
-            let shown = args.all || !image.has_children;
-            if !shown || filters.dangling == Some(false) || !filters.references.is_empty() {
-                continue;
-            }
-        } else if filters.dangling == Some(true) && !image.names.is_empty() {
-            continue;
-        }
         let created = rbuild_image::images::created_secs(&image.record);
         let since = if image.record.created.is_some() {
             format!("{} ago", human_duration(now - created))
