@@ -253,3 +253,205 @@ fn rbuild_debug_opens_a_shell_after_any_step_of_an_image_or_the_last_build() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs a terminal"));
 }
+
+/// `rbuild debug ARGS` on the store `store`, without a terminal.
+fn debug(store: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = crate::util::rbuild().env("RBUILD_ROOT", store).arg("debug").args(args).output();
+    let out = out.unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn on_failure_keep_keeps_the_failed_state_and_debug_last_opens_any_step_by_line() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let df = "FROM busybox:local\n\
+              ENV EARLY=e\n\
+              WORKDIR /work\n\
+              RUN echo base > base.txt\n\
+              ENV LATER=l\n\
+              SHELL [\"/bin/sh\", \"-e\", \"-c\"]\n\
+              RUN echo partial > /partial.txt; \\\n    echo \"$LATER\"; exit 4\n";
+    let ctx = env.context("keep", &[("Dockerfile", df)]);
+    let out = env.build(&ctx, &["--on-failure=keep", "--progress=plain"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("its state is kept in the store") && err.contains("code 4"), "{err}");
+
+    // By default, the failed step's own state, with its env and workdir.
+    let (code, stdout, notes) = debug(
+        &env.store,
+        &["last", "--", "sh", "-c", "cat /partial.txt base.txt; pwd; echo $EARLY$LATER"],
+    );
+    assert_eq!(code, Some(0), "{notes}");
+    assert_eq!(stdout, "partial\nbase\n/work\nel\n");
+    assert!(notes.contains("Dockerfile:7 `RUN echo partial"), "{notes}");
+    assert!(notes.contains("failed in, with exit code 4"), "{notes}");
+    assert!(notes.contains("its command: /bin/sh -e -c echo partial"), "{notes}");
+    // The line of a continuation is the step's too.
+    let (code, stdout, _) =
+        debug(&env.store, &["--line", "8", "last", "--", "cat", "/partial.txt"]);
+    assert_eq!((code, stdout.as_str()), (Some(0), "partial\n"));
+
+    // An earlier step, by line: its files, and the env as it was there.
+    let (code, stdout, notes) = debug(
+        &env.store,
+        &[
+            "--line",
+            "4",
+            "last",
+            "--",
+            "sh",
+            "-c",
+            "cat base.txt; ls /partial.txt; echo \"[$EARLY][$LATER]\"",
+        ],
+    );
+    assert_eq!(code, Some(0), "{notes}");
+    assert_eq!(stdout, "base\n[e][]\n", "{notes}");
+    assert!(
+        notes.contains("No such file")
+            && notes.contains("after ")
+            && notes.contains("Dockerfile:4 `RUN echo base"),
+        "{notes}"
+    );
+
+    // A line without a state of its own, and an image asked by line.
+    let (code, _, notes) = debug(&env.store, &["--line", "5", "last", "--", "true"]);
+    assert_eq!(code, Some(1));
+    assert!(notes.contains("Dockerfile:5: no step of the last build"), "{notes}");
+    assert!(notes.contains("lines 3, 4") && notes.contains("failed at line 7"), "{notes}");
+    let (code, _, notes) = debug(&env.store, &["--line", "2", "busybox:local", "--", "true"]);
+    assert_eq!(code, Some(1));
+    assert!(notes.contains("--line needs the last build"), "{notes}");
+    assert!(crate::util::mounts_under(&env.store).is_empty());
+
+    // Without keep, the failure is recorded but its state is not there.
+    let out = env.build(&ctx, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let (code, _, notes) = debug(&env.store, &["last", "--", "true"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        notes.contains("its state was not kept: build again with --on-failure=keep"),
+        "{notes}"
+    );
+
+    // --on-failure=shell without a terminal keeps the state instead.
+    let out = env.build(&ctx, &["--on-failure=shell"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--on-failure=shell needs a terminal; a failed step's state is kept"),
+        "{err}"
+    );
+    let (code, stdout, _) = debug(&env.store, &["last", "--", "cat", "/partial.txt"]);
+    assert_eq!((code, stdout.as_str()), (Some(0), "partial\n"));
+
+    // The kept state goes with the build cache.
+    let out = crate::util::rbuild()
+        .env("RBUILD_ROOT", &env.store)
+        .args(["builder", "prune", "-a", "-f"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (code, _, notes) = debug(&env.store, &["last", "--", "true"]);
+    assert_eq!(code, Some(1));
+    assert!(notes.contains("no build has ended in this store since"), "{notes}");
+}
+
+#[test]
+fn a_failure_bundle_reopens_on_an_empty_store_without_secret_values() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let secret = "s3cr3t-VALUE-4711";
+    let df = "FROM busybox:local\n\
+              ARG FLAVOUR=plain\n\
+              WORKDIR /src\n\
+              RUN --mount=type=secret,id=token --mount=type=cache,target=/cache \\\n    \
+              echo partial-$FLAVOUR > /partial.txt; cat /run/secrets/token; echo; exit 5\n";
+    let ctx = env.context("bundle", &[("Dockerfile", df)]);
+    let secret_file = env.dir.path().join("token");
+    std::fs::write(&secret_file, format!("{secret}\n")).unwrap();
+    let bundle = env.dir.path().join("failure.tar");
+    let out = env.build(
+        &ctx,
+        &[
+            "--secret",
+            &format!("id=token,src={}", secret_file.display()),
+            "--build-arg",
+            "FLAVOUR=spicy",
+            "--failure-bundle",
+            bundle.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("the failure bundle is {}", bundle.display())), "{err}");
+    let bytes = std::fs::read(&bundle).unwrap();
+    assert!(
+        !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+        "the secret's value is in the bundle"
+    );
+    // It is a docker archive, as skopeo reads it.
+    let inspected = std::process::Command::new("skopeo")
+        .args(["inspect", "--config", &format!("docker-archive:{}", bundle.display())])
+        .output()
+        .unwrap();
+    assert!(inspected.status.success(), "{}", String::from_utf8_lossy(&inspected.stderr));
+    let config: serde_json::Value = serde_json::from_slice(&inspected.stdout).unwrap();
+    assert_eq!(config["config"]["WorkingDir"], "/src");
+    assert_eq!(config["config"]["Cmd"], serde_json::json!(["/bin/sh"]));
+
+    // Another store, empty: the failed step's files, env and workdir.
+    let other = env.dir.path().join("other-store");
+    let (code, stdout, notes) = debug(
+        &other,
+        &[bundle.to_str().unwrap(), "--", "sh", "-c", "cat /partial.txt; pwd; echo $FLAVOUR"],
+    );
+    assert_eq!(code, Some(0), "{notes}");
+    assert_eq!(stdout, "partial-spicy\n/src\nspicy\n");
+    assert!(notes.contains("failed in, with exit code 5"), "{notes}");
+    assert!(notes.contains("not mounted here: secret token, cache /cache"), "{notes}");
+    assert!(notes.contains("its last output:") && notes.contains("    ****"), "{notes}");
+    assert!(!notes.contains(secret), "{notes}");
+    assert!(crate::util::mounts_under(&other).is_empty());
+
+    // Cut short, damaged, or not a bundle: said of the user's file.
+    let cut = env.dir.path().join("cut.tar");
+    let record_at = bytes.windows(19).position(|w| w == b"rbuild-failure.json").unwrap();
+    for (name, content) in [
+        ("half", bytes[..bytes.len() / 2].to_vec()),
+        ("record", bytes[..record_at].to_vec()),
+        ("flipped", {
+            let mut b = bytes.clone();
+            b[bytes.len() / 2] ^= 0x55;
+            b
+        }),
+    ] {
+        std::fs::write(&cut, &content).unwrap();
+        let (code, _, notes) = debug(&other, &[cut.to_str().unwrap(), "--", "true"]);
+        assert_eq!(code, Some(1), "{name}: {notes}");
+        assert!(
+            notes.contains(&format!("{}: not a usable failure bundle", cut.display())),
+            "{name}: {notes}"
+        );
+        assert!(!notes.contains("/tmp/") || notes.contains(&cut.display().to_string()), "{notes}");
+    }
+    let saved = env.dir.path().join("saved.tar");
+    let out = crate::util::rbuild()
+        .env("RBUILD_ROOT", &env.store)
+        .args(["save", "-o", saved.to_str().unwrap(), "busybox:local"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (code, _, notes) = debug(&other, &[saved.to_str().unwrap(), "--", "true"]);
+    assert_eq!(code, Some(1));
+    assert!(notes.contains("it has no rbuild-failure.json"), "{notes}");
+}

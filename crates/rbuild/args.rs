@@ -72,11 +72,17 @@ pub(crate) enum Command {
 pub(crate) struct DebugArgs {
     /// The state after this step of the image's history (1-based, oldest first, as
     /// `rbuild history` lists them from the bottom); default the last.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "line")]
     pub(crate) step: Option<usize>,
-    /// An image name or id, or `last`: the last image built in this store.
-    pub(crate) image: String,
-    /// What to run instead of /bin/sh.
+    /// With `last`: the state after the instruction on this line of the Dockerfile
+    /// (the failed step's own state when it was kept).
+    #[arg(long)]
+    pub(crate) line: Option<usize>,
+    /// An image name or id; `last`: the last build in this store (its failed step's
+    /// state when kept, else its image); or a failure bundle file.
+    pub(crate) target: String,
+    /// What to run instead of the state's SHELL (/bin/sh); without a terminal, only a
+    /// command runs, its output copied.
     #[arg(last = true)]
     pub(crate) command: Vec<String>,
 }
@@ -496,10 +502,15 @@ pub(crate) struct BuildArgs {
     /// Write each RUN step's complete output, byte for byte, to a file of its own here.
     #[arg(long)]
     pub(crate) log_dir: Option<PathBuf>,
-    /// When a RUN fails: `shell` opens /bin/sh in the failed step's state on this terminal
-    /// (`shell:CMD` runs CMD there instead); `exit` goes on with the failure report.
+    /// When a RUN fails: `shell` opens the stage's SHELL (/bin/sh) in the failed step's
+    /// state on this terminal (`shell:CMD` runs CMD there instead), `exit` goes on with the
+    /// failure report; `keep` keeps that state in the store for `rbuild debug last`.
     #[arg(long, value_name = "WHAT")]
     pub(crate) on_failure: Option<String>,
+    /// When a RUN fails, write its state, command, env (secret names only) and whole log
+    /// to FILE, which `rbuild debug FILE` reopens on any machine (and `docker load` loads).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) failure_bundle: Option<PathBuf>,
     /// Set a label on the image, `KEY=VALUE`.
     #[arg(long = "label")]
     pub(crate) labels: Vec<String>,

@@ -24,10 +24,11 @@ use rbuild_solver::{
     CacheMap, CacheStore, Dep, Graph, Keyed, Miss, SolveError, SolveOptions, VertexId, Worker,
 };
 
-use crate::BuildRequest;
 use crate::error::{BuildError, StepError, io};
 use crate::events::Emitter;
+use crate::failure::{FailedStep, LastBuild, StepState};
 use crate::shared::{CacheMode, ExportStep, SharedCache};
+use crate::{BuildRequest, OnFailure};
 
 /// What a build produced, before its outputs are written.
 pub(crate) struct Built {
@@ -241,6 +242,14 @@ struct Ctx<'a> {
     shared: &'a SharedCache,
     /// Each cached step's key and layer, by (stage, step), for `--cache-to`.
     done: Mutex<BTreeMap<(usize, usize), Done>>,
+    /// The graph key of each step's vertex, by (stage, step): equal steps
+    /// of two stages are one vertex.
+    vertex_keys: BTreeMap<(usize, usize), String>,
+    /// The state each step with files came to, by graph key, for `rbuild
+    /// debug last`.
+    states: Mutex<BTreeMap<String, State>>,
+    /// The RUN that failed (the first, when steps fail side by side).
+    failed: Mutex<Option<FailedStep>>,
 }
 
 /// What a cached step came to, hit or run.
@@ -278,7 +287,7 @@ fn layer_ref(layer: &Layer) -> LayerRef {
     }
 }
 
-fn layer_from_ref(r: &LayerRef) -> Result<Layer, BuildError> {
+pub(crate) fn layer_from_ref(r: &LayerRef) -> Result<Layer, BuildError> {
     let bad = |e| BuildError::Internal(format!("a digest in a cache record: {e}"));
     let digest = Digest::from_str(&r.digest).map_err(bad)?;
     let diff_id = Digest::from_str(&r.diff_id).map_err(bad)?;
@@ -414,6 +423,9 @@ pub(crate) fn build(
         images: &images,
         shared: &shared,
         done: Mutex::default(),
+        vertex_keys: BTreeMap::new(),
+        states: Mutex::default(),
+        failed: Mutex::default(),
     };
 
     // The graph: one vertex per base and per step, equal ones merged.
@@ -450,6 +462,7 @@ pub(crate) fn build(
                 .raw("step", &step.key_text())
                 .finish();
             let key = blake3::hash(identity.as_bytes()).to_hex().to_string();
+            ctx.vertex_keys.insert((index, ordinal), key.clone());
             let id = graph.add(key, Vertex::Step { stage: index, ordinal, step }, &deps);
             prev = id;
         }
@@ -469,6 +482,12 @@ pub(crate) fn build(
         imported: Mutex::default(),
     };
     let results = rbuild_solver::solve_cached(&graph, &[target], options, &cancel, &ctx, &cache);
+    let mut last = last_build(&ctx);
+    if results.is_err()
+        && let Err(e) = last.write(store)
+    {
+        events.warning(&format!("cannot record the build for rbuild debug: {e}"));
+    }
     let results = match results {
         Ok(r) => r,
         Err(SolveError::Failed { error, .. }) => return Err(error),
@@ -506,6 +525,10 @@ pub(crate) fn build(
         annotations: BTreeMap::new(),
     };
     let manifest = rbuild_image::write_image(&blobs, &spec)?;
+    last.image = Some(manifest.digest().to_string());
+    if let Err(e) = last.write(store) {
+        events.warning(&format!("cannot record the build for rbuild debug: {e}"));
+    }
     let config_digest =
         rbuild_image::read_manifest(&blobs, manifest.digest())?.config().digest().to_string();
     let parent = base_manifest(&plan, plan.target, &images);
@@ -1095,6 +1118,7 @@ impl<'a> Worker for Ctx<'a> {
         }
         let created = step_time(self.cfg.source_date_epoch, record.created);
         state.history.push(history(step, false, created));
+        self.remember(*stage, *ordinal, &state);
         Ok(state)
     }
 
@@ -1112,6 +1136,7 @@ impl<'a> Worker for Ctx<'a> {
         };
         let (state, stored) =
             step_miss(self, (*stage, *ordinal, step), inputs, key, miss, prepared, cancel)?;
+        self.remember(*stage, *ordinal, &state);
         let layer = stored.layer.as_ref().map(layer_from_ref).transpose()?;
         self.done.lock().unwrap_or_else(|p| p.into_inner()).insert(
             (*stage, *ordinal),
@@ -1128,6 +1153,66 @@ impl<'a> Worker for Ctx<'a> {
 
     fn store_failed(&self, _: &Vertex<'a>, why: String) -> BuildError {
         BuildError::Internal(format!("storing a cache record: {why}"))
+    }
+}
+
+impl Ctx<'_> {
+    /// Keeps the state step (`stage`, `ordinal`) came to, for the build's
+    /// record.
+    fn remember(&self, stage: usize, ordinal: usize, state: &State) {
+        if let Some(key) = self.vertex_keys.get(&(stage, ordinal)) {
+            let mut states = self.states.lock().unwrap_or_else(|p| p.into_inner());
+            states.insert(key.clone(), state.clone());
+        }
+    }
+
+    /// A step's state as the build's record keeps it.
+    fn step_state(&self, stage: usize, step: &Step, state: Option<&State>) -> StepState {
+        let after = step.after.clone().unwrap_or_default();
+        StepState {
+            stage: stage_label(self.plan, stage),
+            line: step.line,
+            end_line: step.end_line,
+            instruction: step.text.clone(),
+            snapshot: state.and_then(|s| made_snapshot(&s.rootfs)),
+            layers: state
+                .map(|s| s.layers.to_vec().iter().map(layer_ref).collect())
+                .unwrap_or_default(),
+            env: after.env,
+            cwd: after.cwd,
+            user: after.user,
+            shell: after.shell,
+        }
+    }
+}
+
+/// The snapshot holding `rootfs` if it is unpacked; never unpacks.
+fn made_snapshot(rootfs: &Rootfs) -> Option<SnapshotId> {
+    match rootfs {
+        Rootfs::Empty => None,
+        Rootfs::Snapshot(id) => Some(id.clone()),
+        Rootfs::Lazy(lazy) => lazy.made.get().and_then(|m| m.as_ref().ok()).cloned(),
+    }
+}
+
+/// The record of this build for `rbuild debug last`: each step with files
+/// that came to a state, in plan order, and the failed RUN.
+fn last_build(ctx: &Ctx<'_>) -> LastBuild {
+    let states = ctx.states.lock().unwrap_or_else(|p| p.into_inner());
+    let mut steps = Vec::new();
+    for (index, stage) in ctx.plan.stages.iter().enumerate().filter(|(_, s)| s.needed) {
+        for (ordinal, step) in stage.steps.iter().enumerate() {
+            let state = ctx.vertex_keys.get(&(index, ordinal)).and_then(|k| states.get(k));
+            if let (Some(_), Some(state)) = (&step.after, state) {
+                steps.push(ctx.step_state(index, step, Some(state)));
+            }
+        }
+    }
+    LastBuild {
+        dockerfile: ctx.cfg.dockerfile_label(),
+        image: None,
+        steps,
+        failed: ctx.failed.lock().unwrap_or_else(|p| p.into_inner()).clone(),
     }
 }
 
@@ -1491,9 +1576,17 @@ fn step_miss(
     let snap = ctx.store.create_snapshot(snapshot_of(ctx, &base.rootfs)?.as_ref())?;
     let state_dir = ctx.store.state_dir().join(&snap.id);
     let result = execute(ctx, &info, step, base, &snap, &state_dir, prepared, inputs, cancel);
-    let _ = std::fs::remove_dir_all(&state_dir);
     if let Err(e) = result {
-        ctx.store.discard_snapshot(snap);
+        match &e {
+            BuildError::Step(StepError::RunFailed { code, log, .. }) => {
+                let log = log
+                    .clone()
+                    .or_else(|| Some(state_dir.join(BUNDLE_STEP_LOG)).filter(|p| p.is_file()));
+                failed_run(ctx, (stage, step, &info), base, snap, *code, log.as_deref());
+            }
+            _ => ctx.store.discard_snapshot(snap),
+        }
+        let _ = std::fs::remove_dir_all(&state_dir);
         let failure = match &e {
             BuildError::Step(s @ StepError::RunFailed { .. }) => s.summary(),
             BuildError::Step(s) => s.to_string(),
@@ -1502,6 +1595,7 @@ fn step_miss(
         ctx.events.failed(&info, started.elapsed().as_secs_f64(), &failure);
         return Err(e);
     }
+    let _ = std::fs::remove_dir_all(&state_dir);
     let (layer, stats) = match rbuild_image::layer_from_dir(
         ctx.blobs,
         &snap.upper,
@@ -1550,6 +1644,103 @@ fn step_miss(
     state.layers.push(layer);
     state.history.push(history(step, false, step_time(epoch, created)));
     Ok((state, stored))
+}
+
+/// The log a failure bundle takes when `--log-dir` keeps none, in the
+/// step's state directory.
+const BUNDLE_STEP_LOG: &str = "step.log";
+
+/// What a failed RUN leaves: its record for `rbuild debug last`, its state
+/// kept (`--on-failure=keep`) or thrown away, and the failure bundle of the
+/// build's first failed RUN.
+fn failed_run(
+    ctx: &Ctx<'_>,
+    (stage, step, info): (usize, &Step, &StepInfo),
+    parent: &State,
+    snap: rbuild_cache::NewSnapshot,
+    code: i32,
+    log: Option<&Path>,
+) {
+    let Op::Run { args, mounts, network, .. } = &step.op else {
+        ctx.store.discard_snapshot(snap);
+        return;
+    };
+    let mut failed = FailedStep {
+        step: ctx.step_state(stage, step, Some(parent)),
+        command: args.clone(),
+        code,
+        network: network.as_str().to_owned(),
+        secrets: Vec::new(),
+        mounts: Vec::new(),
+    };
+    failed.step.snapshot = None;
+    for m in mounts {
+        match &m.spec {
+            RunMount::Secret { id, .. } => failed.secrets.push(id.clone()),
+            RunMount::Cache { target, .. } => failed.mounts.push(format!("cache {target}")),
+            RunMount::Bind { target, .. } => failed.mounts.push(format!("bind {target}")),
+            RunMount::Tmpfs { target, .. } => failed.mounts.push(format!("tmpfs {target}")),
+            RunMount::Ssh { target, .. } => failed.mounts.push(format!("ssh {target}")),
+        }
+    }
+    let mut first = ctx.failed.lock().unwrap_or_else(|p| p.into_inner());
+    if first.is_some() {
+        // Another step failed first: its failure is the one recorded.
+        ctx.store.discard_snapshot(snap);
+        return;
+    }
+    if let Some(dest) = &ctx.cfg.failure_bundle {
+        let layers = parent.layers.to_vec();
+        let bundled =
+            layers.iter().try_for_each(|l| ctx.shared.ensure_blob(ctx.blobs, l)).and_then(|()| {
+                crate::failure::write_bundle(
+                    crate::failure::BundleParts {
+                        blobs: ctx.blobs,
+                        layers,
+                        history: parent.history.to_vec(),
+                        upper: &snap.upper,
+                        created_by: step.history.clone(),
+                        failed: failed.clone(),
+                        dockerfile: ctx.cfg.dockerfile_label(),
+                        log,
+                        secrets: &ctx.cfg.secrets,
+                        source_date_epoch: ctx.cfg.source_date_epoch,
+                    },
+                    dest,
+                )
+            });
+        match bundled {
+            Ok(()) => ctx.events.warning(&format!(
+                "{}: failed; the failure bundle is {} (reopen it with rbuild debug {})",
+                info.label(),
+                dest.display(),
+                dest.display()
+            )),
+            Err(e) => ctx.events.warning(&format!(
+                "{}: cannot write the failure bundle {}: {}",
+                info.label(),
+                dest.display(),
+                crate::error_message(&e)
+            )),
+        }
+    }
+    if ctx.cfg.on_failure == OnFailure::Keep {
+        match ctx.store.commit_snapshot(snap) {
+            Ok(id) => {
+                failed.step.snapshot = Some(id);
+                ctx.events.warning(&format!(
+                    "{}: failed; its state is kept in the store (open it with rbuild debug last)",
+                    info.label()
+                ));
+            }
+            Err(e) => {
+                ctx.events.warning(&format!("{}: cannot keep the failed state: {e}", info.label()))
+            }
+        }
+    } else {
+        ctx.store.discard_snapshot(snap);
+    }
+    *first = Some(failed);
 }
 
 /// A snapshot of `layer` applied over `parent`, made once per key and
@@ -1875,8 +2066,11 @@ fn execute(
     }
 
     let mut tail: Vec<String> = Vec::new();
-    let (log_path, mut log) =
-        if matches!(step.op, Op::Run { .. }) { open_step_log(ctx, info) } else { (None, None) };
+    let (log_path, mut log) = if matches!(step.op, Op::Run { .. }) {
+        open_step_log(ctx, info, state_dir)
+    } else {
+        (None, None)
+    };
     let status = ctx.executor.run(&spec, &ctx.cfg.secrets, state_dir, cancel, |stream, line| {
         if let Some(file) = log.as_mut()
             && let Err(e) = std::io::Write::write_all(file, line)
@@ -1895,9 +2089,14 @@ fn execute(
     drop(leases);
     let status = status.map_err(|e| step_failed(ctx, step, e))?;
     if !status.success()
-        && let Some(command) = &ctx.cfg.on_failure_shell
+        && let OnFailure::Shell(command) = &ctx.cfg.on_failure
     {
-        debug_shell(ctx, info, &spec, state_dir, command, cancel);
+        let shell = step.after.as_ref().map_or(&[][..], |a| a.shell.as_slice());
+        let command = match command {
+            Some(c) => crate::failure::shell_command(shell, c),
+            None => crate::failure::interactive_shell(shell),
+        };
+        debug_shell(ctx, info, &spec, state_dir, &command, cancel);
     }
     if !status.success() {
         let tail = if tail.is_empty() {
@@ -1950,12 +2149,28 @@ fn debug_shell(
 
 /// The file of `--log-dir` that takes the step's whole output (stdout and
 /// stderr as they come), named by stage, line and vertex; a directory that
-/// cannot take it is a warning, not a failed build.
+/// cannot take it is a warning, not a failed build. Without `--log-dir`, a
+/// build with `--failure-bundle` logs to the step's state directory (and
+/// names no file).
 fn open_step_log(
     ctx: &Ctx<'_>,
     info: &StepInfo,
+    state_dir: &Path,
 ) -> (Option<PathBuf>, Option<std::io::BufWriter<std::fs::File>>) {
-    let Some(dir) = &ctx.cfg.log_dir else { return (None, None) };
+    let Some(dir) = &ctx.cfg.log_dir else {
+        if ctx.cfg.failure_bundle.is_none() {
+            return (None, None);
+        }
+        let path = state_dir.join(BUNDLE_STEP_LOG);
+        return match std::fs::create_dir_all(state_dir).and_then(|()| std::fs::File::create(&path))
+        {
+            Ok(file) => (None, Some(std::io::BufWriter::new(file))),
+            Err(e) => {
+                ctx.events.warning(&format!("{}: cannot log the step: {e}", info.label()));
+                (None, None)
+            }
+        };
+    };
     let safe = |text: &str| -> String {
         text.chars()
             .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
@@ -2031,6 +2246,9 @@ mod tests {
             stage_vertex: vec![None],
             shared: &SharedCache::new(&[], None),
             done: Mutex::default(),
+            vertex_keys: BTreeMap::new(),
+            states: Mutex::default(),
+            failed: Mutex::default(),
         };
         let scratch = ctx.run(&Vertex::Scratch, &[], &Cancel::new()).unwrap();
         let steps = &plan.stages[0].steps;

@@ -35,6 +35,7 @@ mod build;
 mod debug;
 mod error;
 mod events;
+mod failure;
 mod fetch;
 mod git;
 mod output;
@@ -47,6 +48,7 @@ use std::path::{Path, PathBuf};
 use rbuild_cache::Store;
 use rbuild_llb::{Entitlement, EventSink, NetworkMode, StepReport};
 
+pub use debug::{DebugAt, DebugTarget};
 pub use error::{BuildError, StepError};
 pub use events::Emitter;
 pub use output::Output;
@@ -96,10 +98,11 @@ pub struct BuildRequest {
     /// `--log-dir`: every step's complete output, byte for byte, one file
     /// per step.
     pub log_dir: Option<PathBuf>,
-    /// `--on-failure=shell[:CMD]`: when a RUN fails, this command (a shell
-    /// by default) runs on this process's terminal in the failed step's
-    /// state before the failure is reported.
-    pub on_failure_shell: Option<Vec<String>>,
+    /// `--on-failure`: what a failed RUN leaves besides its report.
+    pub on_failure: OnFailure,
+    /// `--failure-bundle`: where the first failed RUN's state, command, env
+    /// and log go as one file that `rbuild debug FILE` reopens anywhere.
+    pub failure_bundle: Option<PathBuf>,
     /// The registry credentials of the build's client (a server's request):
     /// when set, pulls and shared caches use these only, never this
     /// machine's logins.
@@ -111,6 +114,21 @@ pub struct BuildRequest {
     /// Fired to stop the build (a server's client hung up): running steps
     /// are killed and the build fails with `BuildError::Cancelled`.
     pub cancel: rbuild_llb::Cancel,
+}
+
+/// What a failed RUN leaves besides its report (`--on-failure`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Nothing: its state is thrown away.
+    #[default]
+    Report,
+    /// Its state stays in the store (until `builder prune`), for `rbuild
+    /// debug last`.
+    Keep,
+    /// A shell opens on this process's terminal in its state, then the
+    /// build goes on to the report: the stage's SHELL, or this command run
+    /// by it (`shell:CMD`).
+    Shell(Option<String>),
 }
 
 /// When `FROM` fetches its image from the registry (`--pull`).
@@ -165,7 +183,8 @@ impl BuildRequest {
             stat_cache: None,
             registry_auth: None,
             log_dir: None,
-            on_failure_shell: None,
+            on_failure: OnFailure::Report,
+            failure_bundle: None,
             cancel: rbuild_llb::Cancel::new(),
         }
     }
@@ -297,11 +316,6 @@ impl Engine {
                 return Err(error);
             }
         };
-        // What `rbuild debug last` opens.
-        let _ = rbuild_cache::write_atomic(
-            &self.store.state_dir().join(debug::LAST_BUILD),
-            built.manifest_descriptor.digest().to_string().as_bytes(),
-        );
         let result = BuildResult {
             manifest: built.manifest_descriptor.digest().to_string(),
             config_digest: built.config_digest,

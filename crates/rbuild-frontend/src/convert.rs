@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rbuild_llb::{
     Chmod, ContainerConfig, Empty, Healthcheck, InlineFile, Mount, NetworkMode, Op, PLATFORM_ARGS,
-    Platform, RunMount, SecurityMode, StageRef, Step, csv_fields, is_git, is_http,
+    Platform, RunMount, SecurityMode, StageRef, Step, StepEnv, csv_fields, is_git, is_http,
     is_predefined_arg, is_proxy_arg, normalize_reference, redact_credentials,
 };
 use rbuild_syntax::{Arguments, Dockerfile, Heredoc, Instruction, Keyword, ShellLexer, Span};
@@ -835,7 +835,13 @@ impl<'a> Planner<'a> {
         // Credentials in ADD URLs stay out of reports, history and errors.
         let text = redact_credentials(&text).into_owned();
         let history = history.map(|h| redact_credentials(&h).into_owned());
-        Ok(Step { line, end_line, text, history, op })
+        let after = (!matches!(op, Op::Config)).then(|| StepEnv {
+            env: state.env_list(),
+            cwd: state.workdir.clone(),
+            user: state.config.user.clone(),
+            shell: state.shell(),
+        });
+        Ok(Step { line, end_line, text, history, op, after })
     }
 
     fn exec(

@@ -291,6 +291,22 @@ pub fn save_archive(
     write_tar(dest, archive_members(blobs, images, format, dest)?)
 }
 
+/// [`save_archive`] with files of the caller's after the images' (name and
+/// bytes, in order): a failure bundle is an archive `docker load` reads
+/// that also carries rbuild's record of the failure, last, so a truncated
+/// copy is missing it.
+pub fn save_archive_with(
+    blobs: &Blobs,
+    images: &[(Digest, Vec<String>)],
+    format: ArchiveFormat,
+    dest: &Path,
+    extra: Vec<(String, Vec<u8>)>,
+) -> Result<()> {
+    let mut members = archive_members(blobs, images, format, dest)?;
+    members.extend(extra.into_iter().map(|(name, bytes)| (name, Member::Bytes(bytes))));
+    write_tar(dest, members)
+}
+
 /// [`save_archive`] to a stream (`docker save` without `-o` writes to
 /// stdout); every blob is checked present before the first byte goes out.
 /// `label` names `out` in errors.

@@ -85,6 +85,42 @@ pub fn import(blobs: &Blobs, path: &Path) -> Result<Vec<ImportedImage>> {
     non_empty(path, images)
 }
 
+/// What [`import_with`] read: the images, and the files asked for.
+pub struct ImportedWith {
+    /// The images, now in the store's blobs.
+    pub images: Vec<ImportedImage>,
+    /// The bytes of each file asked for, in order; `None` when absent.
+    pub files: Vec<Option<Vec<u8>>>,
+}
+
+/// [`import`] of an archive (a tar, maybe compressed) that carries files
+/// of its own beside the images: also the bytes of each member named in
+/// `extra`, read from the same unpacking.
+pub fn import_with(blobs: &Blobs, path: &Path, extra: &[&str]) -> Result<ImportedWith> {
+    let tmp = blobs.root().join("tmp");
+    fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
+    let dir = tempfile::Builder::new()
+        .prefix(&rbuild_cache::temp_prefix("import"))
+        .tempdir_in(&tmp)
+        .map_err(io_err(&tmp))?;
+    extract(path, dir.path())?;
+    let mut files = Vec::new();
+    for name in extra {
+        let at = dir.path().join(name);
+        files.push(match fs::read(&at) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_err(&at)(e)),
+        });
+    }
+    let images = if dir.path().join("index.json").is_file() {
+        import_oci(blobs, dir.path()).map_err(|e| rename_source(e, dir.path(), path))?
+    } else {
+        return Err(invalid(path, "expected an archive with an OCI index (index.json)"));
+    };
+    Ok(ImportedWith { images: non_empty(path, images)?, files })
+}
+
 /// `images`, or the error that `path` holds none (`manifest.json` of `[]`):
 /// loading nothing is not a success.
 fn non_empty(path: &Path, images: Vec<ImportedImage>) -> Result<Vec<ImportedImage>> {

@@ -80,14 +80,14 @@ pub use config::{History, ImageConfig, RootFs, parse_rfc3339, rfc3339, timestamp
 pub use error::{Error, Result};
 pub use export::{
     ANNOTATION_IMAGE_NAME, ArchiveFormat, export_docker_archive, export_oci_archive,
-    export_oci_layout, save_archive, write_archive,
+    export_oci_layout, save_archive, save_archive_with, write_archive,
 };
 pub use flatten::{flatten, flatten_to_file};
 pub use image::{
     ImageSpec, canonical_json, oci_descriptor, read_config, read_config_blob, read_layers,
     read_manifest, write_image, write_manifest,
 };
-pub use import::{ImportedImage, import, layer_from_tar};
+pub use import::{ImportedImage, ImportedWith, import, import_with, layer_from_tar};
 pub use layer::{
     DiffOptions, LayerError, LayerStats, OPAQUE_WHITEOUT, OVERLAY_OPAQUE_XATTR, WHITEOUT_PREFIX,
     diff,

@@ -32,6 +32,24 @@ pub struct Step {
     pub history: Option<String>,
     /// What to do.
     pub op: Op,
+    /// The env, workdir, user and SHELL in force after the step, for
+    /// `rbuild debug --line`; `None` for metadata-only steps, which make no
+    /// state of their own (so 10,000 ENV lines cost no copy each).
+    pub after: Option<StepEnv>,
+}
+
+/// What a shell opened in a step's state runs with: the step's view of the
+/// stage (image env plus ARGs in scope, never proxy variables).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StepEnv {
+    /// `KEY=value`, as a RUN there would see them.
+    pub env: Vec<String>,
+    /// Working directory, absolute.
+    pub cwd: String,
+    /// USER in force; empty is root.
+    pub user: String,
+    /// SHELL in force (`/bin/sh -c` by default).
+    pub shell: Vec<String>,
 }
 
 /// What a step does.

@@ -76,6 +76,38 @@ impl Secrets {
     pub fn contains(&self, id: &str) -> bool {
         self.0.contains_key(id)
     }
+
+    /// `text` with every secret value in it (and the value without its
+    /// trailing newline, as a file's often ends) replaced by `****`: what a
+    /// step printed may leave this process only so.
+    pub fn mask(&self, text: &[u8]) -> Vec<u8> {
+        let mut needles: Vec<&[u8]> = Vec::new();
+        for value in self.0.values() {
+            let trimmed = value.strip_suffix(b"\n").unwrap_or(value);
+            let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
+            needles.extend([value.as_slice(), trimmed].into_iter().filter(|v| !v.is_empty()));
+        }
+        // Longest first, so a value that holds another is masked whole.
+        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        needles.dedup();
+        let mut out = text.to_vec();
+        for needle in needles {
+            let finder = memchr::memmem::Finder::new(needle);
+            let mut masked = Vec::with_capacity(out.len());
+            let mut at = 0;
+            for found in finder.find_iter(&out) {
+                if found < at {
+                    continue;
+                }
+                masked.extend_from_slice(&out[at..found]);
+                masked.extend_from_slice(b"****");
+                at = found + needle.len();
+            }
+            masked.extend_from_slice(&out[at..]);
+            out = masked;
+        }
+        out
+    }
 }
 
 impl std::fmt::Debug for Secrets {
@@ -308,5 +340,21 @@ impl Executor {
             }
         }
         Ok(ExitStatus { code })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Secrets;
+
+    #[test]
+    fn mask_hides_every_value_and_its_line_without_the_newline() {
+        let mut secrets = Secrets::new();
+        secrets.insert("token", "s3cr3t\n");
+        secrets.insert("long", "s3cr3t-and-more");
+        secrets.insert("empty", "");
+        let text = b"a s3cr3t b s3cr3t-and-more c s3cr3t\n d";
+        assert_eq!(String::from_utf8(secrets.mask(text)).unwrap(), "a **** b **** c **** d");
+        assert_eq!(Secrets::new().mask(b"plain"), b"plain");
     }
 }

@@ -2,10 +2,11 @@
 //! of building into the store.
 
 use std::io::{IsTerminal as _, Write as _};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use rbuild_engine::{BuildRequest, Engine, Output};
+use rbuild_engine::{BuildRequest, DebugAt, DebugTarget, Engine, OnFailure, Output};
 
 use crate::args::{BuildArgs, LoadArgs, PruneArgs};
 use crate::progress::{Mode, Progress};
@@ -111,28 +112,31 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         request.secrets.insert(id, value);
     }
     if let Some(what) = &args.on_failure {
-        let command = match what.as_str() {
-            "shell" => vec!["/bin/sh".to_owned()],
+        request.on_failure = match what.as_str() {
+            "keep" => OnFailure::Keep,
+            "shell" => OnFailure::Shell(None),
             other => match other.strip_prefix("shell:") {
-                Some(cmd) if !cmd.is_empty() => {
-                    vec!["/bin/sh".to_owned(), "-c".to_owned(), cmd.to_owned()]
-                }
-                _ => bail!("--on-failure={other}: expected shell or shell:COMMAND"),
+                Some(cmd) if !cmd.is_empty() => OnFailure::Shell(Some(cmd.to_owned())),
+                _ => bail!("--on-failure={other}: expected shell, shell:COMMAND or keep"),
             },
         };
-        if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
-            request.on_failure_shell = Some(command);
-            // A live view would draw over the shell.
-            if mode == Mode::Tty {
-                mode = Mode::Plain;
+        if matches!(request.on_failure, OnFailure::Shell(_)) {
+            if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+                // A live view would draw over the shell.
+                if mode == Mode::Tty {
+                    mode = Mode::Plain;
+                }
+            } else {
+                writeln!(
+                    std::io::stderr(),
+                    "warning: --on-failure={what} needs a terminal; a failed step's state is kept \
+                     instead (--on-failure=keep): open it with rbuild debug last"
+                )?;
+                request.on_failure = OnFailure::Keep;
             }
-        } else {
-            writeln!(
-                std::io::stderr(),
-                "warning: --on-failure={what} needs a terminal; a failure is reported as usual"
-            )?;
         }
     }
+    request.failure_bundle = args.failure_bundle.clone();
     request.source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) if !v.is_empty() => {
             Some(v.parse().context("SOURCE_DATE_EPOCH must be a number of seconds")?)
@@ -206,6 +210,7 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
         (args.push, "--push"),
         (args.log_dir.is_some(), "--log-dir"),
         (args.on_failure.is_some(), "--on-failure"),
+        (args.failure_bundle.is_some(), "--failure-bundle"),
     ] {
         if given {
             bail!("{what} is not supported with -H yet: build locally, or push from the server");
@@ -312,13 +317,29 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
 
 /// `rbuild debug`: a shell on this terminal in an image's state.
 pub(crate) fn debug(args: &crate::args::DebugArgs) -> anyhow::Result<ExitCode> {
-    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
-        bail!("rbuild debug opens a shell: it needs a terminal");
+    let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if !terminal && args.command.is_empty() {
+        bail!(
+            "rbuild debug opens a shell: it needs a terminal (or give a command to run: rbuild \
+             debug {} -- CMD...)",
+            args.target
+        );
     }
-    let command =
-        if args.command.is_empty() { vec!["/bin/sh".to_owned()] } else { args.command.clone() };
+    let target = if args.target == "last" {
+        DebugTarget::Last
+    } else if Path::new(&args.target).is_file() {
+        DebugTarget::Bundle(Path::new(&args.target))
+    } else {
+        DebugTarget::Image(&args.target)
+    };
+    let at = match (args.step, args.line) {
+        (Some(n), _) => DebugAt::Step(n),
+        (None, Some(n)) => DebugAt::Line(n),
+        (None, None) => DebugAt::End,
+    };
+    let command = (!args.command.is_empty()).then_some(args.command.as_slice());
     let engine = open_engine()?;
-    match engine.debug(&args.image, args.step, &command) {
+    match engine.debug(target, at, command, terminal, &mut std::io::stderr()) {
         Ok(status) => Ok(ExitCode::from(u8::try_from(status.code).unwrap_or(1))),
         Err(e) => {
             writeln!(std::io::stderr(), "rbuild: {}", rbuild_engine::error_message(&e))?;
