@@ -399,6 +399,8 @@ fn a_failure_bundle_reopens_on_an_empty_store_without_secret_values() {
         !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
         "the secret's value is in the bundle"
     );
+    let grep = std::process::Command::new("grep").args(["-a", "-c", secret]).arg(&bundle).output();
+    assert_eq!(grep.unwrap().status.code(), Some(1), "grep finds the secret's value in the bundle");
     // It is a docker archive, as skopeo reads it.
     let inspected = std::process::Command::new("skopeo")
         .args(["inspect", "--config", &format!("docker-archive:{}", bundle.display())])
@@ -423,6 +425,26 @@ fn a_failure_bundle_reopens_on_an_empty_store_without_secret_values() {
     assert!(!notes.contains(secret), "{notes}");
     assert!(crate::util::mounts_under(&other).is_empty());
 
+    // On a terminal, in a third store: the state's shell, where the step was.
+    if have_tmux() {
+        let third = env.dir.path().join("third-store");
+        let rbuild = format!("RBUILD_ROOT={} {}", third.display(), env!("CARGO_BIN_EXE_rbuild"));
+        let code = env.dir.path().join("code-bundle");
+        let prompt = |pane: &str| pane.lines().any(|l| l.trim_end() == "/src #");
+        let shown = in_tmux(
+            &format!("{rbuild} debug {}", bundle.display()),
+            prompt,
+            Some("cat /partial.txt; exit 3"),
+            &code,
+        );
+        let lines: Vec<&str> = shown.lines().map(str::trim_end).collect();
+        let typed =
+            lines.iter().position(|l| l.ends_with("cat /partial.txt; exit 3")).expect(&shown);
+        assert_eq!(lines[typed + 1], "partial-spicy", "{shown}");
+        assert_eq!(std::fs::read_to_string(&code).unwrap().trim(), "3", "{shown}");
+        assert!(crate::util::mounts_under(&third).is_empty());
+    }
+
     // Cut short, damaged, or not a bundle: said of the user's file.
     let cut = env.dir.path().join("cut.tar");
     let record_at = bytes.windows(19).position(|w| w == b"rbuild-failure.json").unwrap();
@@ -442,7 +464,14 @@ fn a_failure_bundle_reopens_on_an_empty_store_without_secret_values() {
             notes.contains(&format!("{}: not a usable failure bundle", cut.display())),
             "{name}: {notes}"
         );
-        assert!(!notes.contains("/tmp/") || notes.contains(&cut.display().to_string()), "{notes}");
+        assert!(!notes.contains(&other.display().to_string()), "a path of the store: {notes}");
+        let why = match name {
+            "half" => "reading its next entry: unexpected EOF",
+            "record" => "it has no rbuild-failure.json (it is cut short",
+            _ => "expected digest sha256:", // (after the blob's name)
+        };
+        let said = notes.split_once("failure bundle: ").map(|(_, s)| s).unwrap_or_default();
+        assert!(said.starts_with(why) || (name == "flipped" && said.contains(why)), "{notes}");
     }
     let saved = env.dir.path().join("saved.tar");
     let out = crate::util::rbuild()

@@ -250,8 +250,12 @@ pub(crate) fn open_bundle(blobs: &Blobs, path: &Path) -> Result<OpenedBundle, Bu
         BuildError::Unsupported(format!("{shown}: not a usable failure bundle: {why}"))
     };
     let rbuild_image::ImportedWith { images, mut files } =
-        rbuild_image::import_with(blobs, path, &[BUNDLE_RECORD, BUNDLE_LOG])
-            .map_err(|e| bad(e.to_string()))?;
+        rbuild_image::import_with(blobs, path, &[BUNDLE_RECORD, BUNDLE_LOG]).map_err(|e| {
+            // The archive's own errors name it too: once is enough.
+            let text = e.to_string();
+            let prefix = format!("{shown}:");
+            bad(text.strip_prefix(&prefix).map_or(text.clone(), |t| t.trim_start().to_owned()))
+        })?;
     let log = files.pop().flatten();
     let record = files.pop().flatten().ok_or_else(|| {
         bad(format!(
