@@ -231,6 +231,10 @@ fn rbuild_debug_opens_a_shell_after_any_step_of_an_image_or_the_last_build() {
         shown.contains("\n/one\n") && shown.contains("/two: No such file or directory"),
         "{shown}"
     );
+    assert!(
+        shown.contains("the state after step 4 of 5 of dbg:1: RUN /bin/sh -c echo one"),
+        "{shown}"
+    );
     assert_eq!(std::fs::read_to_string(&code).unwrap().trim(), "1", "the shell's own exit code");
 
     // `last`, with a command of its own.
@@ -483,4 +487,13 @@ fn a_failure_bundle_reopens_on_an_empty_store_without_secret_values() {
     let (code, _, notes) = debug(&other, &[saved.to_str().unwrap(), "--", "true"]);
     assert_eq!(code, Some(1));
     assert!(notes.contains("it has no rbuild-failure.json"), "{notes}");
+
+    // A step that fails before a command runs leaves no bundle, and says so.
+    let ctx = env.context("no-bundle", &[("Dockerfile", "FROM busybox:local\nCOPY absent /\n")]);
+    let none = env.dir.path().join("none.tar");
+    let out = env.build(&ctx, &["--failure-bundle", none.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("failed before a command ran: no failure bundle"), "{err}");
+    assert!(!none.exists());
 }

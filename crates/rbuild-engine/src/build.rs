@@ -1584,7 +1584,16 @@ fn step_miss(
                     .or_else(|| Some(state_dir.join(BUNDLE_STEP_LOG)).filter(|p| p.is_file()));
                 failed_run(ctx, (stage, step, &info), base, snap, *code, log.as_deref());
             }
-            _ => ctx.store.discard_snapshot(snap),
+            _ => {
+                ctx.store.discard_snapshot(snap);
+                if ctx.cfg.failure_bundle.is_some() {
+                    ctx.events.warning(&format!(
+                        "{}: failed before a command ran: no failure bundle (one holds a failed \
+                         RUN)",
+                        info.label()
+                    ));
+                }
+            }
         }
         let _ = std::fs::remove_dir_all(&state_dir);
         let failure = match &e {

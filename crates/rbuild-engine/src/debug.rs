@@ -231,6 +231,17 @@ fn image_at(
             )));
         }
     };
+    let shown = match at {
+        DebugAt::Step(n) => n,
+        _ => steps,
+    };
+    let about = match shown.checked_sub(1).and_then(|i| config.history.get(i)) {
+        Some(h) => vec![format!(
+            "rbuild debug: the state after step {shown} of {steps} of {name}: {}",
+            h.created_by.as_deref().unwrap_or("(no command recorded)")
+        )],
+        None => Vec::new(),
+    };
     let layers = rbuild_image::read_layers(blobs, manifest)?.into_iter().take(layers).collect();
     let what = name.to_owned();
     let run = config.config.unwrap_or_default();
@@ -241,7 +252,7 @@ fn image_at(
         user: run.user,
         shell: run.shell,
         network: NetworkMode::Default,
-        about: Vec::new(),
+        about,
     })
 }
 
