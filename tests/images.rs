@@ -145,6 +145,40 @@ fn rmi_untags_first_deletes_the_last_name_and_refuses_what_is_shared_or_in_use()
     names.sort();
     let row = |n: &str| format!("{n} {}", short(&id));
     assert_eq!(names, [row("base:1"), row("base:3"), row("reg.example/team/base:2")]);
+    // What docker refuses to tag, said once, with exit 1; nothing tagged.
+    let digest = format!("x@sha256:{}", "0".repeat(64));
+    for (source, target, said) in [
+        (
+            "base:1",
+            "Bad:X",
+            "invalid reference format: repository name (library/Bad) must be lowercase",
+        ),
+        (
+            "base:1",
+            digest.as_str(),
+            &*format!("refusing to create a tag with a digest reference: {digest}"),
+        ),
+        ("nothere", "fine:1", "No such image: nothere"),
+        (
+            "nothere",
+            "Bad:X",
+            "invalid reference format: repository name (library/Bad) must be lowercase",
+        ),
+    ] {
+        let out = env.run(&["tag", source, target]);
+        assert_eq!(out.status.code(), Some(1), "{source} {target}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), format!("rbuild: {said}\n"));
+    }
+    let out = env.run(&["pull", "Bad:X"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "rbuild: invalid reference format: repository name (library/Bad) must be lowercase\n"
+    );
+    let after = env.ok(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
+    let mut after: Vec<&str> = after.lines().collect();
+    after.sort();
+    assert_eq!(after, names, "nothing was tagged");
 
     // By id with several names: refused unless forced.
     let out = env.run(&["rmi", short(&id)]);

@@ -427,3 +427,37 @@ fn a_hard_link_out_of_an_added_archive_is_refused_naming_the_link() {
     assert!(shown.contains("Dockerfile:2"), "{shown}");
     assert!(!shown.contains("snapshots/"), "an internal path: {shown}");
 }
+
+#[test]
+fn copy_wildcards_are_gos_filepath_match() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let ctx = env.context(
+        "wildcards",
+        &[
+            ("ax", "a\n"),
+            ("bx", "b\n"),
+            ("!x", "bang\n"),
+            ("st*r", "star\n"),
+            ("sub/f", "s\n"),
+            (
+                "Dockerfile",
+                "FROM busybox:local\n\
+                 COPY [!a]x /not-negation/\n\
+                 COPY [^a]x /negation/\n\
+                 COPY su[a-c]/? /class-dir/\n\
+                 COPY st\\*r /escaped/\n\
+                 RUN cd / && ls not-negation negation class-dir escaped > /listed\n",
+            ),
+        ],
+    );
+    let fs = build(&env, &ctx, "wildcards:1");
+    // What docker 26.1 listed: `!` is a member of a class, not its
+    // negation (that is `^`); `?` and a class match within a component;
+    // `\*` is a literal star.
+    let expected =
+        "class-dir:\nf\n\nescaped:\nst*r\n\nnegation:\n!x\nbx\n\nnot-negation:\n!x\nax\n";
+    assert_eq!(std::fs::read_to_string(fs.join("listed")).unwrap(), expected);
+}

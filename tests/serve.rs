@@ -313,6 +313,27 @@ fn the_api_negotiates_refuses_hostile_contexts_and_cleans_up_after_clients() {
         server.curl(&["-w", " %{http_code}", "http://d/v1.41/images/nothing:1/json"]),
         r#"{"message":"No such image: nothing:1"} 404"#
     );
+    // A tag docker would refuse is a 400, checked before the image is looked up.
+    assert_eq!(
+        server.curl(&[
+            "-w",
+            " %{http_code}",
+            "-X",
+            "POST",
+            "http://d/v1.41/images/nothing/tag?repo=Bad"
+        ]),
+        r#"{"message":"invalid reference format: repository name (library/Bad) must be lowercase"} 400"#
+    );
+    assert_eq!(
+        server.curl(&[
+            "-w",
+            " %{http_code}",
+            "-X",
+            "POST",
+            "http://d/v1.41/images/nothing/tag?repo=x&tag=1"
+        ]),
+        r#"{"message":"No such image: nothing"} 404"#
+    );
 
     // A context entry that climbs out is refused before anything runs,
     // and nothing lands outside (nor stays in the store's tmp/).

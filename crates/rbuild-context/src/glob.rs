@@ -61,6 +61,62 @@ fn class_char(chars: &[char], mut i: usize, first: bool) -> Result<usize, &'stat
     Ok(i)
 }
 
+/// Go's `path.Match` (and `filepath.Match` on unix), which docker uses for
+/// COPY's wildcards and for `images --filter reference=`: `*` is any run
+/// of characters but `/`, `?` one character but `/`, `[...]` a class
+/// (`^` negates; ranges; `\\` escapes), `\\` quotes the next character. A
+/// malformed pattern matches nothing, as both callers ignore Go's error.
+pub fn path_match(pattern: &str, name: &str) -> bool {
+    /// The class at the start of `p` (after its `[`) against `c`: whether
+    /// it matched, and the pattern after its `]`. Validated beforehand.
+    fn class(mut p: &[char], c: char) -> (bool, &[char]) {
+        let negated = p.first() == Some(&'^');
+        if negated {
+            p = &p[1..];
+        }
+        let escaped =
+            |p: &[char]| -> (char, usize) { if p[0] == '\\' { (p[1], 2) } else { (p[0], 1) } };
+        let (mut hit, mut ranges) = (false, 0);
+        loop {
+            if p[0] == ']' && ranges > 0 {
+                return (hit != negated, &p[1..]);
+            }
+            let (lo, n) = escaped(p);
+            p = &p[n..];
+            let mut hi = lo;
+            if p[0] == '-' {
+                let (end, n) = escaped(&p[1..]);
+                hi = end;
+                p = &p[1 + n..];
+            }
+            hit |= lo <= c && c <= hi;
+            ranges += 1;
+        }
+    }
+    fn at(p: &[char], t: &[char]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some('*') => (0..=t.len())
+                .take_while(|&i| i == 0 || t[i - 1] != '/')
+                .any(|i| at(&p[1..], &t[i..])),
+            Some('?') => t.first().is_some_and(|c| *c != '/') && at(&p[1..], &t[1..]),
+            Some('[') => {
+                let Some(&c) = t.first() else { return false };
+                let (hit, rest) = class(&p[1..], c);
+                hit && at(rest, &t[1..])
+            }
+            Some('\\') => t.first() == p.get(1) && at(&p[2..], &t[1..]),
+            Some(c) => t.first() == Some(c) && at(&p[1..], &t[1..]),
+        }
+    }
+    if validate(pattern).is_err() {
+        return false;
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = name.chars().collect();
+    at(&p, &t)
+}
+
 /// How a compiled pattern is tested against a path.
 #[derive(Clone, Debug)]
 pub(crate) enum Matcher {
@@ -196,6 +252,70 @@ mod tests {
         assert!(go_regexp("**/foo").0 == Kind::Suffix);
         assert!(go_regexp("**/*.go").0 == Kind::Regex);
         assert!(go_regexp("a.b").0 == Kind::Exact);
+    }
+
+    #[test]
+    fn path_match_is_gos() {
+        // Cases of Go's own path.Match table (src/path/match_test.go).
+        for (pattern, name, want) in [
+            ("abc", "abc", true),
+            ("*", "abc", true),
+            ("*c", "abc", true),
+            ("a*", "a", true),
+            ("a*", "abc", true),
+            ("a*", "ab/c", false),
+            ("a*/b", "abc/b", true),
+            ("a*/b", "a/c/b", false),
+            ("a*b*c*d*e*/f", "axbxcxdxe/f", true),
+            ("a*b*c*d*e*/f", "axbxcxdxexxx/f", true),
+            ("a*b*c*d*e*/f", "axbxcxdxe/xxx/f", false),
+            ("a*b*c*d*e*/f", "axbxcxdxexxx/fff", false),
+            ("a*b?c*x", "abxbbxdbxebxczzx", true),
+            ("a*b?c*x", "abxbbxdbxebxczzy", false),
+            ("ab[c]", "abc", true),
+            ("ab[b-d]", "abc", true),
+            ("ab[e-g]", "abc", false),
+            ("ab[^c]", "abc", false),
+            ("ab[^b-d]", "abc", false),
+            ("ab[^e-g]", "abc", true),
+            ("a\\*b", "a*b", true),
+            ("a\\*b", "ab", false),
+            ("a?b", "a☺b", true),
+            ("a[^a]b", "a☺b", true),
+            ("a???b", "a☺b", false),
+            ("a[^a][^a][^a]b", "a☺b", false),
+            ("[a-ζ]*", "α", true),
+            ("*[a-ζ]", "A", false),
+            ("a?b", "a/b", false),
+            ("a*b", "a/b", false),
+            ("[\\]a]", "]", true),
+            ("[\\-]", "-", true),
+            ("[x\\-]", "x", true),
+            ("[x\\-]", "-", true),
+            ("[x\\-]", "z", false),
+            ("[\\-x]", "x", true),
+            ("[\\-x]", "-", true),
+            ("[\\-x]", "a", false),
+            ("[]a]", "]", false),
+            ("[-]", "-", false),
+            ("[x-]", "x", false),
+            ("[-x]", "x", false),
+            ("\\", "a", false),
+            ("[a-b-c]", "a", false),
+            ("[", "a", false),
+            ("[^", "a", false),
+            ("[^bc", "a", false),
+            ("a[", "a", false),
+            ("a[", "ab", false),
+            ("a[", "x", false),
+            ("a/b[", "x", false),
+            ("*x", "xxx", true),
+            // Not Go's negation: `!` is a member of the class.
+            ("[!a]x", "bx", false),
+            ("[!a]x", "!x", true),
+        ] {
+            assert_eq!(path_match(pattern, name), want, "{pattern:?} {name:?}");
+        }
     }
 
     #[test]

@@ -71,6 +71,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use error::{Error, Result};
+pub use glob::path_match;
 pub use hash::{BadDigest, ContextHashes, Digest, HashStats, Hashed, StatCache, hash};
 pub use materialize::materialize;
 pub use select::{Selection, context_path, follow_links};

@@ -248,6 +248,28 @@ pub struct BuildResult {
     pub pulled: Vec<rbuild_llb::PulledImage>,
 }
 
+/// One image a `load` brought in; its `Display` is docker's line for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Loaded {
+    /// The name the archive gave it (normalized), if any.
+    pub name: Option<String>,
+    /// Its manifest's digest.
+    pub manifest: String,
+    /// Its id: the config's digest.
+    pub id: String,
+}
+
+impl std::fmt::Display for Loaded {
+    /// `Loaded image: app:1`, or, untagged, `Loaded image ID: sha256:…`
+    /// (docker names such an image by its id).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "Loaded image: {}", rbuild_llb::familiar_name(name)),
+            None => write!(f, "Loaded image ID: {}", self.id),
+        }
+    }
+}
+
 /// How a failed build reads on screen and in the error event: a failed step
 /// under "build failed", anything else with the chain of its causes
 /// (`cannot read x: Permission denied`).
@@ -479,10 +501,7 @@ impl Engine {
 
     /// [`Engine::load`] of an archive read from `input` (`docker load`
     /// from stdin), spooled to the store's temp directory first.
-    pub fn load_reader(
-        &self,
-        mut input: impl std::io::Read,
-    ) -> Result<Vec<(Option<String>, String)>, BuildError> {
+    pub fn load_reader(&self, mut input: impl std::io::Read) -> Result<Vec<Loaded>, BuildError> {
         let tmp = self.store.tmp_dir();
         let io =
             |what: &str, e: std::io::Error| BuildError::Io { what: what.to_owned(), source: e };
@@ -496,20 +515,28 @@ impl Engine {
     }
 
     /// Imports a `docker save` archive, an OCI archive or an OCI layout,
-    /// tagging the images it names; returns (name or `None`, manifest digest).
-    pub fn load(&self, input: &Path) -> Result<Vec<(Option<String>, String)>, BuildError> {
+    /// tagging the images it names.
+    pub fn load(&self, input: &Path) -> Result<Vec<Loaded>, BuildError> {
         let _lock = self.store.lock_shared()?;
         let blobs = rbuild_image::Blobs::new(self.store.root())?;
         let mut loaded = Vec::new();
         for image in rbuild_image::import(&blobs, input)? {
-            let digest = image.manifest.digest().to_string();
-            rbuild_image::images::record(&self.store, &blobs, &digest, None, &[], &[])?;
+            let manifest = image.manifest.digest().to_string();
+            let record =
+                rbuild_image::images::record(&self.store, &blobs, &manifest, None, &[], &[])?;
             if let Some(name) = &image.name {
-                self.store.tag(name, &digest)?;
+                self.store.tag(name, &manifest)?;
             }
-            loaded.push((image.name, digest));
+            loaded.push(Loaded { name: image.name, manifest, id: record.id });
         }
         Ok(loaded)
+    }
+
+    /// `tag SOURCE TARGET` ([`rbuild_image::images::tag`]) in this store;
+    /// returns the target's normalized name.
+    pub fn tag(&self, source: &str, target: &str) -> Result<String, BuildError> {
+        let list = self.images()?;
+        Ok(rbuild_image::images::tag(&self.store, &list, source, target)?)
     }
 
     /// Trims the build cache, least recently used first, to `keep_bytes`

@@ -1,6 +1,8 @@
 //! Which images a listing shows: the filters `docker images -f` and the
 //! Engine API's `GET /images/json` take, with docker's reference globs.
 
+use rbuild_context::path_match;
+
 use crate::images::{Image, created_secs, find};
 
 /// The filters of `images -f` and of the Engine API's `GET /images/json`,
@@ -91,49 +93,8 @@ impl ImageFilters {
             || self
                 .references
                 .iter()
-                .any(|p| glob(p, &format!("{repository}:{tag}")) || glob(p, repository))
+                .any(|p| path_match(p, &format!("{repository}:{tag}")) || path_match(p, repository))
     }
-}
-
-/// Go's `path.Match`: `*` and `?` never match `/`; `[a-z]`, `[^x]` classes.
-pub fn glob(pattern: &str, text: &str) -> bool {
-    fn at(p: &[char], t: &[char]) -> bool {
-        match p.first() {
-            None => t.is_empty(),
-            Some('*') => (0..=t.len())
-                .take_while(|&i| i == 0 || t[i - 1] != '/')
-                .any(|i| at(&p[1..], &t[i..])),
-            Some('?') => t.first().is_some_and(|c| *c != '/') && at(&p[1..], &t[1..]),
-            Some('[') => {
-                let Some(c) = t.first() else { return false };
-                let Some(end) = p.iter().skip(1).position(|c| *c == ']').map(|e| e + 1) else {
-                    return false;
-                };
-                let class = &p[1..end];
-                let (negate, class) = match class.first() {
-                    Some('^') => (true, &class[1..]),
-                    _ => (false, class),
-                };
-                let mut hit = false;
-                let mut i = 0;
-                while i < class.len() {
-                    if i + 2 < class.len() && class[i + 1] == '-' {
-                        hit |= class[i] <= *c && *c <= class[i + 2];
-                        i += 3;
-                    } else {
-                        hit |= class[i] == *c;
-                        i += 1;
-                    }
-                }
-                hit != negate && *c != '/' && at(&p[end + 1..], &t[1..])
-            }
-            Some('\\') if p.len() > 1 => t.first() == Some(&p[1]) && at(&p[2..], &t[1..]),
-            Some(c) => t.first() == Some(c) && at(&p[1..], &t[1..]),
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    at(&p, &t)
 }
 
 #[cfg(test)]
@@ -141,14 +102,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn glob_as_go_path_match() {
-        assert!(glob("busy*", "busybox"));
-        assert!(glob("*:1.0", "app:1.0"));
-        assert!(!glob("*", "team/app"));
-        assert!(glob("*/*", "team/app"));
-        assert!(glob("app:?", "app:1"));
-        assert!(glob("app:[0-9]", "app:7"));
-        assert!(!glob("app:[^0-9]", "app:7"));
-        assert!(!glob("app", "app:1"));
+    fn references_match_as_docker_does() {
+        let filter = |pattern: &str| ImageFilters::parse(&[("reference", pattern)], &[]).unwrap();
+        // FamiliarMatch: `repo:tag`, else the bare repository.
+        assert!(filter("busy*").reference("busybox", "local"));
+        assert!(filter("*:1.0").reference("app", "1.0"));
+        assert!(!filter("*").reference("team/app", "1"), "`*` stops at `/`");
+        assert!(filter("*/*").reference("team/app", "1"));
+        assert!(filter("app:?").reference("app", "1"));
+        assert!(!filter("app:[^0-9]").reference("app", "7"));
+        assert!(filter("app").reference("app", "1"));
+        assert!(!filter("app:2").reference("app", "1"));
+        assert!(!filter("[").reference("app", "1"), "a bad pattern matches nothing");
+        assert!(ImageFilters::default().reference("app", "1"), "no pattern: everything");
     }
 }

@@ -33,6 +33,12 @@ pub enum ImageStoreError {
     /// message says).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A name given to tag, pull or push is not one docker would take.
+    #[error(transparent)]
+    Reference(#[from] rbuild_llb::ReferenceError),
+    /// A tag names one image, so it cannot carry a digest (docker's rule).
+    #[error("refusing to create a tag with a digest reference: {0}")]
+    DigestTag(String),
 }
 
 type Result<T> = std::result::Result<T, ImageStoreError>;
@@ -159,6 +165,21 @@ pub fn list(store: &Store, blobs: &Blobs) -> Result<Vec<Image>> {
 /// Seconds since the epoch of an image's `created` (0 when unknown).
 pub fn created_secs(record: &ImageRecord) -> i64 {
     record.created.as_deref().and_then(crate::parse_rfc3339).unwrap_or(0)
+}
+
+/// `tag SOURCE TARGET`, as the docker CLI checks it: the target first
+/// (a reference without a digest), then the source ([`find`]); the
+/// target's normalized name then points at the source's manifest.
+/// Returns that name.
+pub fn tag(store: &Store, images: &[Image], source: &str, target: &str) -> Result<String> {
+    let reference = rbuild_llb::Reference::parse(target)?;
+    if reference.digest.is_some() {
+        return Err(ImageStoreError::DigestTag(target.to_owned()));
+    }
+    let (image, _, _) = find(images, source)?;
+    let name = reference.to_string();
+    store.tag(&name, &image.record.manifest)?;
+    Ok(name)
 }
 
 /// How an argument named an image.

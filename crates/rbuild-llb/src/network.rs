@@ -121,6 +121,21 @@ impl fmt::Display for Entitlement {
     }
 }
 
+impl Entitlement {
+    /// The set `--allow` values name; each may be a comma-separated list,
+    /// as buildx takes it. The error names the flag.
+    pub fn parse_flags(
+        texts: &[String],
+    ) -> Result<std::collections::BTreeSet<Entitlement>, String> {
+        texts
+            .iter()
+            .flat_map(|t| t.split(','))
+            .filter(|n| !n.is_empty())
+            .map(|n| n.parse().map_err(|e: String| format!("--allow: {e}")))
+            .collect()
+    }
+}
+
 impl std::str::FromStr for Entitlement {
     type Err = String;
 

@@ -84,51 +84,6 @@ fn has_wildcard(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
-/// Go's `filepath.Match` for one component (no `/` inside).
-fn component_match(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    fn go(p: &[char], n: &[char]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some('*') => (0..=n.len()).any(|i| go(&p[1..], &n[i..])),
-            Some('?') => !n.is_empty() && go(&p[1..], &n[1..]),
-            Some('[') => {
-                let Some(c) = n.first() else { return false };
-                let Some(end) = p.iter().skip(1).position(|&x| x == ']').map(|e| e + 1) else {
-                    return false;
-                };
-                let mut class = &p[1..end];
-                let negate = matches!(class.first(), Some('^') | Some('!'));
-                if negate {
-                    class = &class[1..];
-                }
-                let mut hit = false;
-                let mut i = 0;
-                while i < class.len() {
-                    if i + 2 < class.len() && class[i + 1] == '-' {
-                        hit |= class[i] <= *c && *c <= class[i + 2];
-                        i += 3;
-                    } else {
-                        hit |= class[i] == *c;
-                        i += 1;
-                    }
-                }
-                hit != negate && go(&p[end + 1..], &n[1..])
-            }
-            Some('\\') if p.len() > 1 => n.first() == Some(&p[1]) && go(&p[2..], &n[1..]),
-            Some(c) => n.first() == Some(c) && go(&p[1..], &n[1..]),
-        }
-    }
-    go(&p, &n)
-}
-
-fn path_match(pattern: &str, path: &str) -> bool {
-    let (pp, np): (Vec<&str>, Vec<&str>) =
-        (pattern.split('/').collect(), path.split('/').collect());
-    pp.len() == np.len() && pp.iter().zip(&np).all(|(p, n)| component_match(p, n))
-}
-
 /// Copies `spec.sources` from `src_root` (whose visible entries are
 /// `available`: the context after .dockerignore, or a stage's tree) into
 /// `dest_root`.
@@ -159,7 +114,7 @@ pub fn copy_into(
         let found: Vec<(String, EntryKind)> = if has_wildcard(&clean) {
             let mut hits: Vec<_> = all
                 .iter()
-                .filter(|(p, _)| path_match(&clean, p))
+                .filter(|(p, _)| rbuild_context::path_match(&clean, p))
                 .map(|(p, k)| ((*p).to_owned(), *k))
                 .collect();
             hits.sort_by(|a, b| a.0.cmp(&b.0));
@@ -729,21 +684,4 @@ fn resolve_chown(dest_root: &Path, chown: Option<&str>) -> Result<(u32, u32), Co
             .unwrap_or_default()
     };
     Ok(crate::user::file_owner(spec, &read("/etc/passwd"), &read("/etc/group")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn go_filepath_match_per_component() {
-        assert!(component_match("*.txt", "a.txt"));
-        assert!(!component_match("*.txt", "a.txt.bak"));
-        assert!(component_match("file?", "file1"));
-        assert!(component_match("[a-c]x", "bx"));
-        assert!(!component_match("[^a-c]x", "bx"));
-        assert!(component_match("\\*", "*"));
-        assert!(path_match("src/*/main.rs", "src/app/main.rs"));
-        assert!(!path_match("src/*", "src/app/main.rs"));
-    }
 }

@@ -29,6 +29,9 @@ fn store_error(error: ImageStoreError) -> ApiError {
         ImageStoreError::Conflict(message) => {
             ApiError::new(StatusCode::CONFLICT, format!("conflict: {message}"))
         }
+        e @ (ImageStoreError::Reference(_) | ImageStoreError::DigestTag(_)) => {
+            ApiError::bad_request(e.to_string())
+        }
         other => ApiError::internal(other.to_string()),
     }
 }
@@ -201,24 +204,8 @@ pub(crate) async fn tag(
 ) -> Result<Response<Body>, ApiError> {
     let repo = call.query.get("repo").unwrap_or("").to_owned();
     let tag = call.query.get("tag").filter(|t| !t.is_empty()).unwrap_or("latest").to_owned();
-    blocking(move || {
-        let list = state.engine.images().map_err(engine_error)?;
-        let image = find(&list, &name)?;
-        let text = format!("{repo}:{tag}");
-        let target = rbuild_llb::Reference::parse(&text)
-            .map_err(|e| ApiError::bad_request(format!("invalid reference format: {text}: {e}")))?;
-        if target.digest.is_some() {
-            return Err(ApiError::bad_request(format!(
-                "refusing to create a tag with a digest reference: {text}"
-            )));
-        }
-        state
-            .engine
-            .store()
-            .tag(&target.to_string(), &image.record.manifest)
-            .map_err(|e| ApiError::internal(e.to_string()))
-    })
-    .await?;
+    blocking(move || state.engine.tag(&name, &format!("{repo}:{tag}")).map_err(engine_error))
+        .await?;
     let mut response = Response::new(Body::Full(None));
     *response.status_mut() = StatusCode::CREATED;
     Ok(response)
@@ -293,17 +280,7 @@ pub(crate) async fn load(state: Arc<State>, call: Call) -> Result<Response<Body>
         Ok(match loaded {
             Ok(images) => images
                 .into_iter()
-                .map(|(name, digest)| {
-                    let text = match name {
-                        Some(name) => format!("Loaded image: {}\n", familiar(&name)),
-                        None => {
-                            let id =
-                                state.engine.store().image_record(&digest).map_or(digest, |r| r.id);
-                            format!("Loaded image ID: {id}\n")
-                        }
-                    };
-                    json!({ "stream": text })
-                })
+                .map(|image| json!({ "stream": format!("{image}\n") }))
                 .collect::<Vec<_>>(),
             Err(e) => {
                 let message =

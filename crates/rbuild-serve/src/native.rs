@@ -134,9 +134,7 @@ impl RemoteRequest {
         if let Some(network) = &self.network {
             request.network = Some(network.parse().map_err(|e: String| format!("--network: {e}"))?);
         }
-        for name in &self.allow {
-            request.allow.insert(name.parse().map_err(|e: String| format!("--allow: {e}"))?);
-        }
+        request.allow = rbuild_llb::Entitlement::parse_flags(&self.allow)?;
         request.cache_from = self
             .cache_from
             .iter()

@@ -132,8 +132,7 @@ pub(crate) async fn push(
 ) -> Result<Response<Body>, ApiError> {
     let tag = call.query.get("tag").unwrap_or("").to_owned();
     let text = if tag.is_empty() { name.clone() } else { format!("{name}:{tag}") };
-    let reference = Reference::parse(&text)
-        .map_err(|e| ApiError::bad_request(format!("invalid reference format: {e}")))?;
+    let reference = Reference::parse(&text).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let targets: Vec<Reference> = if tag.is_empty() {
         let repo = reference.repository();
         state
@@ -191,8 +190,7 @@ pub(crate) async fn pull(state: Arc<State>, call: Call) -> Result<Response<Body>
         t if t.starts_with("sha256:") => format!("{image}@{t}"),
         t => format!("{image}:{t}"),
     };
-    let reference = Reference::parse(&text)
-        .map_err(|e| ApiError::bad_request(format!("invalid reference format: {e}")))?;
+    let reference = Reference::parse(&text).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let platform = match call.query.get("platform").filter(|p| !p.is_empty()) {
         Some(p) => Some(
             rbuild_llb::Platform::parse(p)

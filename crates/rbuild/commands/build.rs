@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use rbuild_engine::{BuildRequest, DebugAt, DebugTarget, Engine, OnFailure, Output};
+use rbuild_llb::Entitlement;
 
 use crate::args::{BuildArgs, LoadArgs, PruneArgs};
 use crate::progress::{Mode, Progress};
@@ -61,6 +62,16 @@ fn key_value(flag: &str, text: &str) -> anyhow::Result<(String, String)> {
     Ok((k.to_owned(), v.to_owned()))
 }
 
+/// `SOURCE_DATE_EPOCH` from the environment, as buildx reads it (empty is unset).
+fn source_date_epoch() -> anyhow::Result<Option<u64>> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.is_empty() => {
+            Ok(Some(v.parse().context("SOURCE_DATE_EPOCH must be a number of seconds")?))
+        }
+        _ => Ok(None),
+    }
+}
+
 pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         args.context.is_dir(),
@@ -98,14 +109,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     if let Some(n) = &args.network {
         request.network = Some(n.parse().map_err(|e: String| anyhow::anyhow!("--network: {e}"))?);
     }
-    for text in &args.allow {
-        // buildx takes a comma-separated list too.
-        for name in text.split(',').filter(|n| !n.is_empty()) {
-            request
-                .allow
-                .insert(name.parse().map_err(|e: String| anyhow::anyhow!("--allow: {e}"))?);
-        }
-    }
+    request.allow = Entitlement::parse_flags(&args.allow).map_err(anyhow::Error::msg)?;
     let mut mode = Mode::parse(&args.progress)?;
     for text in &args.secrets {
         let (id, value) = read_secret(text)?;
@@ -137,12 +141,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         }
     }
     request.failure_bundle = args.failure_bundle.clone();
-    request.source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) if !v.is_empty() => {
-            Some(v.parse().context("SOURCE_DATE_EPOCH must be a number of seconds")?)
-        }
-        _ => None,
-    };
+    request.source_date_epoch = source_date_epoch()?;
     request.tags = args.tags.clone();
     request.log_dir = args.log_dir.clone();
     request.target = args.target.clone();
@@ -257,19 +256,10 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
         let (id, value) = read_secret(text)?;
         request.secrets.0.insert(id, value);
     }
-    request.allow = args
-        .allow
-        .iter()
-        .flat_map(|a| a.split(','))
-        .filter(|a| !a.is_empty())
-        .map(str::to_owned)
-        .collect();
-    request.source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) if !v.is_empty() => {
-            Some(v.parse().context("SOURCE_DATE_EPOCH must be a number of seconds")?)
-        }
-        _ => None,
-    };
+    // Checked here, so a typo fails before the context travels.
+    Entitlement::parse_flags(&args.allow).map_err(anyhow::Error::msg)?;
+    request.allow = args.allow.clone();
+    request.source_date_epoch = source_date_epoch()?;
     let mode = Mode::parse(&args.progress)?;
     let progress = Progress::new(mode).for_dockerfile(dockerfile.display().to_string());
     let ignore_beside = Some(dockerfile.as_path());
@@ -374,15 +364,8 @@ pub(crate) fn load(args: &LoadArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let mut stdout = std::io::stdout().lock();
-    for (name, digest) in images {
-        match name {
-            Some(name) => writeln!(stdout, "Loaded image: {}", rbuild_llb::familiar_name(&name))?,
-            None => {
-                // Docker names an untagged image by its id: the config's digest.
-                let id = engine.store().image_record(&digest).map_or(digest, |r| r.id);
-                writeln!(stdout, "Loaded image ID: {id}")?
-            }
-        }
+    for image in images {
+        writeln!(stdout, "{image}")?;
     }
     Ok(ExitCode::SUCCESS)
 }

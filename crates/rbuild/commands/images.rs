@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use rbuild_engine::BuildError;
 use rbuild_image::filters::ImageFilters;
-use rbuild_image::images::{Image, Removed, find};
+use rbuild_image::images::{Image, ImageStoreError, Removed, find};
 use serde_json::{Value, json};
 
 use super::build::open_engine;
@@ -194,21 +194,20 @@ pub(crate) fn images(args: &ImagesArgs) -> anyhow::Result<ExitCode> {
 
 pub(crate) fn tag(args: &TagArgs) -> anyhow::Result<ExitCode> {
     let engine = open_engine()?;
-    let list = engine.images()?;
-    let (image, _, _) = match find(&list, &args.source) {
-        Ok(found) => found,
-        Err(e) => {
+    match engine.tag(&args.source, &args.target) {
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        // A name that is not one, a digest, no such image: a failed tag
+        // (exit 1, as docker), not a broken store.
+        Err(BuildError::Images(
+            e @ (ImageStoreError::NoSuchImage(_)
+            | ImageStoreError::Reference(_)
+            | ImageStoreError::DigestTag(_)),
+        )) => {
             let _ = writeln!(std::io::stderr(), "rbuild: {e}");
-            return Ok(ExitCode::from(1));
+            Ok(ExitCode::from(1))
         }
-    };
-    let target = rbuild_llb::Reference::parse(&args.target)
-        .with_context(|| format!("invalid reference format: {}", args.target))?;
-    if target.digest.is_some() {
-        bail!("refusing to create a tag with a digest reference: {}", args.target);
+        Err(e) => Err(e.into()),
     }
-    engine.store().tag(&target.to_string(), &image.record.manifest)?;
-    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) fn rmi(args: &RmiArgs) -> anyhow::Result<ExitCode> {

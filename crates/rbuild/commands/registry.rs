@@ -86,7 +86,7 @@ fn warn(client: &Client) {
 pub(crate) fn pull(args: &PullArgs) -> anyhow::Result<ExitCode> {
     let reference = match Reference::parse(&args.reference) {
         Ok(r) => r,
-        Err(e) => return fail(format!("invalid reference format: {e}")),
+        Err(e) => return fail(e),
     };
     let platform = match args.platform.as_deref().map(|p| (p, Platform::parse(p))) {
         Some((text, None)) => bail!("--platform {text}: expected os/arch[/variant]"),
@@ -135,7 +135,7 @@ pub(crate) fn push_name(
 ) -> anyhow::Result<ExitCode> {
     let reference = match Reference::parse(name) {
         Ok(r) => r,
-        Err(e) => return fail(format!("invalid reference format: {e}")),
+        Err(e) => return fail(e),
     };
     let client = client()?;
     if engine.store().resolve(&reference.to_string()).is_none() {
