@@ -556,6 +556,16 @@ fn rbuild_build_h_sends_only_what_the_server_lacks() {
     assert!(!err.contains("remote-s3cret-value"));
     let found = crate::build::files_containing(&env.store, b"remote-s3cret-value");
     assert!(found.is_empty(), "{found:?}");
+    // Beyond loopback, no secret or login would cross unencrypted: refused
+    // before anything is sent (192.0.2.1 is a documentation address).
+    let out = rbuild()
+        .args(["build", "-H", "tcp://192.0.2.1:2375", "--secret"])
+        .arg(format!("id=tok,src={}", secret.display()))
+        .arg(&ctx)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("speaks plain HTTP"), "{out:?}");
     assert!(server.stop().success());
 }
 
@@ -614,6 +624,56 @@ fn a_build_pulls_with_its_clients_login_never_the_servers() {
     let out = server.docker_ok(&ctx, &["build", "--pull", "-t", "from-private", "."]);
     assert!(out.contains("  pulled\n"), "{out}");
     // No password in the server's store or its logs of the build.
+    let found = crate::build::files_containing(&env.store, b"s3cret");
+    assert!(found.is_empty(), "{found:?}");
+
+    // rbuild build -H: the same, with this machine's login lent for the
+    // build's registries; --push goes from the server with it.
+    let host = format!("unix://{}", server.socket.display());
+    let remote = |config: &Path, args: &[&str]| {
+        let out = rbuild()
+            .env("DOCKER_CONFIG", config)
+            .args(["build", "-H", &host, "--progress=plain", "--pull=always"])
+            .args(args)
+            .arg(&ctx)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(!text.contains("s3cret"), "{text}");
+        (out.status.code(), text)
+    };
+    let no_login = env.dir.path().join("no-login");
+    std::fs::create_dir_all(&no_login).unwrap();
+    let (code, text) = remote(&no_login, &[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.to_lowercase().contains("unauthorized") || text.contains("401"), "{text}");
+    let target = format!("{}/private/app:1", registry.host);
+    let (code, text) = remote(&server.docker_config, &["--push", "-t", &target]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains(&format!("[internal] pull {private}  resolved to sha256:")), "{text}");
+    let prefix = format!("[internal] push {target}  digest: ");
+    let pushed = text.lines().find_map(|l| l.strip_prefix(prefix.as_str())).expect(&text);
+    let digest = pushed.split(' ').next().unwrap();
+    assert!(
+        text.contains(&format!("[internal] push {target}  ")) && text.contains(": pushed "),
+        "{text}"
+    );
+    let skopeo = Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--creds", "builder:s3cret"])
+        .arg(format!("docker://{target}"))
+        .output()
+        .unwrap();
+    assert!(skopeo.status.success(), "{}", String::from_utf8_lossy(&skopeo.stderr));
+    let inspected: serde_json::Value = serde_json::from_slice(&skopeo.stdout).unwrap();
+    assert_eq!(inspected["Digest"], digest, "the registry has what the server pushed");
+    // A push to a registry this machine has no login for fails the build.
+    let elsewhere = format!("{}/private/app:1", registry.host.replace("127.0.0.1", "localhost"));
+    let (code, text) = remote(&server.docker_config, &["--push", "-t", &elsewhere]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains(&format!("cannot push {elsewhere}")), "{text}");
+    let (code, text) = remote(&server.docker_config, &["--push"]);
+    assert_eq!((code, text.contains("--push needs a -t NAME")), (Some(2), true), "{text}");
     let found = crate::build::files_containing(&env.store, b"s3cret");
     assert!(found.is_empty(), "{found:?}");
 }

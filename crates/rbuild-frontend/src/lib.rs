@@ -52,6 +52,7 @@ mod plan;
 pub use changes::{ChangeError, apply_changes};
 pub use convert::{DEFAULT_PATH, check, plan};
 pub use error::{FrontendError, Warning};
+pub use options::images_named;
 pub use options::{BaseImages, BuildOptions};
 pub use plan::{Base, Plan, Stage};
 /// The steps of a plan are the vocabulary crate's, re-exported so a plan

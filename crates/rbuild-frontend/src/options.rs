@@ -39,3 +39,44 @@ pub trait BaseImages {
         None
     }
 }
+
+/// The images a build of `df` with `opts` would look up in a store or a
+/// registry (normalized references, FROM and `--from`), found by planning
+/// it against a store that has every image with an empty config. A client
+/// that sends the build elsewhere learns from it whose logins to lend.
+pub fn images_named(
+    df: &rbuild_syntax::Dockerfile,
+    opts: &BuildOptions,
+) -> Result<std::collections::BTreeSet<String>, crate::FrontendError> {
+    struct Asked(std::sync::Mutex<std::collections::BTreeSet<String>>);
+    impl BaseImages for Asked {
+        fn config(&self, reference: &str) -> Option<ContainerConfig> {
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(reference.to_owned());
+            Some(ContainerConfig::default())
+        }
+    }
+    let asked = Asked(Default::default());
+    crate::plan(df, "", opts, &asked)?;
+    Ok(asked.0.into_inner().unwrap_or_else(|p| p.into_inner()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_named_are_the_needed_stages_bases_and_copy_sources_expanded() {
+        let source = "ARG REG=reg.example:5000\n\
+                      FROM ${REG}/team/base:1 AS base\n\
+                      FROM busybox AS unused\n\
+                      FROM base AS app\n\
+                      COPY --from=other/tool:2 /t /t\n\
+                      FROM scratch AS last\n\
+                      COPY --from=1 /x /x\n";
+        let df = rbuild_syntax::parse(source).unwrap();
+        let mut opts = BuildOptions { target: Some("app".into()), ..BuildOptions::default() };
+        opts.build_args.insert("REG".into(), Some("mirror.example".into()));
+        let named: Vec<String> = images_named(&df, &opts).unwrap().into_iter().collect();
+        assert_eq!(named, ["docker.io/other/tool:2", "mirror.example/team/base:1"]);
+    }
+}

@@ -59,6 +59,36 @@ pub enum EventKind {
     },
     /// The build's outcome.
     Result(BuildSummary),
+    /// The built image going to a registry (`--push` of a remote build),
+    /// after its result.
+    Push(PushEvent),
+}
+
+/// One part of a push: a blob done, or the whole image.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushEvent {
+    /// The name pushed to, as the store names it.
+    pub image: String,
+    /// The blob's digest; for `pushed-image`, the manifest's.
+    pub digest: String,
+    /// What happened.
+    pub status: PushStatus,
+    /// The blob's size; for `pushed-image`, the manifest's.
+    pub size: u64,
+}
+
+/// The stages of a push.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PushStatus {
+    /// The blob was uploaded.
+    Pushed,
+    /// The registry already had the blob.
+    Exists,
+    /// The registry linked the blob from another of its repositories.
+    Mounted,
+    /// The manifest is in place: the image is pushed.
+    PushedImage,
 }
 
 /// A base image's pull, one blob at a time, as the build goes.
@@ -247,6 +277,16 @@ impl Event {
                 }
                 line
             }
+            EventKind::Push(e) => {
+                let short = short_digest(&e.digest);
+                let done = match e.status {
+                    PushStatus::Pushed => format!("{short}: pushed {}", human_size(e.size)),
+                    PushStatus::Exists => format!("{short}: already exists"),
+                    PushStatus::Mounted => format!("{short}: mounted from another repository"),
+                    PushStatus::PushedImage => format!("digest: {} size: {}", e.digest, e.size),
+                };
+                format!("[internal] push {}  {done}", e.image)
+            }
             EventKind::Warning { message, .. } => format!("warning: {message}"),
             EventKind::Error { message } => format!("rbuild: {message}"),
             EventKind::Result(_) => return None,
@@ -368,6 +408,38 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&log).unwrap(),
             serde_json::json!({"event": "log", "vertex": "0.1", "stream": "stderr", "text": "x", "time": 1.0})
+        );
+        let push = |status, digest: &str, size| Event {
+            kind: EventKind::Push(PushEvent {
+                image: "reg.example/app:1".into(),
+                digest: digest.into(),
+                status,
+                size,
+            }),
+            time: 2.0,
+        };
+        let layer = format!("sha256:{}", "ab".repeat(32));
+        let done = push(PushStatus::PushedImage, &layer, 702);
+        assert_eq!(
+            serde_json::to_value(&done).unwrap(),
+            serde_json::json!({"event": "push", "image": "reg.example/app:1", "digest": layer,
+                "status": "pushed-image", "size": 702, "time": 2.0})
+        );
+        assert_eq!(
+            done.plain_line().unwrap(),
+            format!("[internal] push reg.example/app:1  digest: {layer} size: 702")
+        );
+        let lines: Vec<String> = [PushStatus::Pushed, PushStatus::Exists, PushStatus::Mounted]
+            .into_iter()
+            .map(|status| push(status, &layer, 2048).plain_line().unwrap())
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "[internal] push reg.example/app:1  abababababab: pushed 2.05kB",
+                "[internal] push reg.example/app:1  abababababab: already exists",
+                "[internal] push reg.example/app:1  abababababab: mounted from another repository",
+            ]
         );
     }
 }

@@ -37,8 +37,9 @@ pub use cancel::{Cancel, OnCancel};
 pub use chmod::{Chmod, Clause};
 pub use config::{ContainerConfig, Empty, Healthcheck};
 pub use event::{
-    BuildSummary, Event, EventKind, EventSink, PullEvent, PullStatus, PulledImage, Recorder,
-    StepEvent, StepInfo, StepReport, StepStatus, Stream, human_size, short_digest, steps_table,
+    BuildSummary, Event, EventKind, EventSink, PullEvent, PullStatus, PulledImage, PushEvent,
+    PushStatus, Recorder, StepEvent, StepInfo, StepReport, StepStatus, Stream, human_size,
+    short_digest, steps_table,
 };
 pub use key::{CacheKey, Component, Fields, KeyBuilder, KeyText, Kind, explain, redact};
 pub use mount::{MountError, RunMount, Sharing, csv_fields, parse_size};

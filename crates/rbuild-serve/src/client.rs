@@ -111,6 +111,60 @@ fn stat_cache_path(context: &Path) -> Option<std::path::PathBuf> {
     Some(base.join("rbuild").join(rbuild_context::StatCache::file_name(context)))
 }
 
+/// This user's logins for the registries a remote build reaches: its
+/// images (FROM, `--from`), its shared caches and, with `--push`, its
+/// names; no other, so a server sees no login it does not need. A Dockerfile that does not plan here lends none (the
+/// server will say what is wrong with it).
+pub fn lent_logins(
+    request: &RemoteRequest,
+    credentials: &rbuild_registry::Credentials,
+) -> Result<crate::native::RemoteAuth, rbuild_registry::Error> {
+    let mut references = std::collections::BTreeSet::new();
+    if let Ok(df) = rbuild_syntax::parse(&request.dockerfile) {
+        let options = rbuild_frontend::BuildOptions {
+            build_args: request
+                .build_args
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.clone())))
+                .collect(),
+            target: request.target.clone(),
+            platform: rbuild_llb::Platform::host(),
+            ..Default::default()
+        };
+        references.extend(rbuild_frontend::images_named(&df, &options).unwrap_or_default());
+    }
+    let caches = request
+        .cache_from
+        .iter()
+        .filter_map(|c| rbuild_engine::CacheImport::parse(c).ok().map(|c| c.location))
+        .chain(
+            request
+                .cache_to
+                .iter()
+                .filter_map(|c| rbuild_engine::CacheExport::parse(c).ok().map(|c| c.location)),
+        );
+    for location in caches {
+        if let rbuild_engine::CacheLocation::Registry(r) = location {
+            references.insert(r);
+        }
+    }
+    if request.push {
+        references.extend(request.tags.iter().cloned());
+    }
+    let mut lent = rbuild_registry::RequestAuth::new();
+    for text in &references {
+        let Ok(reference) = rbuild_llb::Reference::parse(text) else { continue };
+        let key = rbuild_registry::config_key(&reference.domain);
+        if lent.contains_key(&key) {
+            continue;
+        }
+        if let Some(credential) = credentials.get(&reference.domain, Some(&reference.path))? {
+            lent.insert(key, credential);
+        }
+    }
+    Ok(crate::native::RemoteAuth(lent))
+}
+
 /// Builds `context` on the server at `host` as `request` says, sending
 /// the server's events to `sink`.
 pub fn remote_build(
@@ -195,7 +249,11 @@ pub fn remote_build(
                         result = Some(summary.clone());
                         ended = true;
                     }
-                    EventKind::Error { .. } => ended = true,
+                    // (After the result, a push that failed.)
+                    EventKind::Error { .. } => {
+                        result = None;
+                        ended = true;
+                    }
                     _ => {}
                 }
                 sink.emit(&event);
@@ -209,4 +267,51 @@ pub fn remote_build(
         }
         Ok(RemoteOutcome { result, sent })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_remote_build_lends_the_logins_of_the_registries_it_reaches_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let auth = |user: &str| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:pw-{user}"))
+        };
+        let config = serde_json::json!({ "auths": {
+            "base.example": { "auth": auth("base") },
+            "cache.example": { "auth": auth("cache") },
+            "push.example": { "auth": auth("push") },
+            "unrelated.example": { "auth": auth("unrelated") },
+            "https://index.docker.io/v1/": { "auth": auth("hub") },
+        }});
+        std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+        let credentials = rbuild_registry::Credentials::in_dir(dir.path());
+        let mut request = RemoteRequest {
+            dockerfile: "ARG REG\nFROM ${REG}/team/base:1\nCOPY --from=busybox /bin/sh /sh\n"
+                .into(),
+            tags: vec!["push.example/app:1".into()],
+            cache_from: vec!["type=registry,ref=cache.example/c".into()],
+            ..Default::default()
+        };
+        request.build_args.insert("REG".into(), "base.example".into());
+        let lent = |request: &RemoteRequest| -> Vec<String> {
+            lent_logins(request, &credentials).unwrap().0.into_keys().collect()
+        };
+        // Without --push, the names to push to lend nothing.
+        assert_eq!(
+            lent(&request),
+            ["base.example", "cache.example", "https://index.docker.io/v1/"]
+        );
+        request.push = true;
+        assert_eq!(
+            lent(&request),
+            ["base.example", "cache.example", "https://index.docker.io/v1/", "push.example"]
+        );
+        // A Dockerfile that does not parse here lends only for the caches and pushes.
+        request.dockerfile = "FROM\n".into();
+        assert_eq!(lent(&request), ["cache.example", "push.example"]);
+    }
 }

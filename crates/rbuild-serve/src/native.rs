@@ -71,6 +71,62 @@ pub struct RemoteRequest {
     /// reach the steps the way a local build's do; never printed.
     #[serde(default, skip_serializing_if = "RemoteSecrets::is_empty")]
     pub secrets: RemoteSecrets,
+    /// `--push`: the server pushes every `-t` name after the build.
+    #[serde(default)]
+    pub push: bool,
+    /// The client's logins for the registries this build reaches (its
+    /// images, its shared caches, its pushes): they serve this build only,
+    /// as `X-Registry-Config` does a classic one's, and are never printed.
+    #[serde(default, skip_serializing_if = "RemoteAuth::is_empty")]
+    pub registry_auth: RemoteAuth,
+}
+
+/// Registry logins of a remote build, by registry, in docker's AuthConfig
+/// form (`username`/`password` or `identitytoken`); `Debug` hides the
+/// secrets ([`rbuild_registry::Credential`]'s).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RemoteAuth(pub rbuild_registry::RequestAuth);
+
+impl RemoteAuth {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for RemoteAuth {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use rbuild_registry::Credential;
+        let configs: BTreeMap<&String, serde_json::Value> = self
+            .0
+            .iter()
+            .map(|(host, credential)| {
+                let config = match credential {
+                    Credential::Basic { username, password } => {
+                        serde_json::json!({ "username": username, "password": password })
+                    }
+                    Credential::IdentityToken(token) => {
+                        serde_json::json!({ "identitytoken": token })
+                    }
+                };
+                (host, config)
+            })
+            .collect();
+        configs.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for RemoteAuth {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let configs = BTreeMap::<String, serde_json::Value>::deserialize(d)?;
+        configs
+            .into_iter()
+            .map(|(host, config)| match crate::registry::auth_config(&config) {
+                Some(credential) => Ok((host, credential)),
+                None => Err(serde::de::Error::custom(format!("a login for {host} is not one"))),
+            })
+            .collect::<Result<_, _>>()
+            .map(RemoteAuth)
+    }
 }
 
 /// Secret values of a remote build, base64 in the request; `Debug` shows
@@ -280,9 +336,15 @@ pub(crate) async fn build(state: Arc<State>, call: Call) -> Result<Response<Body
     let mut request =
         remote.engine_request(&context, &dockerfile).map_err(ApiError::bad_request)?;
     request.stat_cache = Some(stat);
-    // Anonymous pulls: the client's logins do not travel (yet), and the
-    // server's are never lent to a client.
-    request.registry_auth = Some(Default::default());
+    // The client's logins, for this build only; the server's are never
+    // lent to a client.
+    request.registry_auth = Some(remote.registry_auth.0.clone());
+    let push = if remote.push { request.names() } else { Vec::new() };
+    let push: Vec<rbuild_llb::Reference> = push
+        .into_iter()
+        .map(rbuild_llb::Reference::parse)
+        .collect::<Result<_, _>>()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let cancel = request.cancel.clone();
     let guard = state.start_build(cancel.clone());
     let (tx, rx) = mpsc::channel(256);
@@ -290,13 +352,81 @@ pub(crate) async fn build(state: Arc<State>, call: Call) -> Result<Response<Body
     let engine_state = state.clone();
     tokio::task::spawn_blocking(move || {
         let _guard = guard;
-        // The engine's last event is the result or the error.
-        let _ = engine_state.engine.build(&request, &sink);
+        let started = std::time::Instant::now();
+        // The engine's last event is the result or the error; a push's
+        // events follow the result, and end with an error if it fails.
+        let built = engine_state.engine.build(&request, &sink);
         drop(dir);
+        if built.is_ok() && !push.is_empty() {
+            push_built(&engine_state, &push, request.registry_auth.as_ref(), &sink, started);
+        }
     });
     let mut response = Response::new(Body::Stream(rx, Some(CancelOnDrop(Some(cancel)))));
     set(&mut response, "Content-Type", "application/x-ndjson");
     Ok(response)
+}
+
+/// Pushes each of `names` with the client's logins, its progress as push
+/// events; the first failure is the build's error event.
+fn push_built(
+    state: &State,
+    names: &[rbuild_llb::Reference],
+    auth: Option<&rbuild_registry::RequestAuth>,
+    sink: &EventLines,
+    started: std::time::Instant,
+) {
+    let emit = |kind: rbuild_llb::EventKind| {
+        let time = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+        sink.emit(&Event { kind, time });
+    };
+    let client = match rbuild_registry::Client::for_request(auth) {
+        Ok(client) => client,
+        Err(e) => {
+            return emit(rbuild_llb::EventKind::Error {
+                message: format!("cannot push: the registry configuration: {e}"),
+            });
+        }
+    };
+    for name in names {
+        let image = name.to_string();
+        let progress = PushProgress { image: &image, emit: &emit };
+        let message = match state.engine.push(&client, name, &progress) {
+            Ok(Some(pushed)) => {
+                emit(rbuild_llb::EventKind::Push(rbuild_llb::PushEvent {
+                    image: image.clone(),
+                    digest: pushed.digest.to_string(),
+                    status: rbuild_llb::PushStatus::PushedImage,
+                    size: pushed.size,
+                }));
+                continue;
+            }
+            Ok(None) => format!("cannot push {image}: the build did not tag it"),
+            Err(e) => format!("cannot push {image}: {}", rbuild_engine::error_message(&e)),
+        };
+        return emit(rbuild_llb::EventKind::Error { message });
+    }
+}
+
+/// A push's blobs as push events.
+struct PushProgress<'a> {
+    image: &'a str,
+    emit: &'a (dyn Fn(rbuild_llb::EventKind) + Sync),
+}
+
+impl rbuild_registry::Progress for PushProgress<'_> {
+    fn finished(&self, digest: &rbuild_image::oci_spec::image::Digest, size: u64, how: &str) {
+        let status = match how {
+            "exists" => rbuild_llb::PushStatus::Exists,
+            "mounted" => rbuild_llb::PushStatus::Mounted,
+            _ => rbuild_llb::PushStatus::Pushed,
+        };
+        (self.emit)(rbuild_llb::EventKind::Push(rbuild_llb::PushEvent {
+            image: self.image.to_owned(),
+            digest: digest.to_string(),
+            status,
+            size,
+        }));
+    }
 }
 
 /// The digests of the files of `hashes`, each once.
@@ -326,5 +456,35 @@ mod tests {
         assert!(shown.contains("secrets: {\"tok\"}") && !shown.contains("dgD/"), "{shown}");
         let none = serde_json::to_string(&RemoteRequest::default()).unwrap();
         assert!(!none.contains("secrets"), "{none}");
+    }
+
+    #[test]
+    fn logins_travel_as_docker_auth_configs_and_never_print() {
+        use rbuild_registry::Credential;
+        let mut request = RemoteRequest::default();
+        request.registry_auth.0.insert(
+            "reg.example:5000".into(),
+            Credential::Basic { username: "alice".into(), password: "pa55".into() },
+        );
+        request
+            .registry_auth
+            .0
+            .insert("other.example".into(), Credential::IdentityToken("t0k".into()));
+        let line = serde_json::to_string(&request).unwrap();
+        assert!(
+            line.contains(
+                r#""registry_auth":{"other.example":{"identitytoken":"t0k"},"reg.example:5000":{"password":"pa55","username":"alice"}}"#
+            ),
+            "{line}"
+        );
+        let back: RemoteRequest = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, request);
+        let shown = format!("{request:?}");
+        assert!(!shown.contains("pa55") && !shown.contains("t0k"), "{shown}");
+        let bad = line.replace(r#"{"identitytoken":"t0k"}"#, "{}");
+        let err = serde_json::from_str::<RemoteRequest>(&bad).unwrap_err().to_string();
+        assert!(err.contains("a login for other.example is not one"), "{err}");
+        let none = serde_json::to_string(&RemoteRequest::default()).unwrap();
+        assert!(!none.contains("registry_auth"), "{none}");
     }
 }

@@ -47,7 +47,7 @@ fn decode_header(text: &str) -> Option<Value> {
 
 /// docker's AuthConfig: an identity token, a user and password, or `auth`
 /// (base64 of `user:password`).
-fn auth_config(value: &Value) -> Option<Credential> {
+pub(crate) fn auth_config(value: &Value) -> Option<Credential> {
     let field = |k: &str| value.get(k).and_then(Value::as_str).filter(|v| !v.is_empty());
     if let Some(token) = field("identitytoken") {
         return Some(Credential::IdentityToken(token.to_owned()));

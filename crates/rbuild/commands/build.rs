@@ -203,10 +203,18 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
 /// shows here as a local build's does.
 fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
     let host: rbuild_serve::Listen = host.parse().map_err(|e| anyhow::anyhow!("-H {e}"))?;
+    if let rbuild_serve::Listen::Tcp(addr) = &host
+        && !addr.ip().is_loopback()
+    {
+        bail!(
+            "-H {host}: rbuild build -H speaks plain HTTP, so only to a unix socket or a loopback \
+             address (the build's secrets and registry logins would cross the network \
+             unencrypted)"
+        );
+    }
     // What lives on this machine cannot reach the server's build.
     for (given, what) in [
         (!args.outputs.is_empty(), "--output"),
-        (args.push, "--push"),
         (args.log_dir.is_some(), "--log-dir"),
         (args.on_failure.is_some(), "--on-failure"),
         (args.failure_bundle.is_some(), "--failure-bundle"),
@@ -214,6 +222,9 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
         if given {
             bail!("{what} is not supported with -H yet: build locally, or push from the server");
         }
+    }
+    if args.push && args.tags.is_empty() {
+        bail!("--push needs a -t NAME to push to");
     }
     let dockerfile = args.file.clone().unwrap_or_else(|| args.context.join("Dockerfile"));
     let text = std::fs::read_to_string(&dockerfile)
@@ -260,6 +271,10 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
     Entitlement::parse_flags(&args.allow).map_err(anyhow::Error::msg)?;
     request.allow = args.allow.clone();
     request.source_date_epoch = source_date_epoch()?;
+    request.push = args.push;
+    let credentials = rbuild_registry::Credentials::from_env();
+    request.registry_auth = rbuild_serve::client::lent_logins(&request, &credentials)
+        .context("cannot read the registry logins to lend the server")?;
     let mode = Mode::parse(&args.progress)?;
     let progress = Progress::new(mode).for_dockerfile(dockerfile.display().to_string());
     let ignore_beside = Some(dockerfile.as_path());
