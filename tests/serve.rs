@@ -776,3 +776,98 @@ fn tcp_beyond_loopback_needs_tls_and_tls_needs_a_client_certificate() {
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn rbuild_build_h_brings_each_output_back_whole_and_leaves_nothing_when_it_fails() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let mut server = Server::start(&env);
+    let df = "FROM busybox:local\nCOPY a.txt /ctx/a.txt\nRUN mkdir -p /made && echo made > /made/f && ln -s f /made/link\n";
+    let ctx = env.context("outputs", &[("Dockerfile", df), ("a.txt", "one\n")]);
+    let host = format!("unix://{}", server.socket.display());
+    let out_dir = env.dir.path().join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let at = |name: &str| out_dir.join(name);
+    let output = |kind: &str, name: &str| format!("type={kind},dest={}", at(name).display());
+    let outputs = [
+        output("local", "fs"),
+        output("tar", "fs.tar"),
+        output("docker", "docker.tar"),
+        output("oci", "oci.tar"),
+        output("oci", "layout"),
+    ];
+    let mut args = vec!["build", "-H", &host, "--progress=plain", "-t", "outputs:1"];
+    for o in &outputs {
+        args.extend(["--output", o.as_str()]);
+    }
+    let out = rbuild().args(&args).arg(&ctx).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    let manifest = err
+        .lines()
+        .find_map(|l| l.strip_prefix("built outputs:1 ("))
+        .and_then(|l| l.split(')').next())
+        .expect(&err)
+        .to_owned();
+
+    // The same outputs of the same image, made by a local build on the
+    // server's store (every step a hit), are what came back.
+    let local = env.dir.path().join("local-fs");
+    let built = env.build(
+        &ctx,
+        &["-t", "outputs:1", "--output", &format!("type=local,dest={}", local.display())],
+    );
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let diff = Command::new("diff")
+        .arg("-r")
+        .arg("--no-dereference")
+        .arg(&local)
+        .arg(at("fs"))
+        .output()
+        .unwrap();
+    assert!(diff.status.success(), "{}", String::from_utf8_lossy(&diff.stdout));
+    assert_eq!(std::fs::read_link(at("fs/made/link")).unwrap(), Path::new("f"));
+    assert_eq!(std::fs::read_to_string(at("fs/ctx/a.txt")).unwrap(), "one\n");
+    let listed = Command::new("tar").arg("-tf").arg(at("fs.tar")).output().unwrap();
+    assert!(String::from_utf8_lossy(&listed.stdout).lines().any(|l| l == "made/f"), "{listed:?}");
+    for source in [
+        format!("docker-archive:{}", at("docker.tar").display()),
+        format!("oci-archive:{}", at("oci.tar").display()),
+        format!("oci:{}", at("layout").display()),
+    ] {
+        let inspected = Command::new("skopeo").args(["inspect", &source]).output().unwrap();
+        assert!(
+            inspected.status.success(),
+            "{source}: {}",
+            String::from_utf8_lossy(&inspected.stderr)
+        );
+        let value: serde_json::Value = serde_json::from_slice(&inspected.stdout).unwrap();
+        if !source.starts_with("docker-archive:") {
+            assert_eq!(value["Digest"], manifest.as_str(), "{source}");
+        }
+    }
+    let leftovers = |dir: &Path| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".rbuild-output-"))
+            .collect()
+    };
+    assert!(leftovers(&out_dir).is_empty(), "{:?}", leftovers(&out_dir));
+
+    // A failed build writes no output, and leaves no temp file.
+    std::fs::write(ctx.join("Dockerfile"), "FROM busybox:local\nRUN exit 3\n").unwrap();
+    let failed = out_dir.join("failed.tar");
+    let out = rbuild()
+        .args(["build", "-H", &host, "--progress=plain", "--output"])
+        .arg(format!("type=docker,dest={}", failed.display()))
+        .arg(&ctx)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!failed.exists());
+    assert!(leftovers(&out_dir).is_empty(), "{:?}", leftovers(&out_dir));
+    assert!(server.stop().success());
+}

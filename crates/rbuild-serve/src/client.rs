@@ -43,6 +43,9 @@ pub enum ClientError {
     /// The context could not be read.
     #[error("the build context: {0}")]
     Context(String),
+    /// An output could not be written here.
+    #[error("{0}")]
+    Output(String),
 }
 
 /// An HTTP/1.1 client on `io`, its connection driven by a task.
@@ -112,9 +115,9 @@ fn stat_cache_path(context: &Path) -> Option<std::path::PathBuf> {
 }
 
 /// This user's logins for the registries a remote build reaches: its
-/// images (FROM, `--from`), its shared caches and, with `--push`, its
-/// names; no other, so a server sees no login it does not need. A Dockerfile that does not plan here lends none (the
-/// server will say what is wrong with it).
+/// images (FROM, `--from`), its shared caches and the names it pushes; no
+/// other, so a server sees no login it does not need. A Dockerfile that
+/// does not plan here lends none (the server will say what is wrong).
 pub fn lent_logins(
     request: &RemoteRequest,
     credentials: &rbuild_registry::Credentials,
@@ -148,9 +151,7 @@ pub fn lent_logins(
             references.insert(r);
         }
     }
-    if request.push {
-        references.extend(request.tags.iter().cloned());
-    }
+    references.extend(request.push.iter().cloned());
     let mut lent = rbuild_registry::RequestAuth::new();
     for text in &references {
         let Ok(reference) = rbuild_llb::Reference::parse(text) else { continue };
@@ -165,14 +166,96 @@ pub fn lent_logins(
     Ok(crate::native::RemoteAuth(lent))
 }
 
+/// A file `--output` of a remote build: received into a temp file (beside
+/// its destination when it is a file, so it is renamed into place), and
+/// put in place once the build has succeeded. A failure leaves nothing.
+pub struct Received {
+    output: rbuild_engine::Output,
+    file: tempfile::NamedTempFile,
+}
+
+impl Received {
+    /// What to ask the server for `output`, and where it will arrive;
+    /// `None` for `type=image`, which is names, not a file.
+    pub fn new(
+        output: &rbuild_engine::Output,
+    ) -> std::io::Result<Option<(crate::native::RemoteOutput, Received)>> {
+        use crate::native::RemoteOutput;
+        use rbuild_engine::Output;
+        let beside = |dest: &Path| -> std::io::Result<tempfile::NamedTempFile> {
+            let parent = dest.parent().filter(|p| !p.as_os_str().is_empty());
+            tempfile::Builder::new()
+                .prefix(".rbuild-output-")
+                .tempfile_in(parent.unwrap_or(Path::new(".")))
+        };
+        let (kind, file) = match output {
+            Output::Image { .. } => return Ok(None),
+            Output::Docker(dest) => (RemoteOutput::Docker, beside(dest)?),
+            Output::Tar(dest) => (RemoteOutput::Tar, beside(dest)?),
+            Output::Oci(dest) if is_tar(dest) => (RemoteOutput::Oci, beside(dest)?),
+            Output::Oci(_) => (RemoteOutput::Oci, tempfile::NamedTempFile::new()?),
+            Output::Local(_) => (RemoteOutput::Tar, tempfile::NamedTempFile::new()?),
+        };
+        Ok(Some((kind, Received { output: output.clone(), file })))
+    }
+
+    /// Where the server's bytes go.
+    pub fn writer(&mut self) -> &mut dyn std::io::Write {
+        self.file.as_file_mut()
+    }
+
+    /// Puts what arrived in place: a file renamed over its destination, a
+    /// directory unpacked with every entry kept inside it.
+    pub fn finish(self) -> Result<(), String> {
+        use rbuild_engine::Output;
+        let Received { output, file } = self;
+        let at = |dest: &Path| {
+            let dest = dest.display().to_string();
+            move |e: &dyn std::fmt::Display| format!("--output {dest}: {e}")
+        };
+        match &output {
+            Output::Image { .. } => Ok(()),
+            Output::Local(dest) => {
+                let fail = at(dest);
+                std::fs::create_dir_all(dest).map_err(|e| fail(&e))?;
+                let tar = std::fs::File::open(file.path()).map_err(|e| fail(&e))?;
+                rbuild_image::apply_flat(std::io::BufReader::new(tar), dest)
+                    .map_err(|e| fail(&e))?;
+                Ok(())
+            }
+            Output::Oci(dest) if !is_tar(dest) => {
+                let fail = at(dest);
+                std::fs::create_dir_all(dest).map_err(|e| fail(&e))?;
+                let tar = std::fs::File::open(file.path()).map_err(|e| fail(&e))?;
+                rbuild_context::read_tar(tar, dest, u64::MAX).map_err(|e| fail(&e))?;
+                Ok(())
+            }
+            Output::Docker(dest) | Output::Tar(dest) | Output::Oci(dest) => {
+                let fail = at(dest);
+                file.as_file().sync_all().map_err(|e| fail(&e))?;
+                file.persist(dest).map_err(|e| fail(&e.error))?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Whether an `oci` output names an archive (`.tar`) rather than a layout
+/// directory, as a local build tells them.
+fn is_tar(dest: &Path) -> bool {
+    dest.extension().is_some_and(|e| e == "tar")
+}
+
 /// Builds `context` on the server at `host` as `request` says, sending
-/// the server's events to `sink`.
+/// the server's events to `sink` and each of `request.outputs` to its
+/// writer in `outputs`, whole (a short one is an error).
 pub fn remote_build(
     host: &Listen,
     request: &RemoteRequest,
     context: &Path,
     ignore_beside: Option<&Path>,
     sink: &dyn EventSink,
+    outputs: &mut [&mut dyn std::io::Write],
 ) -> Result<RemoteOutcome, ClientError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -229,11 +312,15 @@ pub fn remote_build(
             .map_err(|e| ClientError::Context(e.to_string()))?
             .map_err(|e| context_err(&e))?;
 
-        // The events, line by line.
+        // The events, line by line; an output's bytes after its frame.
         let mut body = response.into_body();
         let mut pending = Vec::new();
         let mut result = None;
         let mut ended = false;
+        let mut receiving: Option<(usize, u64)> = None;
+        let mut received = vec![false; outputs.len()];
+        let output_err =
+            |i: usize, e: std::io::Error| ClientError::Output(format!("output {}: {e}", i + 1));
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| ClientError::Connection {
                 host: host.to_string(),
@@ -241,8 +328,35 @@ pub fn remote_build(
             })?;
             let Ok(data) = frame.into_data() else { continue };
             pending.extend_from_slice(&data);
-            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+            loop {
+                if let Some((i, left)) = receiving {
+                    let take = pending.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                    outputs[i].write_all(&pending[..take]).map_err(|e| output_err(i, e))?;
+                    pending.drain(..take);
+                    let left = left - take as u64;
+                    receiving = (left > 0).then_some((i, left));
+                    if left > 0 {
+                        break;
+                    }
+                    outputs[i].flush().map_err(|e| output_err(i, e))?;
+                    received[i] = true;
+                }
+                let Some(end) = pending.iter().position(|b| *b == b'\n') else { break };
                 let line: Vec<u8> = pending.drain(..=end).collect();
+                if let Ok(frame) = serde_json::from_slice::<crate::native::OutputFrame>(&line) {
+                    if frame.output >= outputs.len() || received[frame.output] {
+                        return Err(ClientError::Refused(format!(
+                            "the server sent an output {} not asked for",
+                            frame.output + 1
+                        )));
+                    }
+                    receiving = Some((frame.output, frame.size));
+                    if frame.size == 0 {
+                        received[frame.output] = true;
+                        receiving = None;
+                    }
+                    continue;
+                }
                 let Ok(event) = serde_json::from_slice::<Event>(&line) else { continue };
                 match &event.kind {
                     EventKind::Result(summary) => {
@@ -263,6 +377,14 @@ pub fn remote_build(
             return Err(ClientError::Connection {
                 host: host.to_string(),
                 why: "the server ended the build without a result".into(),
+            });
+        }
+        if result.is_some()
+            && let Some(missing) = received.iter().position(|r| !r)
+        {
+            return Err(ClientError::Connection {
+                host: host.to_string(),
+                why: format!("the answer ended before the whole of output {}", missing + 1),
             });
         }
         Ok(RemoteOutcome { result, sent })
@@ -305,7 +427,7 @@ mod tests {
             lent(&request),
             ["base.example", "cache.example", "https://index.docker.io/v1/"]
         );
-        request.push = true;
+        request.push = request.tags.clone();
         assert_eq!(
             lent(&request),
             ["base.example", "cache.example", "https://index.docker.io/v1/", "push.example"]

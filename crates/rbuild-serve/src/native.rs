@@ -71,14 +71,43 @@ pub struct RemoteRequest {
     /// reach the steps the way a local build's do; never printed.
     #[serde(default, skip_serializing_if = "RemoteSecrets::is_empty")]
     pub secrets: RemoteSecrets,
-    /// `--push`: the server pushes every `-t` name after the build.
-    #[serde(default)]
-    pub push: bool,
+    /// The names the server pushes after the build (`--push`'s `-t`
+    /// names, `--output type=image,push=true`'s); each is also a `-t`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub push: Vec<String>,
+    /// `--output`s of files: each is made on the server and sent back
+    /// after the result, in this order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<RemoteOutput>,
     /// The client's logins for the registries this build reaches (its
     /// images, its shared caches, its pushes): they serve this build only,
     /// as `X-Registry-Config` does a classic one's, and are never printed.
     #[serde(default, skip_serializing_if = "RemoteAuth::is_empty")]
     pub registry_auth: RemoteAuth,
+}
+
+/// What the server makes of the image for one `--output` and sends back:
+/// the client turns a `tar` into a directory for `type=local`, an `oci`
+/// archive into a layout for `type=oci,dest=DIR`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RemoteOutput {
+    /// A `docker save` archive.
+    Docker,
+    /// An OCI archive.
+    Oci,
+    /// The image's file system, flattened, as a tar.
+    Tar,
+}
+
+/// The line that comes before an output's bytes in the answer: `size`
+/// bytes of output `output` follow it, then the lines go on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputFrame {
+    /// Which of the request's outputs.
+    pub output: usize,
+    /// How many bytes follow.
+    pub size: u64,
 }
 
 /// Registry logins of a remote build, by registry, in docker's AuthConfig
@@ -339,12 +368,22 @@ pub(crate) async fn build(state: Arc<State>, call: Call) -> Result<Response<Body
     // The client's logins, for this build only; the server's are never
     // lent to a client.
     request.registry_auth = Some(remote.registry_auth.0.clone());
-    let push = if remote.push { request.names() } else { Vec::new() };
-    let push: Vec<rbuild_llb::Reference> = push
-        .into_iter()
-        .map(rbuild_llb::Reference::parse)
+    let push: Vec<rbuild_llb::Reference> = remote
+        .push
+        .iter()
+        .map(|name| rbuild_llb::Reference::parse(name))
         .collect::<Result<_, _>>()
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // Made in the request's directory, sent after the result.
+    let outputs: Vec<PathBuf> =
+        (0..remote.outputs.len()).map(|i| dir.path().join(format!("output-{i}.tar"))).collect();
+    for (kind, path) in remote.outputs.iter().zip(&outputs) {
+        request.outputs.push(match kind {
+            RemoteOutput::Docker => rbuild_engine::Output::Docker(path.clone()),
+            RemoteOutput::Oci => rbuild_engine::Output::Oci(path.clone()),
+            RemoteOutput::Tar => rbuild_engine::Output::Tar(path.clone()),
+        });
+    }
     let cancel = request.cancel.clone();
     let guard = state.start_build(cancel.clone());
     let (tx, rx) = mpsc::channel(256);
@@ -356,35 +395,67 @@ pub(crate) async fn build(state: Arc<State>, call: Call) -> Result<Response<Body
         // The engine's last event is the result or the error; a push's
         // events follow the result, and end with an error if it fails.
         let built = engine_state.engine.build(&request, &sink);
-        drop(dir);
-        if built.is_ok() && !push.is_empty() {
-            push_built(&engine_state, &push, request.registry_auth.as_ref(), &sink, started);
+        let pushed = built.is_ok()
+            && push_built(&engine_state, &push, request.registry_auth.as_ref(), &sink, started);
+        if pushed {
+            send_outputs(&outputs, &sink, started);
         }
+        drop(dir);
     });
     let mut response = Response::new(Body::Stream(rx, Some(CancelOnDrop(Some(cancel)))));
     set(&mut response, "Content-Type", "application/x-ndjson");
     Ok(response)
 }
 
+/// An event of the answer, stamped with the seconds since `started`.
+fn emit_at(sink: &EventLines, started: std::time::Instant, kind: rbuild_llb::EventKind) {
+    let time = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+    sink.emit(&Event { kind, time });
+}
+
+/// Sends each output file as an [`OutputFrame`] line and its bytes; one
+/// that cannot be read is the build's error event.
+fn send_outputs(outputs: &[PathBuf], sink: &EventLines, started: std::time::Instant) {
+    for (i, path) in outputs.iter().enumerate() {
+        let sent = std::fs::File::open(path).and_then(|mut file| {
+            let size = file.metadata()?.len();
+            let mut line = serde_json::to_vec(&OutputFrame { output: i, size })?;
+            line.push(b'\n');
+            let mut out = crate::api::ChannelWriter { tx: sink.tx.clone(), buf: line };
+            let copied = std::io::copy(&mut file, &mut out)?;
+            std::io::Write::flush(&mut out)?;
+            if copied != size {
+                return Err(std::io::Error::other(format!("{copied} of {size} bytes")));
+            }
+            Ok(())
+        });
+        if let Err(e) = sent {
+            let message = format!("cannot send output {}: {e}", i + 1);
+            return emit_at(sink, started, rbuild_llb::EventKind::Error { message });
+        }
+    }
+}
+
 /// Pushes each of `names` with the client's logins, its progress as push
-/// events; the first failure is the build's error event.
+/// events; the first failure is the build's error event (and `false`).
 fn push_built(
     state: &State,
     names: &[rbuild_llb::Reference],
     auth: Option<&rbuild_registry::RequestAuth>,
     sink: &EventLines,
     started: std::time::Instant,
-) {
-    let emit = |kind: rbuild_llb::EventKind| {
-        let time = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
-        sink.emit(&Event { kind, time });
-    };
+) -> bool {
+    if names.is_empty() {
+        return true;
+    }
+    let emit = |kind: rbuild_llb::EventKind| emit_at(sink, started, kind);
     let client = match rbuild_registry::Client::for_request(auth) {
         Ok(client) => client,
         Err(e) => {
-            return emit(rbuild_llb::EventKind::Error {
+            emit(rbuild_llb::EventKind::Error {
                 message: format!("cannot push: the registry configuration: {e}"),
             });
+            return false;
         }
     };
     for name in names {
@@ -403,8 +474,10 @@ fn push_built(
             Ok(None) => format!("cannot push {image}: the build did not tag it"),
             Err(e) => format!("cannot push {image}: {}", rbuild_engine::error_message(&e)),
         };
-        return emit(rbuild_llb::EventKind::Error { message });
+        emit(rbuild_llb::EventKind::Error { message });
+        return false;
     }
+    true
 }
 
 /// A push's blobs as push events.

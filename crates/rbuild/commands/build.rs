@@ -214,7 +214,6 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
     }
     // What lives on this machine cannot reach the server's build.
     for (given, what) in [
-        (!args.outputs.is_empty(), "--output"),
         (args.log_dir.is_some(), "--log-dir"),
         (args.on_failure.is_some(), "--on-failure"),
         (args.failure_bundle.is_some(), "--failure-bundle"),
@@ -223,8 +222,38 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
             bail!("{what} is not supported with -H yet: build locally, or push from the server");
         }
     }
-    if args.push && args.tags.is_empty() {
+    // The names and pushes as a local build takes them; the files come
+    // back from the server after the build.
+    let mut names = BuildRequest::new(&args.context, "");
+    names.tags = args.tags.clone();
+    names.outputs = args
+        .outputs
+        .iter()
+        .map(|o| Output::parse(o).map_err(anyhow::Error::msg))
+        .collect::<Result<_, _>>()?;
+    if args.push && names.tags.is_empty() {
         bail!("--push needs a -t NAME to push to");
+    }
+    let mut push: Vec<String> = if args.push { names.tags.clone() } else { Vec::new() };
+    for name in names.push_names() {
+        if !push.iter().any(|p| p == name) {
+            push.push(name.to_owned());
+        }
+    }
+    if push.is_empty()
+        && names.outputs.iter().any(|o| matches!(o, Output::Image { push: true, .. }))
+    {
+        bail!("--output type=image,push=true needs name=REF or a -t NAME to push to");
+    }
+    let mut received = Vec::new();
+    let mut kinds = Vec::new();
+    for (output, text) in names.outputs.iter().zip(&args.outputs) {
+        let prepared = rbuild_serve::client::Received::new(output)
+            .with_context(|| format!("--output {text}: cannot make a temp file beside it"))?;
+        if let Some((kind, file)) = prepared {
+            kinds.push(kind);
+            received.push(file);
+        }
     }
     let dockerfile = args.file.clone().unwrap_or_else(|| args.context.join("Dockerfile"));
     let text = std::fs::read_to_string(&dockerfile)
@@ -238,7 +267,9 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
         dockerfile: text,
         dockerfile_name: dockerfile.display().to_string(),
         dockerignore: std::fs::read_to_string(&beside).ok(),
-        tags: args.tags.clone(),
+        tags: names.names().into_iter().map(str::to_owned).collect(),
+        outputs: kinds,
+        push,
         target: args.target.clone(),
         no_cache: args.no_cache,
         pull: args.pull.clone(),
@@ -271,7 +302,6 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
     Entitlement::parse_flags(&args.allow).map_err(anyhow::Error::msg)?;
     request.allow = args.allow.clone();
     request.source_date_epoch = source_date_epoch()?;
-    request.push = args.push;
     let credentials = rbuild_registry::Credentials::from_env();
     request.registry_auth = rbuild_serve::client::lent_logins(&request, &credentials)
         .context("cannot read the registry logins to lend the server")?;
@@ -284,6 +314,7 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
         &args.context,
         ignore_beside,
         &progress,
+        &mut received.iter_mut().map(|r| r.writer()).collect::<Vec<_>>(),
     );
     progress.close();
     let outcome = match outcome {
@@ -294,6 +325,12 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
         }
     };
     let Some(result) = outcome.result else { return Ok(ExitCode::from(1)) };
+    for output in received {
+        if let Err(e) = output.finish() {
+            writeln!(std::io::stderr(), "rbuild: {e}")?;
+            return Ok(ExitCode::from(1));
+        }
+    }
     if let Some(path) = &args.iidfile {
         rbuild_cache::write_atomic(path, result.id.as_bytes())?;
     }
