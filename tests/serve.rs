@@ -871,3 +871,62 @@ fn rbuild_build_h_brings_each_output_back_whole_and_leaves_nothing_when_it_fails
     assert!(leftovers(&out_dir).is_empty(), "{:?}", leftovers(&out_dir));
     assert!(server.stop().success());
 }
+
+#[test]
+fn rbuild_build_h_brings_back_the_logs_and_the_failure_bundle_named_as_given() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let mut server = Server::start(&env);
+    let df = "FROM busybox:local\nRUN echo first\nRUN echo partial > /partial.txt; printf 'a\\nb\\n'; exit 4\n";
+    let ctx = env.context("remote-failure", &[("Dockerfile", df)]);
+    let host = format!("unix://{}", server.socket.display());
+    let logs = env.dir.path().join("logs");
+    let bundle = env.dir.path().join("failure.tar");
+    let out = rbuild()
+        .args(["build", "-H", &host, "--progress=plain", "--log-dir"])
+        .arg(&logs)
+        .arg("--failure-bundle")
+        .arg(&bundle)
+        .arg(&ctx)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("full log: {}/", logs.display())), "{err}");
+    assert!(err.contains(&format!("the failure bundle is {}", bundle.display())), "{err}");
+    assert!(!err.contains(&env.store.display().to_string()), "a path of the server's: {err}");
+    let mut names: Vec<String> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    let failed_log = names.iter().find(|n| n.contains("line3")).expect("the failed step's log");
+    assert_eq!(std::fs::read_to_string(logs.join(failed_log)).unwrap(), "a\nb\n");
+    assert!(err.contains(&format!("full log: {}", logs.join(failed_log).display())), "{err}");
+    // The bundle reopens in a store of this machine's own.
+    let here = env.dir.path().join("client-store");
+    let opened = rbuild()
+        .env("RBUILD_ROOT", &here)
+        .args(["debug"])
+        .arg(&bundle)
+        .args(["--", "cat", "/partial.txt"])
+        .output()
+        .unwrap();
+    assert!(opened.status.success(), "{}", String::from_utf8_lossy(&opened.stderr));
+    assert_eq!(String::from_utf8_lossy(&opened.stdout), "partial\n");
+    let beside: Vec<_> = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".rbuild-output-"))
+        .collect();
+    assert!(beside.is_empty(), "{beside:?}");
+    // --on-failure stays the server's: refused, pointing at the bundle.
+    let out =
+        rbuild().args(["build", "-H", &host, "--on-failure=keep"]).arg(&ctx).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--failure-bundle FILE"), "{out:?}");
+    assert!(server.stop().success());
+}

@@ -1579,8 +1579,14 @@ fn step_miss(
     if let Err(e) = result {
         match &e {
             BuildError::Step(StepError::RunFailed { code, log, .. }) => {
+                // (The error names the log as shown; it was written in log_dir.)
+                let written = |shown: &PathBuf| match (&ctx.cfg.log_dir, shown.file_name()) {
+                    (Some(dir), Some(name)) => dir.join(name),
+                    _ => shown.clone(),
+                };
                 let log = log
-                    .clone()
+                    .as_ref()
+                    .map(written)
                     .or_else(|| Some(state_dir.join(BUNDLE_STEP_LOG)).filter(|p| p.is_file()));
                 failed_run(ctx, (stage, step, &info), base, snap, *code, log.as_deref());
             }
@@ -1722,13 +1728,13 @@ fn failed_run(
             Ok(()) => ctx.events.warning(&format!(
                 "{}: failed; the failure bundle is {} (reopen it with rbuild debug {})",
                 info.label(),
-                dest.display(),
-                dest.display()
+                ctx.cfg.shown_bundle(dest).display(),
+                ctx.cfg.shown_bundle(dest).display()
             )),
             Err(e) => ctx.events.warning(&format!(
                 "{}: cannot write the failure bundle {}: {}",
                 info.label(),
-                dest.display(),
+                ctx.cfg.shown_bundle(dest).display(),
                 crate::error_message(&e)
             )),
         }
@@ -2119,7 +2125,7 @@ fn execute(
             instruction: step.text.clone(),
             code: status.code,
             tail,
-            log: log_path,
+            log: log_path.map(|p| ctx.cfg.shown_log(&p)),
         }
         .into());
     }
@@ -2190,7 +2196,11 @@ fn open_step_log(
     match std::fs::create_dir_all(dir).and_then(|()| std::fs::File::create(&path)) {
         Ok(file) => (Some(path), Some(std::io::BufWriter::new(file))),
         Err(e) => {
-            ctx.events.warning(&format!("{}: cannot write {}: {e}", info.label(), path.display()));
+            ctx.events.warning(&format!(
+                "{}: cannot write {}: {e}",
+                info.label(),
+                ctx.cfg.shown_log(&path).display()
+            ));
             (None, None)
         }
     }

@@ -103,6 +103,9 @@ pub struct BuildRequest {
     /// `--failure-bundle`: where the first failed RUN's state, command, env
     /// and log go as one file that `rbuild debug FILE` reopens anywhere.
     pub failure_bundle: Option<PathBuf>,
+    /// How messages name `log_dir` and `failure_bundle`, when the caller
+    /// writes them somewhere else first (a server, for its client's paths).
+    pub shown_as: ShownAs,
     /// The registry credentials of the build's client (a server's request):
     /// when set, pulls and shared caches use these only, never this
     /// machine's logins.
@@ -185,6 +188,7 @@ impl BuildRequest {
             log_dir: None,
             on_failure: OnFailure::Report,
             failure_bundle: None,
+            shown_as: ShownAs::default(),
             cancel: rbuild_llb::Cancel::new(),
         }
     }
@@ -246,6 +250,31 @@ pub struct BuildResult {
     pub seconds: f64,
     /// The base images pulled, with the digests their tags resolved to.
     pub pulled: Vec<rbuild_llb::PulledImage>,
+}
+
+/// The names a build's messages give its log directory and failure
+/// bundle instead of the paths it writes (`None`: the paths themselves).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShownAs {
+    /// The log directory's name.
+    pub log_dir: Option<PathBuf>,
+    /// The failure bundle's name.
+    pub failure_bundle: Option<PathBuf>,
+}
+
+impl BuildRequest {
+    /// How messages name the log `path` (a file of `log_dir`).
+    pub(crate) fn shown_log(&self, path: &Path) -> PathBuf {
+        match (&self.shown_as.log_dir, path.file_name()) {
+            (Some(dir), Some(name)) => dir.join(name),
+            _ => path.to_owned(),
+        }
+    }
+
+    /// How messages name the failure bundle `dest`.
+    pub(crate) fn shown_bundle<'a>(&'a self, dest: &'a Path) -> &'a Path {
+        self.shown_as.failure_bundle.as_deref().unwrap_or(dest)
+    }
 }
 
 /// One image a `load` brought in; its `Display` is docker's line for it.

@@ -11,6 +11,8 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use rbuild_context::StreamStats;
 use rbuild_llb::{BuildSummary, Event, EventKind, EventSink};
+
+use crate::native::FileFrame;
 use tokio::sync::mpsc;
 
 use crate::Listen;
@@ -182,12 +184,6 @@ impl Received {
     ) -> std::io::Result<Option<(crate::native::RemoteOutput, Received)>> {
         use crate::native::RemoteOutput;
         use rbuild_engine::Output;
-        let beside = |dest: &Path| -> std::io::Result<tempfile::NamedTempFile> {
-            let parent = dest.parent().filter(|p| !p.as_os_str().is_empty());
-            tempfile::Builder::new()
-                .prefix(".rbuild-output-")
-                .tempfile_in(parent.unwrap_or(Path::new(".")))
-        };
         let (kind, file) = match output {
             Output::Image { .. } => return Ok(None),
             Output::Docker(dest) => (RemoteOutput::Docker, beside(dest)?),
@@ -199,8 +195,15 @@ impl Received {
         Ok(Some((kind, Received { output: output.clone(), file })))
     }
 
+    /// A plain file, `dest` (the failure bundle): received beside it and
+    /// renamed into place.
+    pub fn file(dest: &Path) -> std::io::Result<Received> {
+        // (Put in place as a docker archive is: renamed.)
+        Ok(Received { output: rbuild_engine::Output::Docker(dest.to_owned()), file: beside(dest)? })
+    }
+
     /// Where the server's bytes go.
-    pub fn writer(&mut self) -> &mut dyn std::io::Write {
+    fn writer(&mut self) -> &mut dyn std::io::Write {
         self.file.as_file_mut()
     }
 
@@ -240,22 +243,97 @@ impl Received {
     }
 }
 
+/// A temp file in `dest`'s directory, so it can be renamed over `dest`.
+fn beside(dest: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let parent = dest.parent().filter(|p| !p.as_os_str().is_empty());
+    tempfile::Builder::new().prefix(".rbuild-output-").tempfile_in(parent.unwrap_or(Path::new(".")))
+}
+
 /// Whether an `oci` output names an archive (`.tar`) rather than a layout
 /// directory, as a local build tells them.
 fn is_tar(dest: &Path) -> bool {
     dest.extension().is_some_and(|e| e == "tar")
 }
 
+/// Where the files a remote build sends back go on this machine.
+#[derive(Default)]
+pub struct Receiving {
+    /// One per `request.outputs`, in order; put in place when the build
+    /// succeeded and every one arrived whole.
+    pub outputs: Vec<Received>,
+    /// `--log-dir`: each step's log is written there as it arrives.
+    pub log_dir: Option<std::path::PathBuf>,
+    /// `--failure-bundle`: put in place when it arrived whole.
+    pub bundle: Option<Received>,
+}
+
+/// What the bytes after a [`FileFrame`] go to.
+#[derive(Debug)]
+enum Target {
+    Output(usize),
+    Log(std::fs::File, String),
+    Bundle,
+}
+
+impl Receiving {
+    /// Where the file `frame` announces goes; a frame not asked for, or a
+    /// log name that is not a plain file name, is refused.
+    fn open(&mut self, frame: &FileFrame) -> Result<Target, ClientError> {
+        let refused = |what: String| ClientError::Refused(format!("the server sent {what}"));
+        match frame {
+            FileFrame::Output { index, .. } if *index < self.outputs.len() => {
+                Ok(Target::Output(*index))
+            }
+            FileFrame::Output { index, .. } => {
+                Err(refused(format!("an output {} not asked for", index + 1)))
+            }
+            FileFrame::Log { name, .. } => {
+                let Some(dir) = &self.log_dir else {
+                    return Err(refused(format!("a log {name:?} not asked for")));
+                };
+                let plain = Path::new(name).file_name().is_some_and(|n| n == name.as_str());
+                if !plain || name.starts_with('.') {
+                    return Err(refused(format!("a log named {name:?}, not a file name")));
+                }
+                let failed = |e: std::io::Error| {
+                    ClientError::Output(format!("--log-dir {}: {e}", dir.display()))
+                };
+                std::fs::create_dir_all(dir).map_err(failed)?;
+                let file = std::fs::File::create(dir.join(name)).map_err(failed)?;
+                Ok(Target::Log(file, name.clone()))
+            }
+            FileFrame::Bundle { .. } if self.bundle.is_some() => Ok(Target::Bundle),
+            FileFrame::Bundle { .. } => Err(refused("a failure bundle not asked for".into())),
+        }
+    }
+
+    fn write(&mut self, into: &mut Target, data: &[u8]) -> Result<(), ClientError> {
+        use std::io::Write as _;
+        let (written, what) = match into {
+            Target::Output(i) => {
+                (self.outputs[*i].writer().write_all(data), format!("output {}", *i + 1))
+            }
+            Target::Log(file, name) => (file.write_all(data), format!("the log {name}")),
+            Target::Bundle => match &mut self.bundle {
+                Some(bundle) => (bundle.writer().write_all(data), "the failure bundle".into()),
+                None => return Ok(()),
+            },
+        };
+        written.map_err(|e| ClientError::Output(format!("{what}: {e}")))
+    }
+}
+
 /// Builds `context` on the server at `host` as `request` says, sending
-/// the server's events to `sink` and each of `request.outputs` to its
-/// writer in `outputs`, whole (a short one is an error).
+/// the server's events to `sink` and the files it sends back where
+/// `receiving` says: the outputs only when the build succeeded and each
+/// arrived whole (a short one is an error), the bundle when it came.
 pub fn remote_build(
     host: &Listen,
     request: &RemoteRequest,
     context: &Path,
     ignore_beside: Option<&Path>,
     sink: &dyn EventSink,
-    outputs: &mut [&mut dyn std::io::Write],
+    mut receiving: Receiving,
 ) -> Result<RemoteOutcome, ClientError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -312,15 +390,14 @@ pub fn remote_build(
             .map_err(|e| ClientError::Context(e.to_string()))?
             .map_err(|e| context_err(&e))?;
 
-        // The events, line by line; an output's bytes after its frame.
+        // The events, line by line; a file's bytes after its frame.
         let mut body = response.into_body();
         let mut pending = Vec::new();
         let mut result = None;
         let mut ended = false;
-        let mut receiving: Option<(usize, u64)> = None;
-        let mut received = vec![false; outputs.len()];
-        let output_err =
-            |i: usize, e: std::io::Error| ClientError::Output(format!("output {}: {e}", i + 1));
+        let mut into: Option<(Target, u64)> = None;
+        let mut received = vec![false; receiving.outputs.len()];
+        let mut bundle_received = false;
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| ClientError::Connection {
                 host: host.to_string(),
@@ -329,32 +406,29 @@ pub fn remote_build(
             let Ok(data) = frame.into_data() else { continue };
             pending.extend_from_slice(&data);
             loop {
-                if let Some((i, left)) = receiving {
+                if let Some((mut target, left)) = into.take() {
                     let take = pending.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                    outputs[i].write_all(&pending[..take]).map_err(|e| output_err(i, e))?;
+                    receiving.write(&mut target, &pending[..take])?;
                     pending.drain(..take);
                     let left = left - take as u64;
-                    receiving = (left > 0).then_some((i, left));
                     if left > 0 {
+                        into = Some((target, left));
                         break;
                     }
-                    outputs[i].flush().map_err(|e| output_err(i, e))?;
-                    received[i] = true;
+                    match target {
+                        Target::Output(i) => received[i] = true,
+                        Target::Bundle => bundle_received = true,
+                        Target::Log(..) => {}
+                    }
                 }
                 let Some(end) = pending.iter().position(|b| *b == b'\n') else { break };
                 let line: Vec<u8> = pending.drain(..=end).collect();
-                if let Ok(frame) = serde_json::from_slice::<crate::native::OutputFrame>(&line) {
-                    if frame.output >= outputs.len() || received[frame.output] {
-                        return Err(ClientError::Refused(format!(
-                            "the server sent an output {} not asked for",
-                            frame.output + 1
-                        )));
-                    }
-                    receiving = Some((frame.output, frame.size));
-                    if frame.size == 0 {
-                        received[frame.output] = true;
-                        receiving = None;
-                    }
+                if let Ok(frame) = serde_json::from_slice::<FileFrame>(&line) {
+                    let target = receiving.open(&frame)?;
+                    let (FileFrame::Output { size, .. }
+                    | FileFrame::Log { size, .. }
+                    | FileFrame::Bundle { size }) = frame;
+                    into = Some((target, size));
                     continue;
                 }
                 let Ok(event) = serde_json::from_slice::<Event>(&line) else { continue };
@@ -379,13 +453,25 @@ pub fn remote_build(
                 why: "the server ended the build without a result".into(),
             });
         }
-        if result.is_some()
-            && let Some(missing) = received.iter().position(|r| !r)
-        {
+        if into.is_some() {
             return Err(ClientError::Connection {
                 host: host.to_string(),
-                why: format!("the answer ended before the whole of output {}", missing + 1),
+                why: "the answer ended in the middle of a file".into(),
             });
+        }
+        if bundle_received && let Some(bundle) = receiving.bundle.take() {
+            bundle.finish().map_err(ClientError::Output)?;
+        }
+        if result.is_some() {
+            if let Some(missing) = received.iter().position(|r| !r) {
+                return Err(ClientError::Connection {
+                    host: host.to_string(),
+                    why: format!("the answer ended before output {}", missing + 1),
+                });
+            }
+            for output in receiving.outputs {
+                output.finish().map_err(ClientError::Output)?;
+            }
         }
         Ok(RemoteOutcome { result, sent })
     })
@@ -435,5 +521,26 @@ mod tests {
         // A Dockerfile that does not parse here lends only for the caches and pushes.
         request.dockerfile = "FROM\n".into();
         assert_eq!(lent(&request), ["cache.example", "push.example"]);
+    }
+
+    #[test]
+    fn a_server_may_send_only_the_files_asked_for_and_logs_by_plain_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        let mut receiving = Receiving { log_dir: Some(logs.clone()), ..Default::default() };
+        let log = |name: &str| FileFrame::Log { name: name.into(), size: 1 };
+        for bad in ["../escape", "a/b", "/etc/passwd", "..", ".hidden", ""] {
+            let refused = receiving.open(&log(bad)).err().map(|e| e.to_string());
+            assert!(refused.is_some_and(|e| e.contains("not a file name")), "{bad:?}");
+        }
+        assert!(!dir.path().join("escape").exists());
+        assert!(matches!(receiving.open(&log("0-line2-0.1.log")), Ok(Target::Log(..))));
+        assert!(logs.join("0-line2-0.1.log").is_file());
+        let output = FileFrame::Output { index: 0, size: 1 };
+        assert!(receiving.open(&output).unwrap_err().to_string().contains("not asked for"));
+        let bundle = FileFrame::Bundle { size: 1 };
+        assert!(receiving.open(&bundle).unwrap_err().to_string().contains("not asked for"));
+        let mut no_logs = Receiving::default();
+        assert!(no_logs.open(&log("x.log")).unwrap_err().to_string().contains("not asked for"));
     }
 }

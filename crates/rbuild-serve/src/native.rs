@@ -79,6 +79,14 @@ pub struct RemoteRequest {
     /// after the result, in this order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs: Vec<RemoteOutput>,
+    /// `--log-dir`, as the client names it: each step's whole log comes
+    /// back after the build, succeeded or failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_dir: Option<PathBuf>,
+    /// `--failure-bundle`, as the client names it: the bundle of a failed
+    /// RUN comes back after the error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_bundle: Option<PathBuf>,
     /// The client's logins for the registries this build reaches (its
     /// images, its shared caches, its pushes): they serve this build only,
     /// as `X-Registry-Config` does a classic one's, and are never printed.
@@ -100,14 +108,30 @@ pub enum RemoteOutput {
     Tar,
 }
 
-/// The line that comes before an output's bytes in the answer: `size`
-/// bytes of output `output` follow it, then the lines go on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutputFrame {
-    /// Which of the request's outputs.
-    pub output: usize,
-    /// How many bytes follow.
-    pub size: u64,
+/// The line that comes before a file's bytes in the answer: `size` bytes
+/// follow it, then the lines go on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "file", rename_all = "lowercase")]
+pub enum FileFrame {
+    /// The request's output `index`.
+    Output {
+        /// Which of the request's outputs.
+        index: usize,
+        /// How many bytes follow.
+        size: u64,
+    },
+    /// The file `name` of `--log-dir`.
+    Log {
+        /// Its name in the directory (never a path).
+        name: String,
+        /// How many bytes follow.
+        size: u64,
+    },
+    /// The failure bundle.
+    Bundle {
+        /// How many bytes follow.
+        size: u64,
+    },
 }
 
 /// Registry logins of a remote build, by registry, in docker's AuthConfig
@@ -377,6 +401,16 @@ pub(crate) async fn build(state: Arc<State>, call: Call) -> Result<Response<Body
     // Made in the request's directory, sent after the result.
     let outputs: Vec<PathBuf> =
         (0..remote.outputs.len()).map(|i| dir.path().join(format!("output-{i}.tar"))).collect();
+    let log_dir = dir.path().join("logs");
+    if let Some(shown) = &remote.log_dir {
+        request.log_dir = Some(log_dir.clone());
+        request.shown_as.log_dir = Some(shown.clone());
+    }
+    let bundle = dir.path().join("failure-bundle.tar");
+    if let Some(shown) = &remote.failure_bundle {
+        request.failure_bundle = Some(bundle.clone());
+        request.shown_as.failure_bundle = Some(shown.clone());
+    }
     for (kind, path) in remote.outputs.iter().zip(&outputs) {
         request.outputs.push(match kind {
             RemoteOutput::Docker => rbuild_engine::Output::Docker(path.clone()),
@@ -397,9 +431,22 @@ pub(crate) async fn build(state: Arc<State>, call: Call) -> Result<Response<Body
         let built = engine_state.engine.build(&request, &sink);
         let pushed = built.is_ok()
             && push_built(&engine_state, &push, request.registry_auth.as_ref(), &sink, started);
+        let mut files: Vec<(FileFrame, PathBuf)> = Vec::new();
         if pushed {
-            send_outputs(&outputs, &sink, started);
+            let frames = (0..).map(|index| FileFrame::Output { index, size: 0 });
+            files.extend(frames.zip(outputs));
         }
+        let mut logs: Vec<(String, PathBuf)> = std::fs::read_dir(&log_dir)
+            .map(|d| d.flatten().map(|e| (e.file_name().to_string_lossy().into_owned(), e.path())))
+            .into_iter()
+            .flatten()
+            .collect();
+        logs.sort();
+        files.extend(logs.into_iter().map(|(name, path)| (FileFrame::Log { name, size: 0 }, path)));
+        if bundle.is_file() {
+            files.push((FileFrame::Bundle { size: 0 }, bundle));
+        }
+        send_files(files, &sink, started);
         drop(dir);
     });
     let mut response = Response::new(Body::Stream(rx, Some(CancelOnDrop(Some(cancel)))));
@@ -413,24 +460,34 @@ fn emit_at(sink: &EventLines, started: std::time::Instant, kind: rbuild_llb::Eve
     sink.emit(&Event { kind, time });
 }
 
-/// Sends each output file as an [`OutputFrame`] line and its bytes; one
-/// that cannot be read is the build's error event.
-fn send_outputs(outputs: &[PathBuf], sink: &EventLines, started: std::time::Instant) {
-    for (i, path) in outputs.iter().enumerate() {
-        let sent = std::fs::File::open(path).and_then(|mut file| {
-            let size = file.metadata()?.len();
-            let mut line = serde_json::to_vec(&OutputFrame { output: i, size })?;
+/// Sends each file as its [`FileFrame`] line (the size filled in) and its
+/// bytes; one that cannot be read is the build's error event.
+fn send_files(files: Vec<(FileFrame, PathBuf)>, sink: &EventLines, started: std::time::Instant) {
+    for (mut frame, path) in files {
+        let sent = std::fs::File::open(&path).and_then(|mut file| {
+            let length = file.metadata()?.len();
+            match &mut frame {
+                FileFrame::Output { size, .. }
+                | FileFrame::Log { size, .. }
+                | FileFrame::Bundle { size } => *size = length,
+            }
+            let mut line = serde_json::to_vec(&frame)?;
             line.push(b'\n');
             let mut out = crate::api::ChannelWriter { tx: sink.tx.clone(), buf: line };
             let copied = std::io::copy(&mut file, &mut out)?;
             std::io::Write::flush(&mut out)?;
-            if copied != size {
-                return Err(std::io::Error::other(format!("{copied} of {size} bytes")));
+            if copied != length {
+                return Err(std::io::Error::other(format!("{copied} of {length} bytes")));
             }
             Ok(())
         });
         if let Err(e) = sent {
-            let message = format!("cannot send output {}: {e}", i + 1);
+            let what = match &frame {
+                FileFrame::Output { index, .. } => format!("output {}", index + 1),
+                FileFrame::Log { name, .. } => format!("the log {name}"),
+                FileFrame::Bundle { .. } => "the failure bundle".to_owned(),
+            };
+            let message = format!("cannot send {what}: {e}");
             return emit_at(sink, started, rbuild_llb::EventKind::Error { message });
         }
     }

@@ -213,14 +213,11 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
         );
     }
     // What lives on this machine cannot reach the server's build.
-    for (given, what) in [
-        (args.log_dir.is_some(), "--log-dir"),
-        (args.on_failure.is_some(), "--on-failure"),
-        (args.failure_bundle.is_some(), "--failure-bundle"),
-    ] {
-        if given {
-            bail!("{what} is not supported with -H yet: build locally, or push from the server");
-        }
+    if args.on_failure.is_some() {
+        bail!(
+            "--on-failure is not supported with -H: the failed state would be the server's; ask \
+             for --failure-bundle FILE and reopen it here with rbuild debug FILE"
+        );
     }
     // The names and pushes as a local build takes them; the files come
     // back from the server after the build.
@@ -255,6 +252,17 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
             received.push(file);
         }
     }
+    let bundle = match &args.failure_bundle {
+        Some(dest) => Some(rbuild_serve::client::Received::file(dest).with_context(|| {
+            format!("--failure-bundle {}: cannot make a temp file beside it", dest.display())
+        })?),
+        None => None,
+    };
+    let receiving = rbuild_serve::client::Receiving {
+        outputs: received,
+        log_dir: args.log_dir.clone(),
+        bundle,
+    };
     let dockerfile = args.file.clone().unwrap_or_else(|| args.context.join("Dockerfile"));
     let text = std::fs::read_to_string(&dockerfile)
         .with_context(|| format!("cannot read {}", dockerfile.display()))?;
@@ -270,6 +278,8 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
         tags: names.names().into_iter().map(str::to_owned).collect(),
         outputs: kinds,
         push,
+        log_dir: args.log_dir.clone(),
+        failure_bundle: args.failure_bundle.clone(),
         target: args.target.clone(),
         no_cache: args.no_cache,
         pull: args.pull.clone(),
@@ -314,7 +324,7 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
         &args.context,
         ignore_beside,
         &progress,
-        &mut received.iter_mut().map(|r| r.writer()).collect::<Vec<_>>(),
+        receiving,
     );
     progress.close();
     let outcome = match outcome {
@@ -325,12 +335,6 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
         }
     };
     let Some(result) = outcome.result else { return Ok(ExitCode::from(1)) };
-    for output in received {
-        if let Err(e) = output.finish() {
-            writeln!(std::io::stderr(), "rbuild: {e}")?;
-            return Ok(ExitCode::from(1));
-        }
-    }
     if let Some(path) = &args.iidfile {
         rbuild_cache::write_atomic(path, result.id.as_bytes())?;
     }
