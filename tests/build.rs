@@ -1412,3 +1412,60 @@ fn a_full_disk_is_named_as_such_with_the_step() {
     assert!(shown.to_lowercase().contains("no space left on device"), "{shown}");
     assert!(!shown.contains("exited with code 125"), "{shown}");
 }
+
+#[test]
+fn a_step_reaches_an_ssh_agent_only_when_the_build_is_given_one() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let agent = env.dir.path().join("agent.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&agent).unwrap();
+    let df = "FROM busybox:local\n\
+              RUN --mount=type=ssh if test -S \"$SSH_AUTH_SOCK\"; then echo agent-there; \
+              else echo no-agent; fi\n";
+    let ctx = env.context("ssh", &[("Dockerfile", df)]);
+    let build = |args: &[&str], sock: Option<&Path>| {
+        let mut cmd = rbuild();
+        cmd.env("RBUILD_ROOT", &env.store).env_remove("SSH_AUTH_SOCK");
+        if let Some(sock) = sock {
+            cmd.env("SSH_AUTH_SOCK", sock);
+        }
+        let out =
+            cmd.args(["build", "--progress=plain", "--no-cache"]).args(args).arg(&ctx).output();
+        let out = out.unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    // This machine's agent is in the environment, but not given: no agent.
+    let (code, err) = build(&[], Some(&agent));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("  no-agent\n") && !err.contains("  agent-there\n"), "{err}");
+    // Given, as buildx takes it: `default` ($SSH_AUTH_SOCK) or ID=SOCKET.
+    let (code, err) = build(&["--ssh", "default"], Some(&agent));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("  agent-there\n"), "{err}");
+    let given = format!("default={}", agent.display());
+    let (code, err) = build(&["--ssh", &given], None);
+    assert!(code == Some(0) && err.contains("  agent-there\n"), "{err}");
+    // A required agent that was not given fails the step, saying what to pass.
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM busybox:local\nRUN --mount=type=ssh,id=work,required=true true\n",
+    )
+    .unwrap();
+    let (code, err) = build(&[], Some(&agent));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("no SSH agent \"work\" was forwarded to the build; pass --ssh work=SOCKET"),
+        "{err}"
+    );
+    // Not an agent, or none to take: refused before the build.
+    let key = env.dir.path().join("id_ed25519");
+    std::fs::write(&key, "not a socket\n").unwrap();
+    let (code, err) = build(&["--ssh", &format!("work={}", key.display())], None);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("is not an agent's socket"), "{err}");
+    let (code, err) = build(&["--ssh", "default"], None);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("SSH_AUTH_SOCK is not set"), "{err}");
+}

@@ -518,6 +518,10 @@ pub(crate) struct BuildArgs {
     /// id alone, the variable of that name if set, else the file of that name.
     #[arg(long = "secret")]
     pub(crate) secrets: Vec<String>,
+    /// An SSH agent for `RUN --mount=type=ssh`: `default` or `ID` (the agent of
+    /// $SSH_AUTH_SOCK), or `ID=SOCKET`; without it no step reaches an agent.
+    #[arg(long = "ssh")]
+    pub(crate) ssh: Vec<String>,
     /// Network of RUN steps: default (a namespace of its own with outbound access), none
     /// (only lo) or host (the host's; also allows `RUN --network=host`).
     #[arg(long)]

@@ -1968,26 +1968,33 @@ fn execute(
                             ));
                         }
                     }
-                    RunMount::Ssh { target, required, .. } => {
-                        match std::env::var_os("SSH_AUTH_SOCK") {
-                            Some(sock) => {
-                                spec.mounts.push(Mount::Bind {
-                                    source: sock.into(),
-                                    target: target.clone(),
-                                    readonly: false,
-                                });
-                                spec.env.push(format!("SSH_AUTH_SOCK={target}"));
-                            }
-                            None if *required => {
-                                return Err(step_failed(
-                                    ctx,
-                                    step,
-                                    "an ssh mount is required but SSH_AUTH_SOCK is not set",
-                                ));
-                            }
-                            None => {}
+                    // Only an agent the build was given (--ssh): a
+                    // Dockerfile never reaches this machine's on its own.
+                    RunMount::Ssh { id, target, required, .. } => match ctx.cfg.ssh.get(id) {
+                        Some(sock) => {
+                            spec.mounts.push(Mount::Bind {
+                                source: sock.clone(),
+                                target: target.clone(),
+                                readonly: false,
+                            });
+                            spec.env.push(format!("SSH_AUTH_SOCK={target}"));
                         }
-                    }
+                        None if *required => {
+                            let flag = if id == "default" {
+                                "--ssh default".to_owned()
+                            } else {
+                                format!("--ssh {id}=SOCKET")
+                            };
+                            return Err(step_failed(
+                                ctx,
+                                step,
+                                format!(
+                                    "no SSH agent {id:?} was forwarded to the build; pass {flag}"
+                                ),
+                            ));
+                        }
+                        None => {}
+                    },
                 }
             }
             if !files.is_empty() {

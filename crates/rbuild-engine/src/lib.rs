@@ -86,6 +86,9 @@ pub struct BuildRequest {
     pub source_date_epoch: Option<u64>,
     /// Values for `RUN --mount=type=secret`; never in a key, layer or log.
     pub secrets: Secrets,
+    /// `--ssh`: the agent sockets `RUN --mount=type=ssh` may reach, by id;
+    /// a step gets none that the build was not given, as with BuildKit.
+    pub ssh: BTreeMap<String, PathBuf>,
     /// `--output`s, written before the result is reported.
     pub outputs: Vec<Output>,
     /// `--pull`: when a base image comes from its registry.
@@ -179,6 +182,7 @@ impl BuildRequest {
             allow: BTreeSet::new(),
             source_date_epoch: None,
             secrets: Secrets::new(),
+            ssh: BTreeMap::new(),
             outputs: Vec::new(),
             pull: PullPolicy::Missing,
             cache_to: Vec::new(),

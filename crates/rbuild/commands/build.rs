@@ -62,6 +62,37 @@ fn key_value(flag: &str, text: &str) -> anyhow::Result<(String, String)> {
     Ok((k.to_owned(), v.to_owned()))
 }
 
+/// One `--ssh`: `ID` (the agent of `$SSH_AUTH_SOCK`) or `ID=SOCKET`, the
+/// socket checked to be one; buildx's key files would need an agent of
+/// rbuild's own, so they are refused with what to do instead.
+fn ssh_agent(text: &str) -> anyhow::Result<(String, std::path::PathBuf)> {
+    use std::os::unix::fs::FileTypeExt as _;
+    let (id, path) = match text.split_once('=') {
+        Some((id, path)) => (id, std::path::PathBuf::from(path)),
+        None => match std::env::var_os("SSH_AUTH_SOCK").filter(|s| !s.is_empty()) {
+            Some(sock) => (text, std::path::PathBuf::from(sock)),
+            None => bail!(
+                "--ssh {text}: SSH_AUTH_SOCK is not set; start an agent or give its socket: \
+                 --ssh {text}=SOCKET"
+            ),
+        },
+    };
+    if id.is_empty() || id.contains(',') {
+        bail!("--ssh {text:?}: expected default, ID or ID=SOCKET");
+    }
+    let kind = std::fs::metadata(&path)
+        .with_context(|| format!("--ssh {text}: {}", path.display()))?
+        .file_type();
+    if !kind.is_socket() {
+        bail!(
+            "--ssh {text}: {} is not an agent's socket (a key file? load it with ssh-add and \
+             give the agent's socket)",
+            path.display()
+        );
+    }
+    Ok((id.to_owned(), std::path::absolute(&path)?))
+}
+
 /// `SOURCE_DATE_EPOCH` from the environment, as buildx reads it (empty is unset).
 fn source_date_epoch() -> anyhow::Result<Option<u64>> {
     match std::env::var("SOURCE_DATE_EPOCH") {
@@ -114,6 +145,10 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     for text in &args.secrets {
         let (id, value) = read_secret(text)?;
         request.secrets.insert(id, value);
+    }
+    for text in &args.ssh {
+        let (id, socket) = ssh_agent(text)?;
+        request.ssh.insert(id, socket);
     }
     if let Some(what) = &args.on_failure {
         request.on_failure = match what.as_str() {
@@ -213,6 +248,12 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
         );
     }
     // What lives on this machine cannot reach the server's build.
+    if !args.ssh.is_empty() {
+        bail!(
+            "--ssh is not supported with -H: the agent is on this machine, and the server's \
+             steps cannot reach it"
+        );
+    }
     if args.on_failure.is_some() {
         bail!(
             "--on-failure is not supported with -H: the failed state would be the server's; ask \
