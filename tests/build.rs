@@ -1469,3 +1469,36 @@ fn a_step_reaches_an_ssh_agent_only_when_the_build_is_given_one() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("SSH_AUTH_SOCK is not set"), "{err}");
 }
+
+#[test]
+fn quiet_prints_the_image_id_alone_or_the_error_alone() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let ctx =
+        env.context("quiet", &[("Dockerfile", "FROM busybox:local\nARG UNUSED\nRUN echo built\n")]);
+    let out = env.build(&ctx, &["-q", "-t", "quiet:1", "--build-arg", "NOBODY=1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "no progress, no warning");
+    let id = String::from_utf8_lossy(&out.stdout).into_owned();
+    let inspected = rbuild()
+        .env("RBUILD_ROOT", &env.store)
+        .args(["image", "inspect", "--format", "{{.Id}}", "quiet:1"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&inspected.stdout), id, "stdout is the image id");
+    assert!(id.starts_with("sha256:") && id.len() == 72, "{id:?}");
+    // --progress=quiet is the same; a failure prints its error only.
+    std::fs::write(ctx.join("Dockerfile"), "FROM busybox:local\nRUN echo about-to-fail; exit 3\n")
+        .unwrap();
+    let out = env.build(&ctx, &["--progress=quiet"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("rbuild: build failed\n") && err.contains("exited with code 3"),
+        "{err}"
+    );
+    assert!(!err.contains("running"), "no progress lines: {err}");
+}

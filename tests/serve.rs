@@ -856,6 +856,16 @@ fn rbuild_build_h_brings_each_output_back_whole_and_leaves_nothing_when_it_fails
             .collect()
     };
     assert!(leftovers(&out_dir).is_empty(), "{:?}", leftovers(&out_dir));
+    // -q: the image id alone, here as locally.
+    let out =
+        rbuild().args(["build", "-H", &host, "-q", "-t", "outputs:1"]).arg(&ctx).output().unwrap();
+    assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
+    let inspected = rbuild()
+        .env("RBUILD_ROOT", &env.store)
+        .args(["image", "inspect", "--format", "{{.Id}}", "outputs:1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, inspected.stdout);
 
     // A failed build writes no output, and leaves no temp file.
     std::fs::write(ctx.join("Dockerfile"), "FROM busybox:local\nRUN exit 3\n").unwrap();

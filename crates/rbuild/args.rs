@@ -478,9 +478,12 @@ pub(crate) struct BuildArgs {
     /// Push every `-t` name to its registry after the build.
     #[arg(long)]
     pub(crate) push: bool,
-    /// Progress output: auto, tty, plain or json.
+    /// Progress output: auto, tty, plain, json, github or quiet.
     #[arg(long, default_value = "auto")]
     pub(crate) progress: String,
+    /// Show nothing but an error, and print the image id (`--progress=quiet`).
+    #[arg(short = 'q', long)]
+    pub(crate) quiet: bool,
     /// Also write the image out: `type=oci|docker|local|tar,dest=PATH`, or
     /// `type=image,name=REF[,push=true]` (`type=registry` pushes).
     #[arg(short = 'o', long = "output")]

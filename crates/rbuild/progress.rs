@@ -45,6 +45,9 @@ pub(crate) enum Mode {
     /// standard output) for a failed step and each warning; the cache
     /// report goes to `$GITHUB_STEP_SUMMARY`.
     Github,
+    /// Nothing but the error (`-q`, buildx's `quiet`); the image id goes
+    /// to standard output at the end.
+    Quiet,
 }
 
 impl Mode {
@@ -54,6 +57,7 @@ impl Mode {
             "plain" => Mode::Plain,
             "json" | "rawjson" => Mode::Json,
             "github" => Mode::Github,
+            "quiet" => Mode::Quiet,
             "tty" => {
                 anyhow::ensure!(
                     std::io::stderr().is_terminal(),
@@ -71,7 +75,9 @@ impl Mode {
                 }
             }
             other => {
-                anyhow::bail!("--progress={other}: expected auto, tty, plain, json or github")
+                anyhow::bail!(
+                    "--progress={other}: expected auto, tty, plain, json, github or quiet"
+                )
             }
         })
     }
@@ -312,6 +318,14 @@ impl EventSink for Progress {
     fn emit(&self, event: &Event) {
         match self.mode {
             Mode::Json => return self.json(event),
+            Mode::Quiet => {
+                if let EventKind::Error { .. } = &event.kind
+                    && let Some(line) = event.plain_line()
+                {
+                    self.line(&line);
+                }
+                return;
+            }
             Mode::Plain | Mode::Github => {
                 if let Some(line) = event.plain_line() {
                     self.line(&line);

@@ -141,7 +141,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         request.network = Some(n.parse().map_err(|e: String| anyhow::anyhow!("--network: {e}"))?);
     }
     request.allow = Entitlement::parse_flags(&args.allow).map_err(anyhow::Error::msg)?;
-    let mut mode = Mode::parse(&args.progress)?;
+    let mut mode = if args.quiet { Mode::Quiet } else { Mode::parse(&args.progress)? };
     for text in &args.secrets {
         let (id, value) = read_secret(text)?;
         request.secrets.insert(id, value);
@@ -217,12 +217,22 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         }
     }
     for name in push {
-        let code = super::registry::push_name(&engine, name, mode == Mode::Json)?;
+        use super::registry::PushLines;
+        let lines = match mode {
+            Mode::Json => PushLines::Digest,
+            Mode::Quiet => PushLines::Nothing,
+            _ => PushLines::All,
+        };
+        let code = super::registry::push_name(&engine, name, lines)?;
         if code != ExitCode::SUCCESS {
             return Ok(code);
         }
     }
     if mode == Mode::Json {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if mode == Mode::Quiet {
+        writeln!(std::io::stdout(), "{}", result.config_digest)?;
         return Ok(ExitCode::SUCCESS);
     }
     // One screen of summary.
@@ -356,7 +366,7 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
     let credentials = rbuild_registry::Credentials::from_env();
     request.registry_auth = rbuild_serve::client::lent_logins(&request, &credentials)
         .context("cannot read the registry logins to lend the server")?;
-    let mode = Mode::parse(&args.progress)?;
+    let mode = if args.quiet { Mode::Quiet } else { Mode::parse(&args.progress)? };
     let progress = Progress::new(mode).for_dockerfile(dockerfile.display().to_string());
     let ignore_beside = Some(dockerfile.as_path());
     let outcome = rbuild_serve::client::remote_build(
@@ -387,6 +397,10 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
         rbuild_cache::write_atomic(path, serde_json::to_string_pretty(&body)?.as_bytes())?;
     }
     if mode == Mode::Json {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if mode == Mode::Quiet {
+        writeln!(std::io::stdout(), "{}", result.id)?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut stderr = std::io::stderr().lock();

@@ -124,15 +124,28 @@ pub(crate) fn pull(args: &PullArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub(crate) fn push(args: &PushArgs) -> anyhow::Result<ExitCode> {
-    push_name(&open_engine()?, &args.reference, args.quiet)
+    let lines = if args.quiet { PushLines::Digest } else { PushLines::All };
+    push_name(&open_engine()?, &args.reference, lines)
 }
 
 /// Pushes the store's image `name` to the registry it names.
+/// What a push prints on standard output.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PushLines {
+    /// docker's lines: the repository, each blob, the digest and size.
+    All,
+    /// The pushed digest alone (`push -q`).
+    Digest,
+    /// Nothing (`build -q`, whose output is the image id).
+    Nothing,
+}
+
 pub(crate) fn push_name(
     engine: &rbuild_engine::Engine,
     name: &str,
-    quiet: bool,
+    lines: PushLines,
 ) -> anyhow::Result<ExitCode> {
+    let quiet = lines != PushLines::All;
     let reference = match Reference::parse(name) {
         Ok(r) => r,
         Err(e) => return fail(e),
@@ -161,9 +174,9 @@ pub(crate) fn push_name(
         Err(e) => return fail(rbuild_engine::error_message(&e)),
     };
     let mut stdout = std::io::stdout().lock();
-    if quiet {
+    if lines == PushLines::Digest {
         writeln!(stdout, "{}", pushed.digest)?;
-    } else {
+    } else if lines == PushLines::All {
         let tag = reference.tag.as_deref().unwrap_or("latest");
         writeln!(stdout, "{tag}: digest: {} size: {}", pushed.digest, pushed.size)?;
     }
