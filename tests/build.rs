@@ -1502,3 +1502,54 @@ fn quiet_prints_the_image_id_alone_or_the_error_alone() {
     );
     assert!(!err.contains("running"), "no progress lines: {err}");
 }
+
+#[test]
+fn the_metadata_file_has_buildxs_keys_for_the_built_image() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let ctx = env.context("meta", &[("Dockerfile", "FROM busybox:local\nRUN echo built > /b\n")]);
+    let meta = env.dir.path().join("meta.json");
+    let out = env.build(
+        &ctx,
+        &[
+            "-t",
+            "meta:1",
+            "-t",
+            "reg.example/team/meta:2",
+            "--metadata-file",
+            meta.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let value: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    let inspected = rbuild()
+        .env("RBUILD_ROOT", &env.store)
+        .args(["image", "inspect", "--format", "{{.Id}}", "meta:1"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        value["containerimage.config.digest"],
+        String::from_utf8_lossy(&inspected.stdout).trim()
+    );
+    assert_eq!(value["image.name"], "docker.io/library/meta:1,reg.example/team/meta:2");
+    // The digest is the manifest's: its blob is in the store, of that size.
+    let digest = value["containerimage.digest"].as_str().unwrap();
+    assert_eq!(value["containerimage.descriptor"]["digest"], digest);
+    assert_eq!(
+        value["containerimage.descriptor"]["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    let blob = env.store.join("blobs/sha256").join(digest.strip_prefix("sha256:").unwrap());
+    let bytes = std::fs::read(&blob).unwrap();
+    assert_eq!(value["containerimage.descriptor"]["size"], bytes.len());
+    let manifest: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(manifest["config"]["digest"], value["containerimage.config.digest"]);
+    // A failed build writes none.
+    std::fs::remove_file(&meta).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM busybox:local\nRUN exit 1\n").unwrap();
+    let out = env.build(&ctx, &["--metadata-file", meta.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!meta.exists());
+}

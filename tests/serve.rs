@@ -856,10 +856,19 @@ fn rbuild_build_h_brings_each_output_back_whole_and_leaves_nothing_when_it_fails
             .collect()
     };
     assert!(leftovers(&out_dir).is_empty(), "{:?}", leftovers(&out_dir));
-    // -q: the image id alone, here as locally.
-    let out =
-        rbuild().args(["build", "-H", &host, "-q", "-t", "outputs:1"]).arg(&ctx).output().unwrap();
+    // -q: the image id alone, here as locally; the metadata file names it.
+    let meta = env.dir.path().join("meta.json");
+    let out = rbuild()
+        .args(["build", "-H", &host, "-q", "-t", "outputs:1", "--metadata-file"])
+        .arg(&meta)
+        .arg(&ctx)
+        .output()
+        .unwrap();
     assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
+    let value: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    assert_eq!(value["containerimage.digest"], manifest.as_str());
+    assert_eq!(value["containerimage.config.digest"], String::from_utf8_lossy(&out.stdout).trim());
+    assert!(value["containerimage.descriptor"]["size"].as_u64().is_some_and(|s| s > 0), "{value}");
     let inspected = rbuild()
         .env("RBUILD_ROOT", &env.store)
         .args(["image", "inspect", "--format", "{{.Id}}", "outputs:1"])

@@ -499,6 +499,10 @@ pub(crate) struct BuildArgs {
     /// Write the cache report (every step: hit or miss, why, time, bytes) as JSON.
     #[arg(long)]
     pub(crate) report: Option<PathBuf>,
+    /// Write what was built as buildx's metadata file does (JSON: the image's
+    /// `containerimage.digest`, `containerimage.config.digest`, descriptor, names).
+    #[arg(long)]
+    pub(crate) metadata_file: Option<PathBuf>,
     /// Write the image ID (the config digest) to this file.
     #[arg(long)]
     pub(crate) iidfile: Option<PathBuf>,

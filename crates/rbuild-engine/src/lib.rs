@@ -246,6 +246,8 @@ impl BuildRequest {
 pub struct BuildResult {
     /// The image manifest's digest.
     pub manifest: String,
+    /// The manifest's size in bytes (an OCI image manifest).
+    pub manifest_size: u64,
     /// The image id: the config's digest.
     pub config_digest: String,
     /// Every step, in Dockerfile order: cached or why it ran.
@@ -373,6 +375,7 @@ impl Engine {
         };
         let result = BuildResult {
             manifest: built.manifest_descriptor.digest().to_string(),
+            manifest_size: built.manifest_descriptor.size(),
             config_digest: built.config_digest,
             steps: built.steps,
             seconds: events.elapsed(),
@@ -381,6 +384,7 @@ impl Engine {
         events.result(rbuild_llb::BuildSummary {
             image: request.names().first().map(|n| (*n).to_owned()),
             manifest: result.manifest.clone(),
+            manifest_size: result.manifest_size,
             id: result.config_digest.clone(),
             seconds: result.seconds,
             steps: result.steps.clone(),

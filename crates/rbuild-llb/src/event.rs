@@ -222,6 +222,9 @@ pub struct BuildSummary {
     pub image: Option<String>,
     /// The manifest digest.
     pub manifest: String,
+    /// The manifest's size in bytes (an OCI image manifest, always).
+    #[serde(default)]
+    pub manifest_size: u64,
     /// The image id (config digest).
     pub id: String,
     /// Seconds the build took.

@@ -93,6 +93,37 @@ fn ssh_agent(text: &str) -> anyhow::Result<(String, std::path::PathBuf)> {
     Ok((id.to_owned(), std::path::absolute(&path)?))
 }
 
+/// `--metadata-file`: buildx's keys for the built image, written whole or
+/// not at all. `containerimage.digest` is the manifest's (what a push
+/// names), as buildx writes it for an image store with manifests.
+fn write_metadata(
+    path: &Path,
+    manifest: &str,
+    manifest_size: u64,
+    id: &str,
+    names: &[String],
+) -> anyhow::Result<()> {
+    let mut body = serde_json::json!({
+        "containerimage.config.digest": id,
+        "containerimage.descriptor": {
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": manifest,
+            "size": manifest_size,
+        },
+        "containerimage.digest": manifest,
+    });
+    let names: Vec<String> = names
+        .iter()
+        .map(|n| rbuild_llb::normalize_reference(n).unwrap_or_else(|_| n.clone()))
+        .collect();
+    if !names.is_empty() {
+        body["image.name"] = serde_json::json!(names.join(","));
+    }
+    let text = serde_json::to_string_pretty(&body)?;
+    rbuild_cache::write_atomic(path, text.as_bytes())
+        .with_context(|| format!("--metadata-file {}", path.display()))
+}
+
 /// `SOURCE_DATE_EPOCH` from the environment, as buildx reads it (empty is unset).
 fn source_date_epoch() -> anyhow::Result<Option<u64>> {
     match std::env::var("SOURCE_DATE_EPOCH") {
@@ -201,6 +232,16 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let Ok(result) = result else { return Ok(ExitCode::from(1)) };
     if let Some(path) = &args.iidfile {
         rbuild_cache::write_atomic(path, result.config_digest.as_bytes())?;
+    }
+    if let Some(path) = &args.metadata_file {
+        let names: Vec<String> = request.names().into_iter().map(str::to_owned).collect();
+        write_metadata(
+            path,
+            &result.manifest,
+            result.manifest_size,
+            &result.config_digest,
+            &names,
+        )?;
     }
     if let Some(path) = &args.report {
         let mut body = serde_json::json!({ "steps": result.steps });
@@ -388,6 +429,9 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
     let Some(result) = outcome.result else { return Ok(ExitCode::from(1)) };
     if let Some(path) = &args.iidfile {
         rbuild_cache::write_atomic(path, result.id.as_bytes())?;
+    }
+    if let Some(path) = &args.metadata_file {
+        write_metadata(path, &result.manifest, result.manifest_size, &result.id, &request.tags)?;
     }
     if let Some(path) = &args.report {
         let body = serde_json::json!({ "steps": result.steps, "context": {
