@@ -461,3 +461,37 @@ fn copy_wildcards_are_gos_filepath_match() {
         "class-dir:\nf\n\nescaped:\nst*r\n\nnegation:\n!x\nbx\n\nnot-negation:\n!x\nax\n";
     assert_eq!(std::fs::read_to_string(fs.join("listed")).unwrap(), expected);
 }
+
+#[test]
+fn a_steps_etc_hosts_is_buildkits_with_the_added_hosts_in_its_key() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let ctx = env
+        .context("hosts", &[("Dockerfile", "FROM busybox:local\nRUN cat /etc/hosts > /hosts\n")]);
+    // What docker 26.1 wrote for `--add-host foo.example:10.1.2.3`: its own
+    // localhost lines (never the machine's /etc/hosts), then each added host.
+    let fs = |args: &[&str], name: &str| {
+        let out_dir = env.dir.path().join(name);
+        let output = format!("type=local,dest={}", out_dir.display());
+        let mut all = vec!["--progress=plain", "--output", &output];
+        all.extend_from_slice(args);
+        let out = env.build(&ctx, &all);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        (std::fs::read_to_string(out_dir.join("hosts")).unwrap(), err)
+    };
+    let base = "127.0.0.1\tlocalhost buildkitsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+    let (hosts, _) = fs(&[], "plain");
+    assert_eq!(hosts, base);
+    let (hosts, err) =
+        fs(&["--add-host", "foo.example:10.1.2.3", "--add-host", "v6=[fe80::1]"], "added");
+    assert_eq!(hosts, format!("{base}10.1.2.3\tfoo.example\nfe80::1\tv6\n"));
+    assert!(err.contains("RUN cat /etc/hosts > /hosts  running"), "another key: {err}");
+    let (_, err) = fs(&[], "plain-again");
+    assert!(err.contains("RUN cat /etc/hosts > /hosts  CACHED"), "the first key still hits: {err}");
+    let out = env.build(&ctx, &["--add-host", "gw:host-gateway"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("host-gateway is not supported"));
+}

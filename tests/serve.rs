@@ -167,6 +167,21 @@ fn the_docker_cli_builds_and_manages_images_through_serve() {
         .docker_ok(&other, &["build", "-t", "other", "-f", dockerfile.to_str().unwrap(), "."]);
     assert!(out.contains("  hello again\n"), "{out}");
 
+    // --add-host reaches the steps' /etc/hosts; a bad one is a 400.
+    let hosts =
+        env.context("hosts", &[("Dockerfile", "FROM busybox:local\nRUN grep db /etc/hosts\n")]);
+    let out = server.docker_ok(
+        &hosts,
+        &["build", "--add-host", "db:10.9.8.7", "--add-host", "cache:10.9.8.6", "."],
+    );
+    assert!(out.contains("  10.9.8.7\tdb\n"), "{out}");
+    let out = server.docker(&hosts, &["build", "--add-host", "db:host-gateway", "."]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("host-gateway is not supported"),
+        "{out:?}"
+    );
+
     // A failing RUN: its exit code is the CLI's; a parse error is a 400.
     let failing = env.context(
         "failing",

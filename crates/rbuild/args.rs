@@ -525,6 +525,9 @@ pub(crate) struct BuildArgs {
     /// id alone, the variable of that name if set, else the file of that name.
     #[arg(long = "secret")]
     pub(crate) secrets: Vec<String>,
+    /// Add `HOST:IP` to every RUN's /etc/hosts (`HOST=IP` too).
+    #[arg(long = "add-host")]
+    pub(crate) add_hosts: Vec<String>,
     /// An SSH agent for `RUN --mount=type=ssh`: `default` or `ID` (the agent of
     /// $SSH_AUTH_SOCK), or `ID=SOCKET`; without it no step reaches an agent.
     #[arg(long = "ssh")]

@@ -1276,6 +1276,16 @@ fn step_cache_map(
             b.add(Kind::Op, "user", user.clone());
             b.add(Kind::Op, "network", network.as_str());
             b.add(Kind::Op, "security", security.as_str());
+            // (Only when given, so every other key stays as it was.)
+            if !ctx.cfg.extra_hosts.is_empty() {
+                let entries: Vec<String> =
+                    ctx.cfg.extra_hosts.iter().map(|h| format!("{}={}", h.host, h.ip)).collect();
+                b.add(
+                    Kind::Op,
+                    "extra hosts",
+                    Fields::new("hosts").list("entries", &entries).finish(),
+                );
+            }
             for (i, m) in mounts.iter().enumerate() {
                 b.add(Kind::Op, format!("mount {i}"), m.spec.key_text());
                 if let (RunMount::Bind { source, .. }, None) = (&m.spec, &m.from) {
@@ -1886,6 +1896,17 @@ fn execute(
     let scratch = state_dir.join("tmp");
     match &step.op {
         Op::Run { args, env, proxy_env, cwd, user, mounts, network, files, .. } => {
+            // BuildKit's /etc/hosts, never this machine's.
+            let hosts = state_dir.join("hosts");
+            std::fs::create_dir_all(state_dir)
+                .and_then(|()| {
+                    std::fs::write(
+                        &hosts,
+                        rbuild_llb::hosts_file(&spec.hostname, &ctx.cfg.extra_hosts),
+                    )
+                })
+                .map_err(crate::error::io("cannot write the step's /etc/hosts"))?;
+            spec.hosts = hosts;
             spec.args = args.clone();
             spec.env = env.iter().chain(proxy_env).cloned().collect();
             spec.cwd = cwd.clone();

@@ -115,8 +115,11 @@ impl Engine {
             secrets: Vec::new(),
             copy: None,
             resolv_conf: PathBuf::from("/etc/resolv.conf"),
-            hosts: PathBuf::from("/etc/hosts"),
+            hosts: dir.path().join("hosts"),
         };
+        std::fs::write(&spec.hosts, rbuild_llb::hosts_file(&spec.hostname, &[])).map_err(|e| {
+            BuildError::Io { what: "cannot write the shell's /etc/hosts".into(), source: e }
+        })?;
         let state = dir.path().join("state");
         let executor = Executor::new(self.helper.clone());
         let ran = if terminal {

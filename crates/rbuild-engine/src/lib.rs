@@ -86,6 +86,9 @@ pub struct BuildRequest {
     pub source_date_epoch: Option<u64>,
     /// Values for `RUN --mount=type=secret`; never in a key, layer or log.
     pub secrets: Secrets,
+    /// `--add-host`: names every RUN's /etc/hosts maps, after BuildKit's
+    /// localhost lines (part of each RUN's key, as in BuildKit's).
+    pub extra_hosts: Vec<rbuild_llb::ExtraHost>,
     /// `--ssh`: the agent sockets `RUN --mount=type=ssh` may reach, by id;
     /// a step gets none that the build was not given, as with BuildKit.
     pub ssh: BTreeMap<String, PathBuf>,
@@ -183,6 +186,7 @@ impl BuildRequest {
             source_date_epoch: None,
             secrets: Secrets::new(),
             ssh: BTreeMap::new(),
+            extra_hosts: Vec::new(),
             outputs: Vec::new(),
             pull: PullPolicy::Missing,
             cache_to: Vec::new(),

@@ -43,7 +43,7 @@ pub use event::{
 };
 pub use key::{CacheKey, Component, Fields, KeyBuilder, KeyText, Kind, explain, redact};
 pub use mount::{MountError, RunMount, Sharing, csv_fields, parse_size};
-pub use network::{Entitlement, NetworkMode, SecurityMode};
+pub use network::{Entitlement, ExtraHost, NetworkMode, SecurityMode, hosts_file};
 pub use op::{InlineFile, Mount, Op, StageRef, Step, StepEnv};
 pub use platform::{Platform, go_arch};
 pub use reference::{Reference, ReferenceError, familiar_name, normalize_reference};

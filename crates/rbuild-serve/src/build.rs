@@ -36,6 +36,7 @@ struct Asked {
     quiet: bool,
     pull: bool,
     network: Option<NetworkMode>,
+    extra_hosts: Vec<rbuild_llb::ExtraHost>,
     ignored: Vec<&'static str>,
     registry_auth: rbuild_registry::RequestAuth,
 }
@@ -88,9 +89,14 @@ fn asked(call: &Call) -> Result<Asked, ApiError> {
     if q.bool("squash") {
         return Err(ApiError::bad_request("squash is not supported"));
     }
-    if !q.all("extrahosts").iter().all(|h| h.is_empty()) {
-        return Err(ApiError::bad_request("extra hosts (--add-host) are not supported"));
-    }
+    // `--add-host`: `HOST:IP` values (a comma never is in either).
+    let extra_hosts = q
+        .all("extrahosts")
+        .iter()
+        .flat_map(|h| h.split(','))
+        .filter(|h| !h.is_empty())
+        .map(|h| rbuild_llb::ExtraHost::parse(h).map_err(ApiError::bad_request))
+        .collect::<Result<Vec<_>, _>>()?;
     if q.get("securityopt").is_some_and(|s| !s.is_empty() && s != "null" && s != "[]") {
         return Err(ApiError::bad_request("security options are not supported on Linux builds"));
     }
@@ -120,6 +126,7 @@ fn asked(call: &Call) -> Result<Asked, ApiError> {
         quiet: q.bool("q"),
         pull: q.bool("pull"),
         network,
+        extra_hosts,
         ignored,
         registry_auth: crate::registry::request_auth(
             call.request.headers().get("X-Registry-Config").and_then(|v| v.to_str().ok()),
@@ -379,6 +386,7 @@ pub(crate) async fn build(state: Arc<State>, call: Call) -> Result<Response<Body
     request.target = asked.target.clone();
     request.no_cache = asked.no_cache;
     request.network = asked.network;
+    request.extra_hosts = asked.extra_hosts.clone();
     if asked.pull {
         request.pull = rbuild_engine::PullPolicy::Always;
     }

@@ -79,6 +79,9 @@ pub struct RemoteRequest {
     /// after the result, in this order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs: Vec<RemoteOutput>,
+    /// `--add-host`, checked on the client.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<rbuild_llb::ExtraHost>,
     /// `--log-dir`, as the client names it: each step's whole log comes
     /// back after the build, succeeded or failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -266,6 +269,7 @@ impl RemoteRequest {
                 .into());
         }
         request.source_date_epoch = self.source_date_epoch;
+        request.extra_hosts = self.extra_hosts.clone();
         for (id, value) in &self.secrets.0 {
             request.secrets.insert(id.clone(), value.clone());
         }

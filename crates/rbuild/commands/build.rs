@@ -62,6 +62,11 @@ fn key_value(flag: &str, text: &str) -> anyhow::Result<(String, String)> {
     Ok((k.to_owned(), v.to_owned()))
 }
 
+/// The `--add-host` values, each checked as the docker CLI checks it.
+fn extra_hosts(texts: &[String]) -> anyhow::Result<Vec<rbuild_llb::ExtraHost>> {
+    texts.iter().map(|t| rbuild_llb::ExtraHost::parse(t).map_err(anyhow::Error::msg)).collect()
+}
+
 /// One `--ssh`: `ID` (the agent of `$SSH_AUTH_SOCK`) or `ID=SOCKET`, the
 /// socket checked to be one; buildx's key files would need an agent of
 /// rbuild's own, so they are refused with what to do instead.
@@ -181,6 +186,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         let (id, socket) = ssh_agent(text)?;
         request.ssh.insert(id, socket);
     }
+    request.extra_hosts = extra_hosts(&args.add_hosts)?;
     if let Some(what) = &args.on_failure {
         request.on_failure = match what.as_str() {
             "keep" => OnFailure::Keep,
@@ -404,6 +410,7 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
     Entitlement::parse_flags(&args.allow).map_err(anyhow::Error::msg)?;
     request.allow = args.allow.clone();
     request.source_date_epoch = source_date_epoch()?;
+    request.extra_hosts = extra_hosts(&args.add_hosts)?;
     let credentials = rbuild_registry::Credentials::from_env();
     request.registry_auth = rbuild_serve::client::lent_logins(&request, &credentials)
         .context("cannot read the registry logins to lend the server")?;
