@@ -1553,3 +1553,61 @@ fn the_metadata_file_has_buildxs_keys_for_the_built_image() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!meta.exists());
 }
+
+#[test]
+fn standard_input_is_the_dockerfile_or_the_context_as_with_docker() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let piped = |args: &[&str], input: &[u8]| {
+        use std::io::Write as _;
+        let mut child = rbuild()
+            .env("RBUILD_ROOT", &env.store)
+            .args(["build", "--progress=plain"])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let ctx = env.context("stdin", &[("a.txt", "from the context\n")]);
+    let ctx_arg = ctx.to_str().unwrap();
+    // -f -: the Dockerfile from standard input, the context a directory.
+    let (code, err) =
+        piped(&["-f", "-", ctx_arg], b"FROM busybox:local\nCOPY a.txt /\nRUN cat /a.txt\n");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("  from the context\n"), "{err}");
+    let (code, err) = piped(&["-f", "-", ctx_arg], b"FROM busybox:local\nNOPE x\n");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("<stdin>:2:1"), "named as standard input: {err}");
+    assert!(!err.contains("rbuild-stdin-"), "no temp path: {err}");
+    // `-`: a Dockerfile alone, no context to copy from.
+    let (code, err) = piped(&["-"], b"FROM busybox:local\nRUN echo no context\n");
+    assert!(code == Some(0) && err.contains("  no context\n"), "{err}");
+    let (code, err) = piped(&["-"], b"FROM busybox:local\nCOPY a.txt /\n");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("<stdin>:2") && err.contains("\"a.txt\": not found"), "{err}");
+    // `-`: a context tar (here gzip), its Dockerfile named by -f inside it.
+    let mut tar =
+        tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    for (path, body) in [
+        ("b.txt", &b"from the tar\n"[..]),
+        ("build/Dockerfile", &b"FROM busybox:local\nCOPY b.txt /\nRUN cat /b.txt\n"[..]),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(body.len() as u64);
+        header.set_mode(0o644);
+        tar.append_data(&mut header, path, body).unwrap();
+    }
+    let gz = tar.into_inner().unwrap().finish().unwrap();
+    let (code, err) = piped(&["-f", "build/Dockerfile", "-"], &gz);
+    assert!(code == Some(0) && err.contains("  from the tar\n"), "{err}");
+    let (code, err) = piped(&["-f", "-", "-"], b"FROM scratch\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("cannot be both"), "{err}");
+}

@@ -449,7 +449,7 @@ pub(crate) enum LintSeverity {
     Info,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub(crate) struct BuildArgs {
     /// Build on the `rbuild serve` at unix:///PATH or tcp://127.0.0.1:PORT: only the files it
     /// does not hold yet are sent.

@@ -139,17 +139,84 @@ fn source_date_epoch() -> anyhow::Result<Option<u64>> {
     }
 }
 
+/// What `-` stood for, read from standard input into a directory of its
+/// own (removed after the build): the context (`rbuild build -`: a tar,
+/// plain or compressed, or a Dockerfile alone, as docker tells them) or
+/// the Dockerfile (`-f -`).
+struct FromStdin {
+    _dir: tempfile::TempDir,
+    /// How messages name the Dockerfile.
+    dockerfile_name: String,
+}
+
+/// Where the context and the Dockerfile of `args` are, `-` read first.
+fn from_stdin(args: &mut BuildArgs) -> anyhow::Result<Option<FromStdin>> {
+    let context_is_stdin = args.context == Path::new("-");
+    let file_is_stdin = args.file.as_deref() == Some(Path::new("-"));
+    if !context_is_stdin && !file_is_stdin {
+        return Ok(None);
+    }
+    if context_is_stdin && file_is_stdin {
+        bail!("standard input cannot be both the build context and the Dockerfile");
+    }
+    if std::io::stdin().is_terminal() {
+        bail!("`-` reads standard input, which is a terminal: pipe the file in");
+    }
+    let dir = tempfile::Builder::new().prefix("rbuild-stdin-").tempdir()?;
+    let spooled = dir.path().join("stdin");
+    let mut file = std::fs::File::create(&spooled)?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut file).context("reading standard input")?;
+    drop(file);
+    if file_is_stdin {
+        args.file = Some(spooled);
+        return Ok(Some(FromStdin { _dir: dir, dockerfile_name: "<stdin>".into() }));
+    }
+    let context = dir.path().join("context");
+    std::fs::create_dir(&context)?;
+    let is_tar = {
+        let reader = std::io::BufReader::new(std::fs::File::open(&spooled)?);
+        let mut head = [0u8; 512];
+        let read = rbuild_context::decompress(reader).and_then(|(_, mut plain)| {
+            std::io::Read::read_exact(&mut plain, &mut head).map(|()| head)
+        });
+        read.is_ok_and(|head| &head[257..262] == b"ustar")
+    };
+    let dockerfile_name = if is_tar {
+        rbuild_context::read_tar(std::fs::File::open(&spooled)?, &context, u64::MAX)
+            .map_err(|e| anyhow::anyhow!("the context on standard input: {e}"))?;
+        args.file.as_deref().unwrap_or(Path::new("Dockerfile")).display().to_string()
+    } else if let Some(file) = &args.file {
+        bail!(
+            "-f {}: standard input holds a Dockerfile, not a context with files to name",
+            file.display()
+        );
+    } else {
+        std::fs::rename(&spooled, context.join("Dockerfile"))?;
+        "<stdin>".to_owned()
+    };
+    if let Some(file) = &args.file {
+        args.file = Some(context.join(file));
+    }
+    args.context = context;
+    Ok(Some(FromStdin { _dir: dir, dockerfile_name }))
+}
+
 pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
+    let mut args = args.clone();
+    let stdin = from_stdin(&mut args)?;
+    let dockerfile_name = stdin.as_ref().map(|s| s.dockerfile_name.clone());
+    let args = &args;
     anyhow::ensure!(
         args.context.is_dir(),
         "build context {} is not a directory",
         args.context.display()
     );
     if let Some(host) = &args.host {
-        return remote(args, host);
+        return remote(args, host, dockerfile_name);
     }
     let dockerfile = args.file.clone().unwrap_or_else(|| args.context.join("Dockerfile"));
     let mut request = BuildRequest::new(&args.context, dockerfile);
+    request.dockerfile_name = dockerfile_name;
     for arg in &args.build_args {
         match arg.split_once('=') {
             Some((k, v)) => request.build_args.insert(k.to_owned(), Some(v.to_owned())),
@@ -293,7 +360,11 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
 
 /// `rbuild build -H HOST`: the build runs on the server, its progress
 /// shows here as a local build's does.
-fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
+fn remote(
+    args: &BuildArgs,
+    host: &str,
+    dockerfile_name: Option<String>,
+) -> anyhow::Result<ExitCode> {
     let host: rbuild_serve::Listen = host.parse().map_err(|e| anyhow::anyhow!("-H {e}"))?;
     if let rbuild_serve::Listen::Tcp(addr) = &host
         && !addr.ip().is_loopback()
@@ -371,7 +442,7 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
     };
     let mut request = rbuild_serve::native::RemoteRequest {
         dockerfile: text,
-        dockerfile_name: dockerfile.display().to_string(),
+        dockerfile_name: dockerfile_name.unwrap_or_else(|| dockerfile.display().to_string()),
         dockerignore: std::fs::read_to_string(&beside).ok(),
         tags: names.names().into_iter().map(str::to_owned).collect(),
         outputs: kinds,
@@ -415,7 +486,7 @@ fn remote(args: &BuildArgs, host: &str) -> anyhow::Result<ExitCode> {
     request.registry_auth = rbuild_serve::client::lent_logins(&request, &credentials)
         .context("cannot read the registry logins to lend the server")?;
     let mode = if args.quiet { Mode::Quiet } else { Mode::parse(&args.progress)? };
-    let progress = Progress::new(mode).for_dockerfile(dockerfile.display().to_string());
+    let progress = Progress::new(mode).for_dockerfile(request.dockerfile_name.clone());
     let ignore_beside = Some(dockerfile.as_path());
     let outcome = rbuild_serve::client::remote_build(
         &host,
