@@ -1489,6 +1489,14 @@ fn quiet_prints_the_image_id_alone_or_the_error_alone() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&inspected.stdout), id, "stdout is the image id");
     assert!(id.starts_with("sha256:") && id.len() == 72, "{id:?}");
+    // --platform: this machine's is taken (scripts name it), another refused.
+    let host = rbuild_llb::Platform::host().to_string();
+    let out = env.build(&ctx, &["-q", "--platform", &host]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let other = if host == "linux/arm64" { "linux/amd64" } else { "linux/arm64" };
+    let out = env.build(&ctx, &["-q", "--platform", other]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only this machine's"), "{out:?}");
     // --progress=quiet is the same; a failure prints its error only.
     std::fs::write(ctx.join("Dockerfile"), "FROM busybox:local\nRUN echo about-to-fail; exit 3\n")
         .unwrap();

@@ -175,6 +175,9 @@ fn the_docker_cli_builds_and_manages_images_through_serve() {
         &["build", "--add-host", "db:10.9.8.7", "--add-host", "cache:10.9.8.6", "."],
     );
     assert!(out.contains("  10.9.8.7\tdb\n"), "{out}");
+    let other = if cfg!(target_arch = "aarch64") { "linux/amd64" } else { "linux/arm64" };
+    let out = server.docker(&hosts, &["build", "--platform", other, "."]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only this machine's"), "{out:?}");
     let out = server.docker(&hosts, &["build", "--add-host", "db:host-gateway", "."]);
     assert_ne!(out.status.code(), Some(0));
     assert!(

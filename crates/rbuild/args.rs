@@ -525,6 +525,10 @@ pub(crate) struct BuildArgs {
     /// id alone, the variable of that name if set, else the file of that name.
     #[arg(long = "secret")]
     pub(crate) secrets: Vec<String>,
+    /// The platform to build for: this machine's only (steps run without
+    /// emulation); taken so scripts that name it keep working.
+    #[arg(long)]
+    pub(crate) platform: Option<String>,
     /// Add `HOST:IP` to every RUN's /etc/hosts (`HOST=IP` too).
     #[arg(long = "add-host")]
     pub(crate) add_hosts: Vec<String>,

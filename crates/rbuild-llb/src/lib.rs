@@ -45,6 +45,6 @@ pub use key::{CacheKey, Component, Fields, KeyBuilder, KeyText, Kind, explain, r
 pub use mount::{MountError, RunMount, Sharing, csv_fields, parse_size};
 pub use network::{Entitlement, ExtraHost, NetworkMode, SecurityMode, hosts_file};
 pub use op::{InlineFile, Mount, Op, StageRef, Step, StepEnv};
-pub use platform::{Platform, go_arch};
+pub use platform::{Platform, check_build_platforms, go_arch};
 pub use reference::{Reference, ReferenceError, familiar_name, normalize_reference};
 pub use source::{is_git, is_http, redact_credentials};

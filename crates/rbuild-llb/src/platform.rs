@@ -64,6 +64,24 @@ impl Platform {
     }
 }
 
+/// Checks a `--platform` value (buildx's comma-separated list): each must
+/// be this machine's, as steps run without emulation here.
+pub fn check_build_platforms(text: &str) -> Result<(), String> {
+    let host = Platform::host();
+    for one in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let parsed = Platform::parse(one)
+            .ok_or_else(|| format!("invalid platform {one:?}: expected os/arch[/variant]"))?;
+        // (`linux/amd64` and `linux/amd64/v1`… are one machine's.)
+        if parsed.os != host.os || parsed.arch != host.arch {
+            return Err(format!(
+                "platform {one} cannot be built here: only this machine's {host} (steps run \
+                 without emulation)"
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl fmt::Display for Platform {
     /// `os/arch[/variant]`, as BuildKit formats `TARGETPLATFORM`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -78,6 +96,17 @@ impl fmt::Display for Platform {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_this_machines_platform_is_built() {
+        let host = Platform::host().to_string();
+        assert_eq!(check_build_platforms(&host), Ok(()));
+        assert_eq!(check_build_platforms(&format!("{host},{host}")), Ok(()));
+        let other = if host == "linux/arm64" { "linux/amd64" } else { "linux/arm64" };
+        assert!(check_build_platforms(other).unwrap_err().contains("only this machine's"));
+        assert!(check_build_platforms(&format!("{host},{other}")).is_err());
+        assert!(check_build_platforms("amd64").unwrap_err().contains("invalid platform"));
+    }
 
     #[test]
     fn parse_normalizes_as_containerd() {

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use hyper::{Response, StatusCode};
 use rbuild_engine::{BuildError, BuildRequest, StepError};
-use rbuild_llb::{Cancel, Event, EventKind, EventSink, NetworkMode, Platform};
+use rbuild_llb::{Cancel, Event, EventKind, EventSink, NetworkMode};
 use tokio::io::AsyncWriteExt as _;
 use tokio::sync::mpsc;
 
@@ -76,15 +76,8 @@ fn asked(call: &Call) -> Result<Asked, ApiError> {
             )));
         }
     };
-    if let Some(platform) = q.get("platform").filter(|p| !p.is_empty()) {
-        let host = Platform::host();
-        let parsed = Platform::parse(platform)
-            .ok_or_else(|| ApiError::bad_request(format!("invalid platform {platform:?}")))?;
-        if parsed != host {
-            return Err(ApiError::bad_request(format!(
-                "platform {platform} cannot be built here: only the host's {host}"
-            )));
-        }
+    if let Some(platform) = q.get("platform") {
+        rbuild_llb::check_build_platforms(platform).map_err(ApiError::bad_request)?;
     }
     if q.bool("squash") {
         return Err(ApiError::bad_request("squash is not supported"));
@@ -362,8 +355,20 @@ fn exit_code(error: &BuildError) -> i32 {
 }
 
 pub(crate) async fn build(state: Arc<State>, call: Call) -> Result<Response<Body>, ApiError> {
-    let asked = asked(&call)?;
     let limit = state.config.max_context_bytes;
+    let asked = match asked(&call) {
+        Ok(asked) => asked,
+        Err(refused) => {
+            // The client is still sending its context: read it off (up to
+            // the limit) so it sees the refusal, not a broken pipe.
+            let mut body = BodyReader::new(call.request.into_body(), limit);
+            let _ = tokio::task::spawn_blocking(move || {
+                std::io::copy(&mut body, &mut std::io::sink())
+            })
+            .await;
+            return Err(refused);
+        }
+    };
     let dir = request_dir(&state)?;
     let body = BodyReader::new(call.request.into_body(), limit);
     let (asked, received) = tokio::task::spawn_blocking(move || {

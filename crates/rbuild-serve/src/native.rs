@@ -79,6 +79,9 @@ pub struct RemoteRequest {
     /// after the result, in this order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs: Vec<RemoteOutput>,
+    /// `--platform`, checked on the server (its machine's is the one built).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
     /// `--add-host`, checked on the client.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_hosts: Vec<rbuild_llb::ExtraHost>,
@@ -234,6 +237,9 @@ impl<'de> Deserialize<'de> for RemoteSecrets {
 impl RemoteRequest {
     /// The engine's request for it, on the context the server unpacked.
     fn engine_request(&self, context: &Path, dockerfile: &Path) -> Result<BuildRequest, String> {
+        if let Some(platform) = &self.platform {
+            rbuild_llb::check_build_platforms(platform).map_err(|e| format!("--platform: {e}"))?;
+        }
         let mut request = BuildRequest::new(context, dockerfile);
         request.dockerfile_name = Some(self.dockerfile_name.clone());
         request.tags = self.tags.clone();

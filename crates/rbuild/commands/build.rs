@@ -214,6 +214,10 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     if let Some(host) = &args.host {
         return remote(args, host, dockerfile_name);
     }
+    if let Some(platform) = &args.platform {
+        rbuild_llb::check_build_platforms(platform)
+            .map_err(|e| anyhow::anyhow!("--platform: {e}"))?;
+    }
     let dockerfile = args.file.clone().unwrap_or_else(|| args.context.join("Dockerfile"));
     let mut request = BuildRequest::new(&args.context, dockerfile);
     request.dockerfile_name = dockerfile_name;
@@ -447,6 +451,7 @@ fn remote(
         tags: names.names().into_iter().map(str::to_owned).collect(),
         outputs: kinds,
         push,
+        platform: args.platform.clone(),
         log_dir: args.log_dir.clone(),
         failure_bundle: args.failure_bundle.clone(),
         target: args.target.clone(),
