@@ -1619,3 +1619,34 @@ fn standard_input_is_the_dockerfile_or_the_context_as_with_docker() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("cannot be both"), "{err}");
 }
+
+#[test]
+fn no_cache_filter_runs_the_named_stage_again_and_the_rest_hits() {
+    if !have_root() {
+        return;
+    }
+    let env = Env::new();
+    let df = "FROM busybox:local AS deps\nRUN echo deps > /d\n\
+              FROM busybox:local AS app\nCOPY --from=deps /d /d\nRUN echo app\n";
+    let ctx = env.context("filter", &[("Dockerfile", df)]);
+    env.build_report(&ctx, &[]);
+    let report = env.build_report(&ctx, &["--no-cache-filter", "DEPS"]);
+    let ran: Vec<(String, bool, String)> = steps(&report);
+    assert_eq!(
+        ran,
+        [
+            ("RUN echo deps > /d".to_owned(), false, "--no-cache-filter deps".to_owned()),
+            ("COPY --from=deps /d /d".to_owned(), true, String::new()),
+            ("RUN echo app".to_owned(), true, String::new()),
+        ],
+        "the same output, so what uses it hits"
+    );
+    let out = env.build(&ctx, &["--progress=plain", "--no-cache-filter", "nope,app"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning: --no-cache-filter nope: the Dockerfile has no stage of that name"),
+        "{err}"
+    );
+    assert!(err.contains("RUN echo app  running (--no-cache-filter app)"), "{err}");
+}

@@ -529,6 +529,10 @@ pub(crate) struct BuildArgs {
     /// emulation); taken so scripts that name it keep working.
     #[arg(long)]
     pub(crate) platform: Option<String>,
+    /// Run the steps of these stages again, the rest from the cache as usual
+    /// (`STAGE[,STAGE]`, repeatable).
+    #[arg(long = "no-cache-filter")]
+    pub(crate) no_cache_filter: Vec<String>,
     /// Add `HOST:IP` to every RUN's /etc/hosts (`HOST=IP` too).
     #[arg(long = "add-host")]
     pub(crate) add_hosts: Vec<String>,

@@ -400,6 +400,16 @@ pub(crate) fn build(
     for w in &plan.warnings {
         events.warning_at(&w.message, w.span.map(|s| s.line));
     }
+    for name in &cfg.no_cache_filter {
+        let named = |s: &rbuild_frontend::Stage| {
+            s.name.as_ref().is_some_and(|n| n.eq_ignore_ascii_case(name))
+        };
+        if !plan.stages.iter().any(named) {
+            events.warning(&format!(
+                "--no-cache-filter {name}: the Dockerfile has no stage of that name"
+            ));
+        }
+    }
 
     let ignore_file = rbuild_context::load_ignore(&cfg.context, Some(&cfg.dockerfile))?;
     let dockerignore =
@@ -1435,7 +1445,13 @@ fn step_cache_map(
         }
     }
     let op = b.finish().1;
-    Ok((CacheMap { op, deps, identity: Some(step_identity(ctx, stage, ordinal)) }, prepared))
+    let no_cache = ctx.plan.stages[stage]
+        .name
+        .as_deref()
+        .filter(|name| ctx.cfg.no_cache_filter.iter().any(|f| f.eq_ignore_ascii_case(name)))
+        .map(|name| format!("--no-cache-filter {name}"));
+    let identity = Some(step_identity(ctx, stage, ordinal));
+    Ok((CacheMap { op, deps, identity, no_cache }, prepared))
 }
 
 /// Unpacks each layer of a store image into a snapshot (once: snapshots

@@ -75,6 +75,9 @@ pub struct BuildRequest {
     pub target: Option<String>,
     /// `--no-cache`.
     pub no_cache: bool,
+    /// `--no-cache-filter`: the stages (by name) whose steps run again
+    /// though the rest may come from the cache.
+    pub no_cache_filter: Vec<String>,
     /// `--label`.
     pub labels: BTreeMap<String, String>,
     /// `--network`: of every RUN without its own `--network`.
@@ -180,6 +183,7 @@ impl BuildRequest {
             build_args: BTreeMap::new(),
             target: None,
             no_cache: false,
+            no_cache_filter: Vec::new(),
             labels: BTreeMap::new(),
             network: None,
             allow: BTreeSet::new(),

@@ -362,10 +362,9 @@ pub(crate) async fn build(state: Arc<State>, call: Call) -> Result<Response<Body
             // The client is still sending its context: read it off (up to
             // the limit) so it sees the refusal, not a broken pipe.
             let mut body = BodyReader::new(call.request.into_body(), limit);
-            let _ = tokio::task::spawn_blocking(move || {
-                std::io::copy(&mut body, &mut std::io::sink())
-            })
-            .await;
+            let _ =
+                tokio::task::spawn_blocking(move || std::io::copy(&mut body, &mut std::io::sink()))
+                    .await;
             return Err(refused);
         }
     };

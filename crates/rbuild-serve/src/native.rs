@@ -82,6 +82,9 @@ pub struct RemoteRequest {
     /// `--platform`, checked on the server (its machine's is the one built).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    /// `--no-cache-filter`'s stage names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub no_cache_filter: Vec<String>,
     /// `--add-host`, checked on the client.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_hosts: Vec<rbuild_llb::ExtraHost>,
@@ -276,6 +279,7 @@ impl RemoteRequest {
         }
         request.source_date_epoch = self.source_date_epoch;
         request.extra_hosts = self.extra_hosts.clone();
+        request.no_cache_filter = self.no_cache_filter.clone();
         for (id, value) in &self.secrets.0 {
             request.secrets.insert(id.clone(), value.clone());
         }

@@ -23,6 +23,10 @@ pub struct CacheMap {
     /// place), so the key can be compared with last time's; `None` keeps no
     /// history.
     pub identity: Option<String>,
+    /// Why this vertex must not come from the cache though the build may
+    /// (`--no-cache-filter STAGE`), said as its miss; it still stores its
+    /// result.
+    pub no_cache: Option<String>,
 }
 
 /// How a vertex depends on one input.
@@ -56,6 +60,8 @@ impl Dep {
 pub enum Miss {
     /// `--no-cache`.
     NoCache,
+    /// This vertex alone may not hit (`--no-cache-filter`): why.
+    NoCacheFor(String),
     /// No earlier build of this step is known.
     NoEarlierBuild,
     /// The step's inputs changed since last time: what changed.
@@ -68,6 +74,7 @@ impl fmt::Display for Miss {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Miss::NoCache => f.write_str("--no-cache"),
+            Miss::NoCacheFor(why) => f.write_str(why),
             Miss::NoEarlierBuild => f.write_str("no earlier build"),
             Miss::Changed(what) => f.write_str(what),
             Miss::NotStored => f.write_str("not in the cache (pruned or never stored)"),
@@ -214,6 +221,7 @@ where
             store.set_last_components(id, &components);
         }
         if !options.no_cache
+            && map.no_cache.is_none()
             && let Some(record) = store.get(&key, &components)
         {
             return worker.load(vertex, inputs, key, record);
@@ -221,6 +229,8 @@ where
         let shared = || map.identity.as_deref().and_then(|id| store.shared_components(id));
         let miss = if options.no_cache {
             Miss::NoCache
+        } else if let Some(why) = &map.no_cache {
+            Miss::NoCacheFor(why.clone())
         } else if let Some(old) = &previous {
             explain(old, &components).map_or(Miss::NotStored, Miss::Changed)
         } else if let Some(old) = shared() {

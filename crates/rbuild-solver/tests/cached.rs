@@ -22,6 +22,8 @@ struct V {
     wait_for_cancel: bool,
     /// Waits until every vertex with `meet` runs, so they overlap.
     meet: bool,
+    /// Never a hit, with this reason (`--no-cache-filter`).
+    no_cache: Option<&'static str>,
 }
 
 fn v(name: &'static str, command: &str) -> V {
@@ -33,6 +35,7 @@ fn v(name: &'static str, command: &str) -> V {
         fail: false,
         wait_for_cancel: false,
         meet: false,
+        no_cache: None,
     }
 }
 
@@ -100,6 +103,7 @@ impl Worker for Fake {
                         .collect(),
                     deps: vertex.deps.clone(),
                     identity: Some(vertex.name.to_owned()),
+                    no_cache: vertex.no_cache.map(str::to_owned),
                 },
                 (),
             )
@@ -233,6 +237,20 @@ fn a_pruned_result_and_no_cache_say_so() {
     assert_eq!(ran.len(), 3);
     assert!(ran.iter().all(|(_, m)| *m == Miss::NoCache), "{ran:?}");
     assert!(worker.loads().is_empty(), "--no-cache loads nothing");
+}
+
+#[test]
+fn a_vertex_kept_from_the_cache_runs_alone_and_its_dependents_still_hit() {
+    let (store, worker) = (MemoryCache::new(), Fake::default());
+    let (g, target) = chain(v("a", "make"), v("b", "test"));
+    let first = solve(&g, target, &worker, &store, OPTS).unwrap();
+    worker.execs();
+    let a = V { no_cache: Some("--no-cache-filter build"), ..v("a", "make") };
+    let (g, target) = chain(a, v("b", "test"));
+    let again = solve(&g, target, &worker, &store, OPTS).unwrap();
+    assert_eq!(again, first, "the same key: the same result");
+    assert_eq!(worker.execs(), [("a", Miss::NoCacheFor("--no-cache-filter build".into()))]);
+    assert_eq!(worker.loads(), ["b", "base"], "its dependent hits on the same key");
 }
 
 #[test]

@@ -62,6 +62,17 @@ fn key_value(flag: &str, text: &str) -> anyhow::Result<(String, String)> {
     Ok((k.to_owned(), v.to_owned()))
 }
 
+/// Stage names of repeatable, comma-separated values (`--no-cache-filter`).
+fn stage_list(texts: &[String]) -> Vec<String> {
+    texts
+        .iter()
+        .flat_map(|t| t.split(','))
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The `--add-host` values, each checked as the docker CLI checks it.
 fn extra_hosts(texts: &[String]) -> anyhow::Result<Vec<rbuild_llb::ExtraHost>> {
     texts.iter().map(|t| rbuild_llb::ExtraHost::parse(t).map_err(anyhow::Error::msg)).collect()
@@ -258,6 +269,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         request.ssh.insert(id, socket);
     }
     request.extra_hosts = extra_hosts(&args.add_hosts)?;
+    request.no_cache_filter = stage_list(&args.no_cache_filter);
     if let Some(what) = &args.on_failure {
         request.on_failure = match what.as_str() {
             "keep" => OnFailure::Keep,
@@ -487,6 +499,7 @@ fn remote(
     request.allow = args.allow.clone();
     request.source_date_epoch = source_date_epoch()?;
     request.extra_hosts = extra_hosts(&args.add_hosts)?;
+    request.no_cache_filter = stage_list(&args.no_cache_filter);
     let credentials = rbuild_registry::Credentials::from_env();
     request.registry_auth = rbuild_serve::client::lent_logins(&request, &credentials)
         .context("cannot read the registry logins to lend the server")?;
