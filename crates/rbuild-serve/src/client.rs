@@ -425,6 +425,16 @@ pub fn remote_build(
                 let line: Vec<u8> = pending.drain(..=end).collect();
                 if let Ok(frame) = serde_json::from_slice::<FileFrame>(&line) {
                     let target = receiving.open(&frame)?;
+                    let again = match &target {
+                        Target::Output(i) => received[*i],
+                        Target::Bundle => bundle_received,
+                        Target::Log(..) => false,
+                    };
+                    if again {
+                        return Err(ClientError::Refused(
+                            "the server sent one of its files twice".into(),
+                        ));
+                    }
                     let (FileFrame::Output { size, .. }
                     | FileFrame::Log { size, .. }
                     | FileFrame::Bundle { size }) = frame;
